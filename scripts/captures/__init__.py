@@ -1,0 +1,1 @@
+"""Test-capture generator for mailedu (see scripts/make-captures)."""
