@@ -1,0 +1,129 @@
+/* internal.h - what the session core shares with the protocol engines.
+ * Not part of the glue's interface (that is mailedu.h). */
+#ifndef MAILEDU_INTERNAL_H
+#define MAILEDU_INTERNAL_H
+
+#include "mailedu.h"
+#include "sasl.h"
+#include "util.h"
+
+#define ME_MAX_LINE    16384u /* longest line kept; longer ones are flagged and cut */
+#define ME_MAX_PENDING 64u    /* commands awaiting a reply (pipelining) */
+
+/* A command waiting for its reply. */
+typedef struct me_pending {
+    me_item *item;     /* the command's record (for response_in) */
+    int cmd;           /* engine-specific command id */
+    const char *tag;   /* IMAP tag, else NULL */
+    const char *arg;   /* engine use (e.g. mailbox of SELECT) */
+    uint32_t aux;      /* engine use */
+} me_pending;
+
+/* The credential being built by the current attempt (mutable, internal). */
+typedef struct me_cred {
+    me_auth a;             /* accumulated values; snapshots copy from here */
+    bool finished;         /* result known */
+    me_sasl sasl;          /* SASL decoder state when a SASL mechanism is used */
+    bool is_sasl;
+} me_cred;
+
+/* How a direction's bytes are currently read. */
+typedef enum {
+    ME_READ_LINES = 0,     /* lines handed to the engine */
+    ME_READ_DOTBODY,       /* dot-terminated body (POP3 multi-line, SMTP DATA) */
+    ME_READ_COUNTED        /* `count` bytes handed to engine->counted (literal, BDAT) */
+} me_readmode;
+
+typedef struct me_dirstate {
+    me_readmode mode;
+    uint64_t count;        /* ME_READ_COUNTED: bytes still to read */
+    bool capture;          /* counted bytes are wanted by the engine (else skipped) */
+    char *buf;             /* partial line (allocated on first need) */
+    size_t len;
+    bool overflow;         /* current line longer than ME_MAX_LINE */
+    bool gap;              /* bytes were lost before the current position */
+    bool body_midline;     /* DOTBODY: the partial line is not at a line start */
+    me_text_id what;       /* explanation for DATA records of this mode */
+    uint32_t next_flags;   /* ME_W_* for the next record of this direction */
+} me_dirstate;
+
+typedef struct me_engine {
+    void (*init)(me_session *s);
+    /* A complete line (without CRLF); the engine creates its record(s). */
+    void (*line)(me_session *s, me_dir dir, const char *line, size_t len);
+    /* End of a dot-terminated body (the "." line was read). */
+    void (*body_end)(me_session *s, me_dir dir);
+    /* Counted bytes (capture==true: the bytes; else data==NULL). done: last chunk. */
+    void (*counted)(me_session *s, me_dir dir, const uint8_t *data, size_t len, bool done);
+} me_engine;
+
+struct me_session {
+    me_alloc a;
+    me_proto proto;
+    const me_engine *eng;
+    void *st;              /* engine state */
+    me_phase phase;        /* protocol phase (what it would be in clear) */
+    me_phase shown;        /* phase of the last record (for phase_start) */
+    me_phase prev_shown;   /* phase before the last record */
+    bool any_item;
+    bool seen_line;        /* a line was seen (greeting detection) */
+    bool inferred;         /* phase was inferred */
+    bool mid_noted;
+    bool start_seen;       /* TCP handshake captured */
+    bool tls;              /* TLS active from here on */
+    bool decrypted;        /* current feed is decrypted TLS */
+    me_dirstate d[2];
+    /* records of the frame being fed */
+    me_item *head, *tail;
+    uint32_t frame;
+    me_dir cur_dir;
+    /* pending commands, FIFO (POP3/SMTP) or searched by tag (IMAP) */
+    me_pending pend[ME_MAX_PENDING];
+    unsigned pend_first, pend_count;
+    /* credentials */
+    me_cred *cred;         /* current attempt, or NULL */
+    uint32_t attempts;
+    const char *user;      /* session user once a login succeeded (or last tried) */
+    bool tls_offered;      /* server advertised STLS/STARTTLS */
+    bool tls_warned;
+};
+
+/* Records */
+me_item *me_item_new(me_session *s, me_dir dir, me_kind kind);
+void me_set_phase(me_session *s, me_phase ph);            /* takes effect for the next record */
+void me_set_phase_now(me_session *s, me_item *it, me_phase ph); /* this record opens ph */
+void me_start_tls(me_session *s);
+
+/* Reading modes */
+void me_expect_dotbody(me_session *s, me_dir dir, me_text_id what);
+void me_expect_counted(me_session *s, me_dir dir, uint64_t n, bool capture, me_text_id what);
+/* Marks the session as begun mid-session (phase guessed); notes it once. */
+void me_mark_inferred(me_session *s, me_item *it, me_phase guess);
+
+/* Pending commands */
+void me_pend_push(me_session *s, me_item *cmd_item, int cmd, const char *tag, const char *arg);
+bool me_pend_pop(me_session *s, me_pending *out);          /* FIFO head */
+bool me_pend_peek(const me_session *s, me_pending *out);
+bool me_pend_take_tag(me_session *s, const char *tag, me_pending *out); /* IMAP */
+void me_pend_clear(me_session *s);
+/* Link a reply record to the command record. */
+void me_link(me_item *cmd, me_item *reply);
+
+/* Credentials */
+me_cred *me_cred_begin(me_session *s, const char *mechanism);
+me_auth *me_auth_snapshot(me_session *s, me_item *it);     /* NULL if no attempt */
+void me_cred_result(me_session *s, me_item *it, me_result r);
+/* Applies a SASL step's output to the current attempt and to the record. */
+void me_cred_apply_sasl(me_session *s, me_item *it, const me_sasl_out *o);
+void me_note_cleartext(me_session *s, me_item *it);        /* readable secret in this line */
+
+/* Strings */
+const char *me_strndup(me_session *s, const char *p, size_t n);
+const char *me_strdup(me_session *s, const char *p);
+const char *me_upper(me_session *s, const char *p, size_t n);
+
+extern const me_engine me_pop3_engine;
+extern const me_engine me_smtp_engine;
+extern const me_engine me_imap_engine;
+
+#endif

@@ -1,0 +1,185 @@
+/* mailedu.h - protocol engines for POP3, SMTP and IMAP, free of Wireshark types.
+ *
+ * The glue (packet-mailedu.c) feeds the bytes of each TCP direction, in order,
+ * to a session; the session splits them into lines (or skips counted bytes:
+ * message bodies, IMAP literals, BDAT chunks), hands each line to the engine of
+ * its protocol and returns one immutable record (me_item) per line, attached to
+ * the frame where the line ended.  Records are allocated from the caller's
+ * allocator and never freed individually: the glue uses wmem file scope, unit
+ * tests a simple arena.
+ *
+ * A record is a snapshot: every field describes what was known when the line
+ * was seen, so that a one-pass and a two-pass dissection show the same thing.
+ * The only field written later is response_in (the frame of the reply), which
+ * by nature cannot be known on a single pass.
+ */
+#ifndef MAILEDU_H
+#define MAILEDU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "texts.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { ME_PROTO_NONE = 0, ME_PROTO_POP3, ME_PROTO_SMTP, ME_PROTO_IMAP } me_proto;
+
+typedef enum { ME_CLIENT = 0, ME_SERVER = 1 } me_dir;
+
+/* One enum for the phases of all three protocols; each engine uses its own subset. */
+typedef enum {
+    ME_PHASE_NONE = 0,
+    ME_PHASE_AUTH,          /* POP3 AUTHORIZATION, IMAP Not Authenticated, SMTP AUTH exchange */
+    ME_PHASE_TRANSACTION,   /* POP3 */
+    ME_PHASE_UPDATE,        /* POP3 */
+    ME_PHASE_GREETING,      /* SMTP */
+    ME_PHASE_HELLO,         /* SMTP */
+    ME_PHASE_ENVELOPE,      /* SMTP */
+    ME_PHASE_DATA,          /* SMTP */
+    ME_PHASE_QUIT,          /* SMTP */
+    ME_PHASE_AUTHENTICATED, /* IMAP */
+    ME_PHASE_SELECTED,      /* IMAP */
+    ME_PHASE_LOGOUT,        /* IMAP */
+    ME_PHASE_TLS,           /* all: encrypted, not decrypted */
+    ME_PHASE_COUNT
+} me_phase;
+
+typedef enum {
+    ME_KIND_COMMAND = 0,  /* a client command line */
+    ME_KIND_REPLY,        /* a server status line (+OK, 250, a1 OK, * 3 EXISTS) */
+    ME_KIND_CHALLENGE,    /* server continuation: "+ ...", "334 ..." */
+    ME_KIND_SASL,         /* a client SASL response line */
+    ME_KIND_DATA,         /* message content, literal or reply body bytes */
+    ME_KIND_TLS,          /* encrypted bytes */
+    ME_KIND_DUPLICATE,    /* retransmitted bytes already seen */
+    ME_KIND_UNKNOWN       /* a line that fits nothing */
+} me_kind;
+
+typedef enum { ME_STATUS_NONE = 0, ME_STATUS_OK, ME_STATUS_ERROR, ME_STATUS_CONTINUE } me_status;
+
+typedef enum { ME_RESULT_NONE = 0, ME_RESULT_SUCCESS, ME_RESULT_FAILURE } me_result;
+
+/* Warnings and notes raised by one line; rendered as expert info. */
+enum {
+    ME_W_CLEARTEXT      = 1u << 0,  /* reusable secret readable in this line */
+    ME_W_BASE64         = 1u << 1,  /* base64 is not encryption */
+    ME_W_HASH           = 1u << 2,  /* hash/challenge exposed for offline cracking */
+    ME_W_TLS_SKIPPED    = 1u << 3,  /* server offered STARTTLS/STLS, client logged in without it */
+    ME_W_LOGIN_FAILED   = 1u << 4,
+    ME_W_WRONG_PHASE    = 1u << 5,  /* command not valid in this phase */
+    ME_W_MALFORMED      = 1u << 6,
+    ME_W_OVERLONG       = 1u << 7,
+    ME_W_MIDSESSION     = 1u << 8,  /* capture began mid-session (once per session) */
+    ME_W_PHASE_CHANGE   = 1u << 9,
+    ME_W_TLS_START      = 1u << 10, /* session upgraded to TLS after this line */
+    ME_W_GAP            = 1u << 11, /* bytes missing before this line (lost/unseen segment) */
+    ME_W_LOGIN_DISABLED = 1u << 12, /* IMAP server said LOGINDISABLED, client sent LOGIN anyway */
+    ME_W_PROTECTED      = 1u << 13  /* credential inside TLS: protected on the wire */
+};
+
+/* Allocator used for everything the engines keep: records, strings, sessions. */
+typedef struct me_alloc {
+    void *(*alloc)(void *ctx, size_t size); /* zero-filled memory, never NULL */
+    void *ctx;
+} me_alloc;
+
+/* What a line tells about a credential.  Strings are NUL-terminated, UTF-8 or
+ * raw bytes as sent; NULL means "not known / not in this line". */
+typedef struct me_auth {
+    const char *mechanism;
+    const char *username;  /* known so far in this attempt */
+    const char *password;  /* only on the line that carries it */
+    const char *token;     /* XOAUTH2/OAUTHBEARER bearer token, on its line */
+    const char *challenge; /* APOP timestamp, CRAM-MD5/NTLM challenge */
+    const char *digest;    /* APOP/CRAM-MD5 digest, NTLM response */
+    const char *authzid;
+    const char *domain;    /* NTLM */
+    const char *host;      /* NTLM workstation */
+    const char *decoded;   /* human-readable decoding of a base64 line */
+    uint32_t attempt;      /* 1, 2, ... within the session */
+    me_result result;      /* only on the server's final reply */
+} me_auth;
+
+typedef struct me_item me_item;
+struct me_item {
+    me_item *next;         /* next record of the same frame */
+    uint32_t frame;
+    me_proto proto;
+    me_dir dir;
+    me_kind kind;
+    me_phase phase;
+    bool phase_start;      /* first record of a new phase */
+    bool inferred;         /* phase guessed: capture began mid-session */
+    bool tls;              /* session protected by TLS at this point */
+    const char *command;   /* verb, upper case ("UID FETCH") */
+    const char *argument;  /* raw arguments, unmasked */
+    const char *masked;    /* arguments with secrets replaced, if any secret */
+    const char *tag;       /* IMAP tag */
+    me_status status;
+    uint16_t reply_code;   /* SMTP */
+    const char *enhanced;  /* SMTP enhanced status code "5.7.8" */
+    me_text_id explain;    /* main explanation */
+    me_text_id explain2;   /* secondary explanation (reply code detail, capability...) */
+    const char *detail;    /* free text shown after the explanation (decoded error, cap list) */
+    uint32_t request_in;   /* reply: frame of its command */
+    uint32_t response_in;  /* command: frame of its reply; filled when the reply arrives */
+    me_auth *auth;         /* credential snapshot, or NULL */
+    bool cleartext;        /* a reusable secret is readable in this line */
+    const char *session_user;
+    const char *mail_from; /* SMTP envelope, on MAIL lines */
+    const char *rcpt;      /* on RCPT lines */
+    const char *mailbox;   /* IMAP mailbox selected (on SELECT/EXAMINE and while selected) */
+    me_phase wrong_phase;  /* with ME_W_WRONG_PHASE: the phase the command is not valid in */
+    uint32_t data_len;     /* ME_KIND_DATA / TLS / DUPLICATE: byte count */
+    uint32_t flags;        /* ME_W_* */
+};
+
+typedef struct me_session me_session;
+
+/* Creates a session for one TCP connection.  tls_from_start: implicit-TLS
+ * port.  start_seen: the TCP handshake was captured, so the first server line
+ * is the greeting; otherwise the capture began mid-session and phases are
+ * inferred from what is seen. */
+me_session *me_session_new(const me_alloc *a, me_proto proto, bool tls_from_start,
+                           bool start_seen);
+
+/* Feeds bytes of one direction, in TCP order.  Returns the records of this
+ * frame (at least one when len > 0).  data may contain several lines, part of
+ * a line, or counted bytes; the session keeps partial lines between calls.
+ * decrypted: bytes come from a decrypted TLS record (the session is annotated
+ * as clear text with tls set).  */
+me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t len,
+                         uint32_t frame, bool decrypted);
+
+/* Tells the session that `len` bytes of a direction were lost (capture gap or
+ * snaplen); the next record gets ME_W_GAP and the partial line is dropped. */
+void me_session_gap(me_session *s, me_dir dir, size_t len);
+
+/* Record for a frame whose bytes were all seen before (retransmission). */
+me_item *me_session_duplicate(me_session *s, me_dir dir, size_t len, uint32_t frame);
+
+/* Accessors for reports and heuristics. */
+me_proto me_session_proto(const me_session *s);
+me_phase me_session_phase(const me_session *s);
+bool me_session_tls(const me_session *s);
+
+const char *me_proto_name(me_proto p);
+const char *me_phase_name(me_phase p);
+const char *me_status_name(me_status s);
+const char *me_result_name(me_result r);
+const char *me_dir_name(me_dir d);
+
+/* Recognises a mail protocol from the first line(s) a side sends.  Used by the
+ * heuristic for non-standard ports.  from_server: the bytes come from the side
+ * that would be the server.  Returns ME_PROTO_NONE when not sure. */
+me_proto me_guess_protocol(const uint8_t *data, size_t len, bool from_server);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MAILEDU_H */

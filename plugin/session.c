@@ -1,0 +1,532 @@
+/* session.c - the part of a session common to all protocols: reading modes
+ * (lines, dot-terminated bodies, counted bytes), records, phases, pending
+ * commands and credentials.  Protocol engines decide what lines mean. */
+#include <string.h>
+
+#include "internal.h"
+
+static void *zalloc(me_session *s, size_t n)
+{
+    return s->a.alloc(s->a.ctx, n);
+}
+
+const char *me_strndup(me_session *s, const char *p, size_t n)
+{
+    char *r = zalloc(s, n + 1);
+    memcpy(r, p, n);
+    r[n] = '\0';
+    return r;
+}
+
+const char *me_strdup(me_session *s, const char *p)
+{
+    return p ? me_strndup(s, p, strlen(p)) : NULL;
+}
+
+const char *me_upper(me_session *s, const char *p, size_t n)
+{
+    char *r = (char *)me_strndup(s, p, n);
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (r[i] >= 'a' && r[i] <= 'z')
+            r[i] = (char)(r[i] - 'a' + 'A');
+    return r;
+}
+
+me_session *me_session_new(const me_alloc *a, me_proto proto, bool tls_from_start,
+                           bool start_seen)
+{
+    me_session *s = a->alloc(a->ctx, sizeof(*s));
+    s->a = *a;
+    s->proto = proto;
+    s->start_seen = start_seen;
+    s->tls = tls_from_start;
+    switch (proto) {
+    case ME_PROTO_POP3: s->eng = &me_pop3_engine; break;
+    case ME_PROTO_SMTP: s->eng = &me_smtp_engine; break;
+    case ME_PROTO_IMAP: s->eng = &me_imap_engine; break;
+    default: s->eng = &me_pop3_engine; break;
+    }
+    s->eng->init(s);
+    return s;
+}
+
+me_proto me_session_proto(const me_session *s) { return s->proto; }
+me_phase me_session_phase(const me_session *s) { return s->phase; }
+bool me_session_tls(const me_session *s) { return s->tls; }
+
+/* ---- records ---- */
+
+me_item *me_item_new(me_session *s, me_dir dir, me_kind kind)
+{
+    me_item *it = zalloc(s, sizeof(*it));
+    it->frame = s->frame;
+    it->proto = s->proto;
+    it->dir = dir;
+    it->kind = kind;
+    it->tls = s->tls;
+    it->phase = (s->tls && !s->decrypted) ? ME_PHASE_TLS : s->phase;
+    it->inferred = s->inferred;
+    it->session_user = s->user;
+    it->flags = s->d[dir].next_flags;
+    s->d[dir].next_flags = 0;
+    s->prev_shown = s->any_item ? s->shown : ME_PHASE_NONE;
+    it->phase_start = !s->any_item || it->phase != s->shown;
+    if (it->phase_start && s->any_item)
+        it->flags |= ME_W_PHASE_CHANGE;
+    s->shown = it->phase;
+    s->any_item = true;
+    if (s->tail)
+        s->tail->next = it;
+    else
+        s->head = it;
+    s->tail = it;
+    return it;
+}
+
+void me_set_phase(me_session *s, me_phase ph)
+{
+    s->phase = ph;
+    s->inferred = false; /* an observed transition makes the phase certain */
+}
+
+void me_set_phase_now(me_session *s, me_item *it, me_phase ph)
+{
+    s->phase = ph;
+    s->inferred = false;
+    if (s->tls && !s->decrypted)
+        return;
+    it->phase = ph;
+    it->inferred = false;
+    it->phase_start = s->prev_shown == ME_PHASE_NONE || ph != s->prev_shown;
+    if (it->phase_start && s->prev_shown != ME_PHASE_NONE)
+        it->flags |= ME_W_PHASE_CHANGE;
+    else
+        it->flags &= ~(uint32_t)ME_W_PHASE_CHANGE;
+    s->shown = ph;
+}
+
+void me_mark_inferred(me_session *s, me_item *it, me_phase guess)
+{
+    s->phase = guess;
+    s->inferred = true;
+    if (it) {
+        if (!(s->tls && !s->decrypted))
+            it->phase = guess;
+        it->inferred = true;
+        if (!s->mid_noted)
+            it->flags |= ME_W_MIDSESSION;
+        s->shown = it->phase;
+    }
+    s->mid_noted = true;
+}
+
+void me_start_tls(me_session *s)
+{
+    int i;
+    s->tls = true;
+    for (i = 0; i < 2; i++) {
+        s->d[i].mode = ME_READ_LINES;
+        s->d[i].len = 0;
+        s->d[i].overflow = false;
+    }
+    me_pend_clear(s);
+}
+
+void me_link(me_item *cmd, me_item *reply)
+{
+    if (!cmd || !reply)
+        return;
+    reply->request_in = cmd->frame;
+    if (!cmd->response_in)
+        cmd->response_in = reply->frame;
+}
+
+/* ---- reading modes ---- */
+
+void me_expect_dotbody(me_session *s, me_dir dir, me_text_id what)
+{
+    s->d[dir].mode = ME_READ_DOTBODY;
+    s->d[dir].what = what;
+    s->d[dir].len = 0;
+    s->d[dir].body_midline = false;
+}
+
+void me_expect_counted(me_session *s, me_dir dir, uint64_t n, bool capture, me_text_id what)
+{
+    if (n == 0)
+        return;
+    s->d[dir].mode = ME_READ_COUNTED;
+    s->d[dir].count = n;
+    s->d[dir].capture = capture;
+    s->d[dir].what = what;
+}
+
+/* Adds bytes to the frame's DATA record of this direction (one per frame). */
+static void data_bytes(me_session *s, me_dir dir, size_t n, me_text_id what)
+{
+    me_item *it = s->tail;
+    if (!it || it->kind != ME_KIND_DATA || it->dir != dir || it->explain != what) {
+        it = me_item_new(s, dir, ME_KIND_DATA);
+        it->explain = what;
+    }
+    it->data_len += (uint32_t)n;
+}
+
+/* ---- pending commands ---- */
+
+void me_pend_push(me_session *s, me_item *cmd_item, int cmd, const char *tag, const char *arg)
+{
+    me_pending *p;
+    if (s->pend_count == ME_MAX_PENDING) { /* a client that never reads: forget the oldest */
+        s->pend_first = (s->pend_first + 1) % ME_MAX_PENDING;
+        s->pend_count--;
+    }
+    p = &s->pend[(s->pend_first + s->pend_count) % ME_MAX_PENDING];
+    p->item = cmd_item;
+    p->cmd = cmd;
+    p->tag = tag;
+    p->arg = arg;
+    p->aux = 0;
+    s->pend_count++;
+}
+
+bool me_pend_peek(const me_session *s, me_pending *out)
+{
+    if (!s->pend_count)
+        return false;
+    *out = s->pend[s->pend_first];
+    return true;
+}
+
+bool me_pend_pop(me_session *s, me_pending *out)
+{
+    if (!me_pend_peek(s, out))
+        return false;
+    s->pend_first = (s->pend_first + 1) % ME_MAX_PENDING;
+    s->pend_count--;
+    return true;
+}
+
+bool me_pend_take_tag(me_session *s, const char *tag, me_pending *out)
+{
+    unsigned i;
+    for (i = 0; i < s->pend_count; i++) {
+        unsigned k = (s->pend_first + i) % ME_MAX_PENDING;
+        if (s->pend[k].tag && strcmp(s->pend[k].tag, tag) == 0) {
+            unsigned j;
+            *out = s->pend[k];
+            for (j = i; j + 1 < s->pend_count; j++)
+                s->pend[(s->pend_first + j) % ME_MAX_PENDING] =
+                    s->pend[(s->pend_first + j + 1) % ME_MAX_PENDING];
+            s->pend_count--;
+            return true;
+        }
+    }
+    return false;
+}
+
+void me_pend_clear(me_session *s)
+{
+    s->pend_first = s->pend_count = 0;
+}
+
+/* ---- credentials ---- */
+
+me_cred *me_cred_begin(me_session *s, const char *mechanism)
+{
+    me_cred *c = zalloc(s, sizeof(*c));
+    c->a.mechanism = mechanism;
+    c->a.attempt = ++s->attempts;
+    s->cred = c;
+    return c;
+}
+
+me_auth *me_auth_snapshot(me_session *s, me_item *it)
+{
+    me_auth *a;
+    if (!s->cred)
+        return NULL;
+    if (it->auth)
+        return it->auth;
+    a = zalloc(s, sizeof(*a));
+    a->mechanism = s->cred->a.mechanism;
+    a->username = s->cred->a.username;
+    a->attempt = s->cred->a.attempt;
+    a->domain = s->cred->a.domain;
+    a->host = s->cred->a.host;
+    a->authzid = s->cred->a.authzid;
+    it->auth = a;
+    return a;
+}
+
+void me_cred_result(me_session *s, me_item *it, me_result r)
+{
+    me_auth *a;
+    if (!s->cred || s->cred->finished)
+        return;
+    s->cred->finished = true;
+    s->cred->a.result = r;
+    a = me_auth_snapshot(s, it);
+    a->result = r;
+    if (r == ME_RESULT_SUCCESS) {
+        if (s->cred->a.username)
+            s->user = s->cred->a.username;
+        it->session_user = s->user;
+    } else {
+        it->flags |= ME_W_LOGIN_FAILED;
+    }
+}
+
+static void exposure(me_session *s, me_item *it)
+{
+    if (s->tls)
+        return;
+    if (s->tls_offered && !s->tls_warned) {
+        it->flags |= ME_W_TLS_SKIPPED;
+        s->tls_warned = true;
+    }
+}
+
+void me_note_cleartext(me_session *s, me_item *it)
+{
+    if (s->tls) {
+        it->flags |= ME_W_PROTECTED; /* readable only because the user gave the keys */
+        return;
+    }
+    it->cleartext = true;
+    it->flags |= ME_W_CLEARTEXT;
+    exposure(s, it);
+}
+
+void me_cred_apply_sasl(me_session *s, me_item *it, const me_sasl_out *o)
+{
+    me_auth *a;
+    me_cred *c = s->cred;
+    if (!c)
+        return;
+    if (o->username) {
+        c->a.username = o->username;
+        if (s->user == NULL || !s->cred->finished)
+            it->session_user = s->user ? s->user : NULL;
+    }
+    if (o->domain) c->a.domain = o->domain;
+    if (o->host) c->a.host = o->host;
+    if (o->authzid) c->a.authzid = o->authzid;
+    a = me_auth_snapshot(s, it);
+    a->username = c->a.username;
+    a->domain = c->a.domain;
+    a->host = c->a.host;
+    a->authzid = c->a.authzid;
+    a->password = o->password;
+    a->token = o->token;
+    a->challenge = o->challenge;
+    a->digest = o->digest;
+    a->decoded = o->decoded;
+    if (o->cleartext)
+        me_note_cleartext(s, it);
+    if (o->base64 && (o->password || o->username) && !s->tls)
+        it->flags |= ME_W_BASE64;
+    if (o->hash) {
+        if (!s->tls)
+            it->flags |= ME_W_HASH;
+        exposure(s, it);
+    }
+    if (o->malformed)
+        it->flags |= ME_W_MALFORMED;
+    if (o->explain)
+        it->explain = o->explain;
+}
+
+/* ---- feeding ---- */
+
+/* Appends to the partial line, keeping at most `cap` bytes. */
+static void keep(me_session *s, me_dirstate *d, const uint8_t *p, size_t n, size_t cap)
+{
+    size_t room;
+    if (!d->buf)
+        d->buf = zalloc(s, ME_MAX_LINE);
+    room = cap > d->len ? cap - d->len : 0;
+    if (n > room) {
+        d->overflow = true;
+        n = room;
+    }
+    memcpy(d->buf + d->len, p, n);
+    d->len += n;
+}
+
+static void one_line(me_session *s, me_dir dir, const char *line, size_t n)
+{
+    me_dirstate *d = &s->d[dir];
+    if (n && line[n - 1] == '\r')
+        n--;
+    if (d->gap) {
+        /* the head of this line was lost: never guess a command from its tail */
+        d->gap = false;
+        data_bytes(s, dir, n + 2, TXT_GAP_DATA);
+        return;
+    }
+    if (d->mode == ME_READ_DOTBODY) {
+        bool midline = d->body_midline;
+        d->body_midline = false;
+        if (!midline && !d->overflow && n == 1 && line[0] == '.') {
+            d->mode = ME_READ_LINES;
+            s->eng->body_end(s, dir);
+        } else {
+            data_bytes(s, dir, n + 2, d->what);
+        }
+        return;
+    }
+    if (d->overflow)
+        d->next_flags |= ME_W_OVERLONG;
+    s->eng->line(s, dir, line, n);
+}
+
+me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t len,
+                         uint32_t frame, bool decrypted)
+{
+    me_dirstate *d = &s->d[dir];
+    size_t i = 0;
+    s->head = s->tail = NULL;
+    s->frame = frame;
+    s->cur_dir = dir;
+    s->decrypted = decrypted;
+    if (s->tls && !decrypted) {
+        me_item *it = me_item_new(s, dir, ME_KIND_TLS);
+        it->explain = TXT_TLS_DATA;
+        it->data_len = (uint32_t)len;
+        return s->head;
+    }
+    while (i < len) {
+        const uint8_t *nl;
+        size_t end;
+        if (d->mode == ME_READ_COUNTED) {
+            size_t take = len - i;
+            if (take > d->count)
+                take = (size_t)d->count;
+            d->count -= take;
+            if (d->count == 0)
+                d->mode = ME_READ_LINES;
+            data_bytes(s, dir, take, d->what);
+            s->eng->counted(s, dir, d->capture ? data + i : NULL, take, d->count == 0);
+            i += take;
+            continue;
+        }
+        nl = memchr(data + i, '\n', len - i);
+        end = nl ? (size_t)(nl - data) : len;
+        if (!nl) {
+            /* a partial line: keep it (bodies need only their first bytes) */
+            keep(s, d, data + i, end - i, d->mode == ME_READ_DOTBODY ? 2 : ME_MAX_LINE);
+            if (d->mode == ME_READ_DOTBODY && d->len == 0)
+                d->body_midline = true;
+            break;
+        }
+        if (d->len || d->overflow) {
+            keep(s, d, data + i, end - i, d->mode == ME_READ_DOTBODY ? 2 : ME_MAX_LINE);
+            one_line(s, dir, d->buf, d->len);
+            d->len = 0;
+            d->overflow = false;
+        } else {
+            one_line(s, dir, (const char *)data + i, end - i);
+        }
+        i = end + 1;
+        /* an engine may have switched to TLS (STARTTLS reply): the rest is encrypted */
+        if (s->tls && !decrypted && i < len) {
+            me_item *it = me_item_new(s, dir, ME_KIND_TLS);
+            it->explain = TXT_TLS_DATA;
+            it->data_len = (uint32_t)(len - i);
+            break;
+        }
+    }
+    if (!s->head) {
+        /* nothing complete in this frame: part of a line or of a body */
+        me_item *it = me_item_new(s, dir, ME_KIND_DATA);
+        it->explain = d->mode == ME_READ_DOTBODY || d->mode == ME_READ_COUNTED ? d->what
+                                                                              : TXT_PARTIAL_LINE;
+        if (!it->explain)
+            it->explain = TXT_PARTIAL_LINE;
+        it->data_len = (uint32_t)len;
+    }
+    return s->head;
+}
+
+void me_session_gap(me_session *s, me_dir dir, size_t len)
+{
+    me_dirstate *d = &s->d[dir];
+    if (s->tls && !s->decrypted)
+        return;
+    if (d->mode == ME_READ_COUNTED) {
+        /* the count still tells where the literal ends */
+        if (len >= d->count) {
+            d->count = 0;
+            d->mode = ME_READ_LINES;
+            d->next_flags |= ME_W_GAP;
+        } else {
+            d->count -= len;
+        }
+        return;
+    }
+    if (d->mode == ME_READ_DOTBODY) {
+        d->body_midline = true;
+        d->len = 0;
+        return;
+    }
+    d->len = 0;
+    d->gap = true;
+    d->next_flags |= ME_W_GAP;
+}
+
+me_item *me_session_duplicate(me_session *s, me_dir dir, size_t len, uint32_t frame)
+{
+    me_item *it;
+    s->head = s->tail = NULL;
+    s->frame = frame;
+    it = me_item_new(s, dir, ME_KIND_DUPLICATE);
+    it->explain = TXT_DUPLICATE;
+    it->data_len = (uint32_t)len;
+    return it;
+}
+
+/* ---- names ---- */
+
+const char *me_proto_name(me_proto p)
+{
+    switch (p) {
+    case ME_PROTO_POP3: return "pop3";
+    case ME_PROTO_SMTP: return "smtp";
+    case ME_PROTO_IMAP: return "imap";
+    default: return "";
+    }
+}
+
+const char *me_phase_name(me_phase p)
+{
+    static const char *const names[ME_PHASE_COUNT] = {
+        "", "auth", "transaction", "update", "greeting", "hello", "envelope", "data", "quit",
+        "authenticated", "selected", "logout", "tls"};
+    return (unsigned)p < ME_PHASE_COUNT ? names[p] : "";
+}
+
+const char *me_status_name(me_status st)
+{
+    switch (st) {
+    case ME_STATUS_OK: return "ok";
+    case ME_STATUS_ERROR: return "error";
+    case ME_STATUS_CONTINUE: return "continue";
+    default: return "";
+    }
+}
+
+const char *me_result_name(me_result r)
+{
+    switch (r) {
+    case ME_RESULT_SUCCESS: return "success";
+    case ME_RESULT_FAILURE: return "failure";
+    default: return "";
+    }
+}
+
+const char *me_dir_name(me_dir d)
+{
+    return d == ME_SERVER ? "server" : "client";
+}

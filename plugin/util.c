@@ -1,0 +1,128 @@
+/* util.c - see util.h */
+#include "util.h"
+
+#include <ctype.h>
+#include <string.h>
+
+static int b64val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62; /* '-' and '_': URL-safe alphabet seen in tokens */
+    if (c == '/' || c == '_') return 63;
+    return -1;
+}
+
+long me_b64_decode(const char *in, size_t len, uint8_t *out)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0, i = 0;
+    while (len > 0 && in[len - 1] == '=')
+        len--;
+    for (i = 0; i < len; i++) {
+        int v = b64val((unsigned char)in[i]);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    if (bits >= 6) /* a single leftover symbol cannot be valid base64 */
+        return -1;
+    return (long)o;
+}
+
+bool me_ieq(const char *a, size_t n, const char *b)
+{
+    size_t bl = strlen(b);
+    return n == bl && me_iprefix(a, n, b);
+}
+
+bool me_iprefix(const char *a, size_t n, const char *b)
+{
+    size_t i;
+    for (i = 0; b[i]; i++) {
+        if (i >= n || tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
+            return false;
+    }
+    return true;
+}
+
+long me_ifind(const char *a, size_t n, const char *b)
+{
+    size_t bl = strlen(b), i;
+    if (bl == 0) return 0;
+    for (i = 0; i + bl <= n; i++)
+        if (me_iprefix(a + i, n - i, b))
+            return (long)i;
+    return -1;
+}
+
+void me_first_word(const char *p, size_t n, const char **word, size_t *wlen,
+                   const char **rest, size_t *rlen)
+{
+    size_t i = 0, j;
+    while (i < n && p[i] != ' ')
+        i++;
+    *word = p;
+    *wlen = i;
+    j = i;
+    while (j < n && p[j] == ' ')
+        j++;
+    *rest = p + j;
+    *rlen = n - j;
+}
+
+char *me_printable(const uint8_t *p, size_t len, char *out)
+{
+    static const char hexd[] = "0123456789abcdef";
+    size_t i, o = 0;
+    for (i = 0; i < len; i++) {
+        uint8_t c = p[i];
+        if (c == 0) {
+            out[o++] = '\\';
+            out[o++] = '0';
+        } else if (c < 0x20 || c == 0x7f) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hexd[c >> 4];
+            out[o++] = hexd[c & 15];
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+char *me_hex(const uint8_t *p, size_t len, char *out)
+{
+    static const char hexd[] = "0123456789abcdef";
+    size_t i;
+    for (i = 0; i < len; i++) {
+        out[2 * i] = hexd[p[i] >> 4];
+        out[2 * i + 1] = hexd[p[i] & 15];
+    }
+    out[2 * len] = '\0';
+    return out;
+}
+
+bool me_parse_u64(const char *p, size_t n, uint64_t *v)
+{
+    uint64_t x = 0;
+    size_t i;
+    if (n == 0 || n > 19)
+        return false;
+    for (i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        x = x * 10 + (uint64_t)(p[i] - '0');
+    }
+    *v = x;
+    return true;
+}

@@ -1,0 +1,36 @@
+/* util.h - small string and encoding helpers shared by the engines. */
+#ifndef MAILEDU_UTIL_H
+#define MAILEDU_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Decodes base64 (RFC 4648, padding optional, no whitespace inside).
+ * out must hold len*3/4+3 bytes.  Returns the decoded length, or -1 if the
+ * text is not base64. */
+long me_b64_decode(const char *in, size_t len, uint8_t *out);
+
+/* Case-insensitive comparison of n bytes of a with the NUL-terminated b;
+ * true only if a has exactly strlen(b) bytes (n == strlen(b)). */
+bool me_ieq(const char *a, size_t n, const char *b);
+/* a starts with prefix b, case-insensitively. */
+bool me_iprefix(const char *a, size_t n, const char *b);
+/* Finds b in a[0..n) case-insensitively; returns offset or -1. */
+long me_ifind(const char *a, size_t n, const char *b);
+
+/* Splits off the first space-separated word (word, wlen) and the rest after the spaces. */
+void me_first_word(const char *p, size_t n, const char **word, size_t *wlen,
+                   const char **rest, size_t *rlen);
+
+/* Writes bytes as printable text: control bytes as \xNN (NUL as \0).
+ * out must hold 4*len+1 bytes.  Returns out. */
+char *me_printable(const uint8_t *p, size_t len, char *out);
+
+/* Lower-case hex of bytes; out must hold 2*len+1. */
+char *me_hex(const uint8_t *p, size_t len, char *out);
+
+/* Parses a decimal number of at most 19 digits; false if not all digits. */
+bool me_parse_u64(const char *p, size_t n, uint64_t *v);
+
+#endif
