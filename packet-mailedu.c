@@ -44,6 +44,7 @@ static int hf_phase = -1;
 static int hf_phase_start = -1;
 static int hf_phase_inferred = -1;
 static int hf_line = -1;
+static int hf_auth = -1;
 static int hf_command = -1;
 static int hf_argument = -1;
 static int hf_tag = -1;
@@ -413,8 +414,10 @@ static void render_line(tvbuff_t *tvb, packet_info *pinfo, proto_tree *t, const 
         proto_item_set_generated(pi);
     }
     if (it->auth) {
-        proto_tree *at = proto_tree_add_subtree(t, tvb, 0, 0, ett_auth, &pi, "Credentials");
+        proto_tree *at;
+        pi = proto_tree_add_item(t, hf_auth, tvb, 0, 0, ENC_NA);
         proto_item_set_generated(pi);
+        at = proto_item_add_subtree(pi, ett_auth);
         add_auth(at, tvb, it);
     }
     add_str(t, hf_mail_from, tvb, it->mail_from);
@@ -467,8 +470,9 @@ static void render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const me
     for (it = items; it; it = it->next) {
         proto_tree *lt = mt;
         if (nitems > 1) {
-            lt = proto_tree_add_subtree(mt, tvb, 0, 0, ett_line, &pi, line_summary(it));
+            pi = proto_tree_add_string(mt, hf_line, tvb, 0, 0, line_summary(it));
             proto_item_set_generated(pi);
+            lt = proto_item_add_subtree(pi, ett_line);
         }
         render_line(tvb, pinfo, lt, it);
         if (nitems == 1 && !lt)
@@ -500,7 +504,8 @@ void proto_register_mailedu(void)
         {&hf_phase, {"Phase", "mailedu.phase", FT_STRING, BASE_NONE, NULL, 0, "Session phase of this packet", HFILL}},
         {&hf_phase_start, {"Phase start", "mailedu.phase.start", FT_BOOLEAN, BASE_NONE, NULL, 0, "This packet begins a new phase", HFILL}},
         {&hf_phase_inferred, {"Phase inferred", "mailedu.phase.inferred", FT_BOOLEAN, BASE_NONE, NULL, 0, "Phase inferred because the capture began mid-session", HFILL}},
-        {&hf_line, {"Line", "mailedu.line", FT_STRING, BASE_NONE, NULL, 0, NULL, HFILL}},
+        {&hf_line, {"Line", "mailedu.line", FT_STRING, BASE_NONE, NULL, 0, "One line of a packet that carries several", HFILL}},
+        {&hf_auth, {"Credentials", "mailedu.auth", FT_NONE, BASE_NONE, NULL, 0, "What this line tells about a login", HFILL}},
         {&hf_command, {"Command", "mailedu.command", FT_STRING, BASE_NONE, NULL, 0, "Command verb, upper case", HFILL}},
         {&hf_argument, {"Argument", "mailedu.argument", FT_STRING, BASE_NONE, NULL, 0, "Arguments of the command or text of the reply", HFILL}},
         {&hf_tag, {"Tag", "mailedu.tag", FT_STRING, BASE_NONE, NULL, 0, "IMAP tag", HFILL}},

@@ -124,8 +124,10 @@ static void client_line(me_session *s, pop3_state *p, const char *line, size_t n
 
     if (!p->greeted && !s->inferred) {
         /* a client speaking first: the capture began after the greeting */
-        me_phase guess = (cmds[cmd].phases & A) && !(cmds[cmd].phases & T) ? ME_PHASE_AUTH
-                                                                           : ME_PHASE_TRANSACTION;
+        /* with the handshake captured and no greeting, we are at the start */
+        me_phase guess = s->start_seen || ((cmds[cmd].phases & A) && !(cmds[cmd].phases & T))
+                             ? ME_PHASE_AUTH
+                             : ME_PHASE_TRANSACTION;
         me_mark_inferred(s, it, guess);
         p->greeted = true;
     }
@@ -134,8 +136,11 @@ static void client_line(me_session *s, pop3_state *p, const char *line, size_t n
         it->flags |= ME_W_WRONG_PHASE;
         it->wrong_phase = s->phase;
     }
+    /* while guessing, what the client does corrects the guess */
     if (s->inferred && s->phase == ME_PHASE_AUTH && !(cmds[cmd].phases & A))
         me_mark_inferred(s, it, ME_PHASE_TRANSACTION);
+    else if (s->inferred && s->phase == ME_PHASE_TRANSACTION && !(cmds[cmd].phases & T))
+        me_mark_inferred(s, it, ME_PHASE_AUTH);
 
     switch (cmd) {
     case CMD_USER:

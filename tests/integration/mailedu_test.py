@@ -24,6 +24,11 @@ os.chmod(_home, 0o777)
 def tshark_cmd(args):
     env = ["env", "HOME=" + _home, "TZ=UTC", "LC_ALL=C.UTF-8",
            "WIRESHARK_PLUGIN_DIR=" + os.path.join(BUILD, "plugins")]
+    if os.environ.get("MAILEDU_PRELOAD"):  # the ASan runtime, for a sanitized plugin
+        env += ["LD_PRELOAD=" + os.environ["MAILEDU_PRELOAD"],
+                "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1",
+                "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1",
+                "WIRESHARK_ABORT_ON_DISSECTOR_BUG=1"]
     if os.geteuid() == 0:
         return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] + env + ["tshark"] + args
     return env + ["tshark"] + args
@@ -82,3 +87,100 @@ class Checker:
     def done(self):
         print("%s: %d checks, %d failures" % (self.name, self.checks, self.failures))
         sys.exit(1 if self.failures else 0)
+
+
+DECODE_AS = {"pop3": "pop", "smtp": "smtp", "imap": "imap"}
+
+
+def decode_args(expected):
+    """-d option for a test capture on a non-standard port."""
+    port = expected.get("server_port")
+    if port in (None, 110, 25, 587, 143):
+        return []
+    return ["-d", "tcp.port==%d,%s" % (port, DECODE_AS[expected["protocol"]])]
+
+
+def attempts(capture, extra=(), filt=None):
+    """Login attempts as mailedu reports them, in order: a list of dicts with
+    mechanism, username, password, token, result, frames.  Built from every
+    record that carries mailedu.auth.attempt."""
+    names = ["frame.number", "mailedu.auth.attempt", "mailedu.auth.mechanism",
+             "mailedu.auth.username", "mailedu.auth.password", "mailedu.auth.token",
+             "mailedu.auth.result", "tcp.stream", "mailedu.auth.digest"]
+    out = {}
+    order = []
+    for r in fields(capture, names, filt or "mailedu.auth.attempt", extra):
+        r = r + [""] * (len(names) - len(r))
+        frame, att, mech, user, pw, tok, res, stream, dig = r
+        for i, a in enumerate(att.split("|")):
+            if not a:
+                continue
+            key = (stream, int(a))
+            if key not in out:
+                out[key] = {"mechanism": "", "username": "", "password": None, "token": None,
+                            "result": "", "frames": [], "stream": stream, "digest": None}
+                order.append(key)
+            d = out[key]
+            pick = lambda v: v.split("|")[i] if i < len(v.split("|")) else v.split("|")[-1]
+            d["frames"].append(int(frame))
+            if mech:
+                d["mechanism"] = pick(mech)
+            if user:
+                d["username"] = pick(user)
+            if pw:
+                d["password"] = pick(pw)
+            if tok:
+                d["token"] = pick(tok)
+            if res:
+                d["result"] = pick(res)
+            if dig:
+                d["digest"] = pick(dig)
+    return [out[k] for k in order]
+
+
+def credentials(attempt_list):
+    """The attempts in which a credential crossed the wire: a secret (password,
+    token, digest), or a user name that got an answer.  An AUTH cancelled
+    before anything was sent, or a USER followed by QUIT, is not one."""
+    return [a for a in attempt_list
+            if a["password"] is not None or a["token"] or a["digest"]
+            or (a["username"] and a["result"])]
+
+
+def check_expected(c, capture, expected, extra=()):
+    """Compares mailedu's view of a generated capture with what the scenario did."""
+    name = os.path.basename(capture)
+    args = decode_args(expected) + list(extra)
+    got = credentials(attempts(capture, args))
+    want = expected.get("credentials", [])
+    c.eq(len(got), len(want), name + ": number of login attempts")
+    for i, (g, w) in enumerate(zip(got, want)):
+        what = "%s attempt %d" % (name, i + 1)
+        c.eq(g["mechanism"], w["mechanism"], what + " mechanism")
+        c.eq(g["username"], w["username"], what + " username")
+        if "password" in w:
+            c.eq(g["password"], w["password"], what + " password")
+        if "token" in w:
+            c.eq(g["token"], w["token"], what + " token")
+        c.eq(g["result"], w["result"], what + " result")
+    if "commands" in expected:
+        rows = fields(capture, ["mailedu.command", "mailedu.phase"],
+                      'mailedu.direction == "client" && mailedu.command', args)
+        seen = []
+        for r in rows:
+            r = r + [""] * (2 - len(r))
+            phases = r[1].split("|")
+            for cmd in r[0].split("|"):
+                seen.append((cmd, phases))
+        want_cmds = [(w["command"], w["phase"]) for w in expected["commands"]]
+        c.eq([s[0] for s in seen], [w[0] for w in want_cmds], name + ": client commands")
+        for (cmd, phases), (wcmd, wph) in zip(seen, want_cmds):
+            c.check(wph in phases, "%s: %s sent in phase %s, mailedu says %s" % (name, cmd, wph, phases))
+    if "phases" in expected and not expected.get("tls"):
+        rows = fields(capture, ["mailedu.phase"], "mailedu.phase.start == 1", args)
+        starts = []
+        for r in rows:
+            for ph in r[0].split("|"):
+                if not starts or starts[-1] != ph:
+                    starts.append(ph)
+        c.eq(starts, expected["phases"], name + ": phases in order")
