@@ -107,20 +107,47 @@ static int hf_tcp_len = -1;
 static int hf_tcp_flags = -1;
 
 static dissector_handle_t mailedu_handle;
+static int proto_pop = -1, proto_imap = -1, proto_smtp = -1;
 static dissector_table_t tcp_port_table;
 static dissector_table_t tls_port_table;
-static int proto_pop = -1, proto_imap = -1, proto_smtp = -1;
 
-/* Per-conversation state.  A conversation that is not mail gets the address of
- * not_mail, so later frames of it cost one lookup. */
+/* Per-conversation state, created on the first frame of every TCP
+ * conversation.  proto stays ME_PROTO_NONE for conversations that are not
+ * mail; the heuristic may still recognise them on a later segment. */
+#define MAILEDU_MAX_HELD 32          /* out-of-order segments kept per direction */
+#define MAILEDU_MAX_HELD_BYTES 262144
+#define MAILEDU_HEUR_TRIES 4         /* payload segments looked at before giving up */
+
 typedef struct {
+    guint32 seq, len;                /* TCP sequence number and segment length */
+    guint8 *data;                    /* captured bytes (may be shorter than len) */
+    guint32 caplen;
+} held_seg;
+
+typedef struct {
+    gboolean init;
+    guint32 next;                    /* next expected sequence number */
+    held_seg held[MAILEDU_MAX_HELD];
+    guint nheld;
+    guint32 held_bytes;
+} flow_state;
+
+typedef struct {
+    me_proto proto;
     me_session *sess;
     guint16 server_port;
-    gboolean seq_init[2];
-    guint32 next_seq[2];
+    gboolean tls_port;               /* implicit TLS (995, 993, 465) */
+    gboolean syn;                    /* the handshake was captured */
+    gboolean by_heuristic;
+    gboolean gave_up;                /* the heuristic decided it is not mail */
+    guint tries;
+    guint8 *greeting;                /* an ambiguous "220" greeting, until the client speaks */
+    guint32 greeting_len;
+    flow_state flow[2];
 } mailedu_conv;
 
-static const char not_mail = 0;
+static dissector_handle_t mailedu_handoff_handle; /* conversation dissector after the heuristic */
+static dissector_handle_t pop_handle, imap_handle, smtp_handle;
 
 static void *wmem_file_alloc(void *ctx, size_t n)
 {
@@ -190,37 +217,134 @@ static me_proto classify(packet_info *pinfo, guint16 *server_port, gboolean *tls
     return ME_PROTO_NONE;
 }
 
-static void analyse(packet_info *pinfo, proto_tree *tree)
+static mailedu_conv *conv_state(packet_info *pinfo, conversation_t **convp)
 {
     conversation_t *conv = find_conversation_pinfo(pinfo, 0);
-    mailedu_conv *mc;
-    field_info *fpay, *fseq, *flen, *fflags;
+    if (convp)
+        *convp = conv;
+    return conv ? (mailedu_conv *)conversation_get_proto_data(conv, proto_mailedu) : NULL;
+}
+
+static me_item *append_items(me_item *a, me_item *b)
+{
+    me_item *t;
+    if (!a)
+        return b;
+    for (t = a; t->next; t = t->next)
+        ;
+    t->next = b;
+    return a;
+}
+
+/* TLS 1.3 decrypts its own handshake and alerts too ("Decrypted TLS" data
+ * sources); mail is text, so a record that starts with a handshake type and a
+ * consistent length, or a 2-byte alert, is not mail data. */
+static gboolean tls_control_record(const guint8 *d, guint len)
+{
+    static const guint8 hs_types[] = {4, 5, 8, 11, 13, 15, 20, 24};
+    guint i;
+    if (len == 2 && (d[0] == 1 || d[0] == 2))
+        return TRUE;
+    if (len < 4)
+        return FALSE;
+    for (i = 0; i < G_N_ELEMENTS(hs_types); i++)
+        if (d[0] == hs_types[i] && ((guint)d[1] << 16 | (guint)d[2] << 8 | d[3]) + 4 <= len)
+            return TRUE;
+    return FALSE;
+}
+
+/* Feeds one segment's new bytes: the decrypted TLS data of the frame when the
+ * user gave keys, else the TCP payload. */
+static me_item *feed_bytes(mailedu_conv *mc, packet_info *pinfo, me_dir dir, const guint8 *p,
+                           guint32 n)
+{
+    me_item *items = NULL;
+    if (me_session_tls(mc->sess)) {
+        GSList *l;
+        for (l = pinfo->data_src; l; l = l->next) {
+            struct data_source *src = (struct data_source *)l->data;
+            char *name = get_data_source_name(src);
+            gboolean dec = name && g_str_has_prefix(name, "Decrypted TLS");
+            wmem_free(NULL, name);
+            if (dec) {
+                tvbuff_t *t = get_data_source_tvb(src);
+                guint len = tvb_captured_length(t);
+                if (len && !tls_control_record(tvb_get_ptr(t, 0, len), len))
+                    items = append_items(items, me_session_feed(mc->sess, dir, tvb_get_ptr(t, 0, len),
+                                                                len, pinfo->num, TRUE));
+            }
+        }
+        if (items)
+            return items;
+    }
+    return me_session_feed(mc->sess, dir, p, n, pinfo->num, FALSE);
+}
+
+/* Segments that arrived before a missing one are held, then fed in order. */
+static me_item *feed_held(mailedu_conv *mc, packet_info *pinfo, me_dir dir, me_item *items,
+                          gboolean force)
+{
+    flow_state *f = &mc->flow[dir];
+    for (;;) {
+        guint i, best = f->nheld;
+        for (i = 0; i < f->nheld; i++)
+            if (best == f->nheld || (gint32)(f->held[i].seq - f->held[best].seq) < 0)
+                best = i;
+        if (best == f->nheld)
+            return items;
+        {
+            held_seg h = f->held[best];
+            gint32 rel = (gint32)(h.seq - f->next);
+            if (rel > 0 && !force)
+                return items;
+            f->held[best] = f->held[--f->nheld];
+            f->held_bytes -= h.caplen;
+            if (rel > 0) {
+                me_session_gap(mc->sess, dir, (size_t)rel);
+                rel = 0;
+            }
+            if ((guint32)(-rel) < h.caplen) {
+                guint32 skip = (guint32)(-rel);
+                items = append_items(items, me_session_feed(mc->sess, dir, h.data + skip,
+                                                            h.caplen - skip, pinfo->num, FALSE));
+            }
+            if ((gint32)(h.seq + h.len - f->next) > 0) {
+                if (h.caplen < h.len)
+                    me_session_gap(mc->sess, dir, h.len - h.caplen);
+                f->next = h.seq + h.len;
+            }
+        }
+    }
+}
+
+static void analyse(packet_info *pinfo, proto_tree *tree)
+{
+    conversation_t *conv;
+    mailedu_conv *mc = conv_state(pinfo, &conv);
+    field_info *fpay, *fseq, *flen;
+    flow_state *f;
     me_dir dir;
     guint32 seq, seglen, caplen, skip = 0;
     gint32 rel;
     const guint8 *bytes;
-    me_item *items;
+    me_item *items = NULL;
 
     if (!conv)
         return;
-    mc = (mailedu_conv *)conversation_get_proto_data(conv, proto_mailedu);
-    if (mc == (const void *)&not_mail)
-        return;
     if (!mc) {
-        guint16 server_port = 0;
-        gboolean tls = FALSE, syn = FALSE;
-        me_proto p = classify(pinfo, &server_port, &tls);
-        if (p == ME_PROTO_NONE) {
-            conversation_add_proto_data(conv, proto_mailedu, (void *)&not_mail);
-            return;
-        }
-        fflags = first_field(tree, hf_tcp_flags);
-        if (fflags && fflags->ds_tvb && tvb_bytes_exist(fflags->ds_tvb, fflags->start, 2))
-            syn = (tvb_get_ntohs(fflags->ds_tvb, fflags->start) & 0x0002) != 0;
+        field_info *fflags = first_field(tree, hf_tcp_flags);
         mc = wmem_new0(wmem_file_scope(), mailedu_conv);
-        mc->server_port = server_port;
-        mc->sess = me_session_new(&file_alloc, p, tls, syn);
+        if (fflags && fflags->ds_tvb && tvb_bytes_exist(fflags->ds_tvb, fflags->start, 2))
+            mc->syn = (tvb_get_ntohs(fflags->ds_tvb, fflags->start) & 0x0002) != 0;
+        mc->proto = classify(pinfo, &mc->server_port, &mc->tls_port);
         conversation_add_proto_data(conv, proto_mailedu, mc);
+    }
+    if (mc->proto == ME_PROTO_NONE)
+        return; /* not mail (yet): one lookup per frame */
+    if (!mc->sess) {
+        mc->sess = me_session_new(&file_alloc, mc->proto, mc->tls_port, mc->syn);
+        if (mc->greeting) /* the greeting that made us wait: state only, no records */
+            me_session_feed(mc->sess, ME_SERVER, mc->greeting, mc->greeting_len, 0, FALSE);
     }
     fpay = first_field(tree, hf_tcp_payload);
     fseq = first_field(tree, hf_tcp_seq_raw);
@@ -231,40 +355,131 @@ static void analyse(packet_info *pinfo, proto_tree *tree)
     if (seglen == 0)
         return; /* pure ACK, SYN, FIN: not a mail packet */
     dir = pinfo->srcport == mc->server_port ? ME_SERVER : ME_CLIENT;
+    f = &mc->flow[dir];
     seq = tvb_get_ntohl(fseq->ds_tvb, fseq->start);
     caplen = fpay ? (guint32)fpay->length : 0;
     if (caplen > seglen)
         caplen = seglen; /* Ethernet padding is not payload */
     bytes = (fpay && caplen) ? tvb_get_ptr(fpay->ds_tvb, fpay->start, caplen) : NULL;
 
-    if (!mc->seq_init[dir]) {
-        mc->seq_init[dir] = TRUE;
-        mc->next_seq[dir] = seq;
+    if (!f->init) {
+        f->init = TRUE;
+        f->next = seq;
     }
-    rel = (gint32)(seq - mc->next_seq[dir]);
+    rel = (gint32)(seq - f->next);
+    if (rel > 0 && !me_session_tls(mc->sess)) {
+        /* bytes are missing before this segment: it may be early (out of
+         * order) or the missing ones were never captured; hold it a while */
+        if (f->nheld < MAILEDU_MAX_HELD && f->held_bytes + caplen <= MAILEDU_MAX_HELD_BYTES) {
+            held_seg *h = &f->held[f->nheld++];
+            h->seq = seq;
+            h->len = seglen;
+            h->caplen = caplen;
+            h->data = caplen ? (guint8 *)wmem_memdup(wmem_file_scope(), bytes, caplen) : NULL;
+            f->held_bytes += caplen;
+            items = me_session_note(mc->sess, dir, seglen, pinfo->num, TXT_OUT_OF_ORDER);
+            p_add_proto_data(wmem_file_scope(), pinfo, proto_mailedu, 0, items);
+            return;
+        }
+        /* too much held: the gap is real, go on without the missing bytes */
+        items = feed_held(mc, pinfo, dir, NULL, TRUE);
+        rel = (gint32)(seq - f->next);
+        if (rel > 0)
+            me_session_gap(mc->sess, dir, (size_t)rel);
+    } else if (rel > 0) {
+        me_session_gap(mc->sess, dir, (size_t)rel);
+        rel = 0;
+    }
     if (rel < 0) {
         /* retransmission or overlap: only bytes beyond what we saw are new */
         if ((guint32)(-rel) >= seglen) {
-            items = me_session_duplicate(mc->sess, dir, seglen, pinfo->num);
+            items = append_items(items, me_session_note(mc->sess, dir, seglen, pinfo->num, TXT_DUPLICATE));
             p_add_proto_data(wmem_file_scope(), pinfo, proto_mailedu, 0, items);
             return;
         }
         skip = (guint32)(-rel);
-    } else if (rel > 0) {
-        me_session_gap(mc->sess, dir, (size_t)rel);
     }
-    mc->next_seq[dir] = seq + seglen;
-    if (skip >= caplen) {
-        items = me_session_feed(mc->sess, dir, (const guint8 *)"", 0, pinfo->num, FALSE);
-        if (!items)
-            items = me_session_duplicate(mc->sess, dir, seglen, pinfo->num);
-    } else {
-        items = me_session_feed(mc->sess, dir, bytes + skip, caplen - skip, pinfo->num, FALSE);
-    }
+    if (rel >= 0 || (gint32)(seq + seglen - f->next) > 0)
+        f->next = seq + seglen;
+    if (skip < caplen)
+        items = append_items(items, feed_bytes(mc, pinfo, dir, bytes + skip, caplen - skip));
+    else
+        items = append_items(items, me_session_note(mc->sess, dir, seglen, pinfo->num, TXT_GAP_DATA));
     if (caplen < seglen) /* cut by the snapshot length: the rest was never captured */
         me_session_gap(mc->sess, dir, seglen - caplen);
+    items = feed_held(mc, pinfo, dir, items, FALSE);
     if (items)
         p_add_proto_data(wmem_file_scope(), pinfo, proto_mailedu, 0, items);
+}
+
+/* ---- the heuristic for mail on any port ---- */
+
+/* Hands a recognised conversation to the builtin dissector, with match_uint
+ * set to the server port: POP/IMAP/SMTP tell requests from replies by it. */
+static int dissect_handoff(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    mailedu_conv *mc = conv_state(pinfo, NULL);
+    dissector_handle_t h = NULL;
+    if (!mc)
+        return 0;
+    switch (mc->proto) {
+    case ME_PROTO_POP3: h = pop_handle; break;
+    case ME_PROTO_IMAP: h = imap_handle; break;
+    case ME_PROTO_SMTP: h = smtp_handle; break;
+    default: return 0;
+    }
+    pinfo->match_uint = mc->server_port;
+    return call_dissector_with_data(h, tvb, pinfo, tree, data);
+}
+
+static gboolean dissect_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    conversation_t *conv = find_or_create_conversation(pinfo);
+    mailedu_conv *mc = (mailedu_conv *)conversation_get_proto_data(conv, proto_mailedu);
+    guint len = tvb_captured_length(tvb);
+    const guint8 *p;
+    bool from_server = false, maybe_smtp = false;
+    me_proto guess;
+
+    if (mc && mc->proto != ME_PROTO_NONE) {
+        if (!mc->by_heuristic)
+            return FALSE;
+        dissect_handoff(tvb, pinfo, tree, data);
+        return TRUE;
+    }
+    if ((mc && mc->gave_up) || len == 0)
+        return FALSE;
+    if (!mc) {
+        mc = wmem_new0(wmem_file_scope(), mailedu_conv);
+        conversation_add_proto_data(conv, proto_mailedu, mc);
+    }
+    if (PINFO_FD_VISITED(pinfo))
+        return FALSE; /* decisions are made on the first pass only */
+    p = tvb_get_ptr(tvb, 0, len);
+    guess = me_guess_protocol(p, len, &from_server, &maybe_smtp);
+    if (guess == ME_PROTO_NONE && mc->greeting && !from_server && len >= 5 &&
+        (g_ascii_strncasecmp((const char *)p, "EHLO ", 5) == 0 ||
+         g_ascii_strncasecmp((const char *)p, "HELO ", 5) == 0)) {
+        guess = ME_PROTO_SMTP; /* "220 ..." then EHLO: SMTP, not FTP */
+    }
+    if (guess == ME_PROTO_NONE) {
+        if (maybe_smtp && !mc->greeting) {
+            mc->greeting_len = MIN(len, 1024);
+            mc->greeting = (guint8 *)wmem_memdup(wmem_file_scope(), p, mc->greeting_len);
+        }
+        if (++mc->tries >= MAILEDU_HEUR_TRIES)
+            mc->gave_up = TRUE;
+        return FALSE;
+    }
+    if (mc->greeting && guess != ME_PROTO_SMTP) {
+        mc->greeting = NULL; /* a "220" greeting only ever leads to SMTP */
+    }
+    mc->proto = guess;
+    mc->by_heuristic = TRUE;
+    mc->server_port = (guint16)(from_server ? pinfo->srcport : pinfo->destport);
+    conversation_set_dissector(conv, mailedu_handoff_handle);
+    dissect_handoff(tvb, pinfo, tree, data);
+    return TRUE;
 }
 
 /* ---- every pass: rendering ---- */
@@ -590,6 +805,12 @@ void proto_reg_handoff_mailedu(void)
 
     tcp_port_table = find_dissector_table("tcp.port");
     tls_port_table = find_dissector_table("tls.port");
+    pop_handle = find_dissector("pop");
+    imap_handle = find_dissector("imap");
+    smtp_handle = find_dissector("smtp");
+    mailedu_handoff_handle = create_dissector_handle(dissect_handoff, proto_mailedu);
+    heur_dissector_add("tcp", dissect_heur, "Mail protocols on any TCP port (mailedu)",
+                       "mailedu_tcp", proto_mailedu, HEURISTIC_ENABLE);
     proto_pop = proto_get_id_by_filter_name("pop");
     proto_imap = proto_get_id_by_filter_name("imap");
     proto_smtp = proto_get_id_by_filter_name("smtp");

@@ -72,6 +72,7 @@ struct me_session {
     bool start_seen;       /* TCP handshake captured */
     bool tls;              /* TLS active from here on */
     bool decrypted;        /* current feed is decrypted TLS */
+    bool keys_seen;        /* some TLS data of this session was decrypted */
     me_dirstate d[2];
     /* records of the frame being fed */
     me_item *head, *tail;

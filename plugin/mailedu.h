@@ -159,8 +159,6 @@ me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t 
  * snaplen); the next record gets ME_W_GAP and the partial line is dropped. */
 void me_session_gap(me_session *s, me_dir dir, size_t len);
 
-/* Record for a frame whose bytes were all seen before (retransmission). */
-me_item *me_session_duplicate(me_session *s, me_dir dir, size_t len, uint32_t frame);
 
 /* Accessors for reports and heuristics. */
 me_proto me_session_proto(const me_session *s);
@@ -173,10 +171,16 @@ const char *me_status_name(me_status s);
 const char *me_result_name(me_result r);
 const char *me_dir_name(me_dir d);
 
-/* Recognises a mail protocol from the first line(s) a side sends.  Used by the
- * heuristic for non-standard ports.  from_server: the bytes come from the side
- * that would be the server.  Returns ME_PROTO_NONE when not sure. */
-me_proto me_guess_protocol(const uint8_t *data, size_t len, bool from_server);
+/* Recognises a mail protocol from the first line of a TCP payload, for the
+ * heuristic on non-standard ports.  *from_server tells which side sent it
+ * (a greeting or reply: the server; a command: the client).  Returns
+ * ME_PROTO_NONE when not sure; *maybe_smtp is set for a bare "220" greeting
+ * that could be SMTP or FTP until the client speaks. */
+me_proto me_guess_protocol(const uint8_t *data, size_t len, bool *from_server, bool *maybe_smtp);
+
+/* A record for a frame whose bytes are not analysed now (held out of order,
+ * or already seen): it carries the session's phase and the explanation. */
+me_item *me_session_note(me_session *s, me_dir dir, size_t len, uint32_t frame, me_text_id what);
 
 #ifdef __cplusplus
 }

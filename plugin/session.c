@@ -65,7 +65,9 @@ me_item *me_item_new(me_session *s, me_dir dir, me_kind kind)
     it->dir = dir;
     it->kind = kind;
     it->tls = s->tls;
-    it->phase = (s->tls && !s->decrypted) ? ME_PHASE_TLS : s->phase;
+    /* without keys, encrypted packets are phase tls; once keys decrypt the
+     * session, records without mail data keep the protocol's phase */
+    it->phase = (s->tls && !s->decrypted && !s->keys_seen) ? ME_PHASE_TLS : s->phase;
     it->inferred = s->inferred;
     it->session_user = s->user;
     it->flags = s->d[dir].next_flags;
@@ -94,7 +96,7 @@ void me_set_phase_now(me_session *s, me_item *it, me_phase ph)
 {
     s->phase = ph;
     s->inferred = false;
-    if (s->tls && !s->decrypted)
+    if (s->tls && !s->decrypted && !s->keys_seen)
         return;
     it->phase = ph;
     it->inferred = false;
@@ -111,7 +113,7 @@ void me_mark_inferred(me_session *s, me_item *it, me_phase guess)
     s->phase = guess;
     s->inferred = true;
     if (it) {
-        if (!(s->tls && !s->decrypted))
+        if (!(s->tls && !s->decrypted && !s->keys_seen))
             it->phase = guess;
         it->inferred = true;
         if (!s->mid_noted)
@@ -391,6 +393,8 @@ me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t 
     s->frame = frame;
     s->cur_dir = dir;
     s->decrypted = decrypted;
+    if (decrypted)
+        s->keys_seen = true;
     if (s->tls && !decrypted) {
         me_item *it = me_item_new(s, dir, ME_KIND_TLS);
         it->explain = TXT_TLS_DATA;
@@ -476,13 +480,15 @@ void me_session_gap(me_session *s, me_dir dir, size_t len)
     d->next_flags |= ME_W_GAP;
 }
 
-me_item *me_session_duplicate(me_session *s, me_dir dir, size_t len, uint32_t frame)
+me_item *me_session_note(me_session *s, me_dir dir, size_t len, uint32_t frame, me_text_id what)
 {
     me_item *it;
     s->head = s->tail = NULL;
     s->frame = frame;
-    it = me_item_new(s, dir, ME_KIND_DUPLICATE);
-    it->explain = TXT_DUPLICATE;
+    it = me_item_new(s, dir, what == TXT_DUPLICATE ? ME_KIND_DUPLICATE : ME_KIND_DATA);
+    if (s->tls && !s->keys_seen)
+        it->kind = ME_KIND_TLS;
+    it->explain = what;
     it->data_len = (uint32_t)len;
     return it;
 }

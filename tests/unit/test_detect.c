@@ -1,0 +1,32 @@
+/* test_detect.c - the protocol guess used on non-standard ports */
+#include "harness.h"
+
+static me_proto guess(const char *t, bool *srv, bool *maybe)
+{
+    return me_guess_protocol((const uint8_t *)t, strlen(t), srv, maybe);
+}
+
+int main(void)
+{
+    bool srv, maybe;
+    CHECK(guess("+OK Dovecot ready.\r\n", &srv, &maybe) == ME_PROTO_POP3 && srv);
+    CHECK(guess("* OK [CAPABILITY IMAP4rev1] ready\r\n", &srv, &maybe) == ME_PROTO_IMAP && srv);
+    CHECK(guess("* PREAUTH hi\r\n", &srv, &maybe) == ME_PROTO_IMAP && srv);
+    CHECK(guess("220 mx.example ESMTP Postfix\r\n", &srv, &maybe) == ME_PROTO_SMTP && srv);
+    CHECK(guess("220 (vsFTPd 3.0.3)\r\n", &srv, &maybe) == ME_PROTO_NONE && !maybe);
+    CHECK(guess("220 ProFTPD Server ready\r\n", &srv, &maybe) == ME_PROTO_NONE && !maybe);
+    CHECK(guess("220 welcome\r\n", &srv, &maybe) == ME_PROTO_NONE && maybe);
+    CHECK(guess("EHLO client.example\r\n", &srv, &maybe) == ME_PROTO_SMTP && !srv);
+    CHECK(guess("a1 LOGIN alice secret\r\n", &srv, &maybe) == ME_PROTO_IMAP && !srv);
+    CHECK(guess(". CAPABILITY\r\n", &srv, &maybe) == ME_PROTO_IMAP && !srv);
+    CHECK(guess("CAPA\r\n", &srv, &maybe) == ME_PROTO_POP3 && !srv);
+    /* things that are not mail, or not surely */
+    CHECK(guess("USER anonymous\r\n", &srv, &maybe) == ME_PROTO_NONE);
+    CHECK(guess("GET / HTTP/1.1\r\n", &srv, &maybe) == ME_PROTO_NONE);
+    CHECK(guess("HTTP/1.1 200 OK\r\n", &srv, &maybe) == ME_PROTO_NONE);
+    CHECK(guess("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", &srv, &maybe) == ME_PROTO_NONE);
+    CHECK(guess("\x16\x03\x01\x00\xa5\x01\x00", &srv, &maybe) == ME_PROTO_NONE);
+    CHECK(guess("+OK", &srv, &maybe) == ME_PROTO_NONE); /* no line end yet */
+    CHECK(guess("", &srv, &maybe) == ME_PROTO_NONE);
+    return h_done("test_detect");
+}
