@@ -10,19 +10,21 @@ import sys
 import time
 import traceback
 
-from .dumpcap import Capture, CaptureError
-from .lab import Lab, SetupError
+from .dumpcap import Capture, stop_all
+from .lab import Lab, SetupError, PORTS
 
 SCENARIOS = []          # in the documented order
 _BY_NAME = {}
 
 
-def scenario(name, protocol, summary):
-    """Register a scenario function f(ctx) -> Record."""
+def scenario(name, protocol, summary, port=None):
+    """Register a scenario function f(ctx) -> Record; PORT names the server port
+    (a key of lab.PORTS; default: the protocol's plain port)."""
     def deco(fn):
         if name in _BY_NAME:
             raise ValueError("duplicate scenario " + name)
-        entry = {"name": name, "protocol": protocol, "summary": summary, "fn": fn}
+        entry = {"name": name, "protocol": protocol, "summary": summary, "fn": fn,
+                 "port": port or protocol}
         SCENARIOS.append(entry)
         _BY_NAME[name] = entry
         return fn
@@ -67,13 +69,12 @@ class Ctx:
     @contextlib.contextmanager
     def capture(self, port):
         cap = Capture(port, self.pcap_path)
-        cap.start()
         self.captures.append(cap)
         try:
+            cap.start()
             yield cap
         except BaseException:
-            cap.wait_closed(timeout=2.0)
-            cap.stop()
+            cap.abort()
             raise
         closed = cap.wait_closed(timeout=10.0)
         time.sleep(0.2)    # anything that straggles after the last ACK
@@ -113,6 +114,14 @@ class Ctx:
         return path
 
 
+def _remove_outputs(out_dir, name):
+    """A failed scenario leaves nothing behind that could pass for its result."""
+    for ext in (".pcapng", ".expected.json", ".keys"):
+        p = os.path.join(out_dir, name + ext)
+        if os.path.exists(p):
+            os.unlink(p)
+
+
 def _load_scenarios():
     from . import pop3, imap, smtp  # noqa: F401  (registration order = file order)
 
@@ -141,8 +150,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     if args.list:
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         for s in SCENARIOS:
-            print("%-28s %-5s %s" % (s["name"], s["protocol"], s["summary"]))
+            print("%-28s %-5s %5d  %s" % (s["name"], s["protocol"], PORTS[s["port"]], s["summary"]))
         return 0
 
     if args.only:
@@ -192,8 +202,12 @@ def main(argv=None):
             random.seed("mailedu:" + s["name"])
             try:
                 rec = s["fn"](ctx)
+                if rec.server_port != lab.ports[s["port"]]:
+                    raise ScenarioError("record says port %s, registry says %s"
+                                        % (rec.server_port, s["port"]))
                 rec.write(os.path.join(out_dir, s["name"] + ".expected.json"))
             except Exception as e:     # noqa: BLE001 -- report and go on with the next
+                _remove_outputs(out_dir, s["name"])
                 failed.append(s["name"])
                 print("%s FAILED: %s" % (s["name"], e), file=sys.stderr)
                 if args.verbose:
@@ -205,6 +219,10 @@ def main(argv=None):
         print("make-captures: interrupted", file=sys.stderr)
         return 130
     finally:
+        # no second signal may cut the clean-up short
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        stop_all()
         lab.stop()
     print("%d scenario(s) in %.1f s -> %s" % (len(selected), time.monotonic() - t0, out_dir))
     if failed:

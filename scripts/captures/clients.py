@@ -35,9 +35,12 @@ def cram_md5_response(user, password, challenge_b64):
 class PopLib:
     """poplib.POP3 whose command lines are recorded."""
 
-    def __init__(self, rec, port):
+    def __init__(self, rec, port, tls_context=None):
         self.rec = rec
-        self.p = poplib.POP3(HOST, port, timeout=10)
+        if tls_context is None:
+            self.p = poplib.POP3(HOST, port, timeout=10)
+        else:   # implicit TLS (POP3S)
+            self.p = poplib.POP3_SSL(HOST, port, timeout=10, context=tls_context)
         orig = self.p._putcmd
 
         def putcmd(line):
@@ -73,7 +76,7 @@ class PopLib:
 class RawPop:
     """Raw-socket POP3 client that records what it sends."""
 
-    def __init__(self, rec, port, tls_context=None):
+    def __init__(self, rec, port):
         self.rec = rec
         self.c = LineClient(HOST, port)
         ok, self.greeting, _ = self.c.pop3_reply()
@@ -125,9 +128,12 @@ class RawPop:
 class ImapLib:
     """imaplib.IMAP4 whose commands are recorded (tags are seeded by the runner)."""
 
-    def __init__(self, rec, port):
+    def __init__(self, rec, port, tls_context=None):
         self.rec = rec
-        self.m = _RecordingIMAP4(rec, HOST, port, timeout=10)
+        if tls_context is None:
+            self.m = _RecordingIMAP4(rec, HOST, port, timeout=10)
+        else:   # implicit TLS (IMAPS)
+            self.m = _RecordingIMAP4_SSL(rec, HOST, port, ssl_context=tls_context, timeout=10)
 
     def call(self, verb, fn, *args):
         try:
@@ -139,14 +145,22 @@ class ImapLib:
         return ok, typ, dat
 
 
-class _RecordingIMAP4(imaplib.IMAP4):
+class _RecordIMAPCommands:
+    def _command(self, name, *args):
+        self._rec.sent_verb(name)
+        return super()._command(name, *args)
+
+
+class _RecordingIMAP4(_RecordIMAPCommands, imaplib.IMAP4):
     def __init__(self, rec, host, port, timeout=None):
         self._rec = rec
         super().__init__(host, port, timeout=timeout)
 
-    def _command(self, name, *args):
-        self._rec.sent_verb(name)
-        return super()._command(name, *args)
+
+class _RecordingIMAP4_SSL(_RecordIMAPCommands, imaplib.IMAP4_SSL):
+    def __init__(self, rec, host, port, ssl_context, timeout=None):
+        self._rec = rec
+        super().__init__(host, port, ssl_context=ssl_context, timeout=timeout)
 
 
 class RawImap:
@@ -182,12 +196,7 @@ class RawImap:
 
 
 # --------------------------------------------------------------------------- SMTP
-class _RecordingSMTP(smtplib.SMTP):
-    def __init__(self, rec, host, port, **kw):
-        self._rec = rec
-        self._in_sasl = False
-        super().__init__(host, port, **kw)
-
+class _RecordSMTPCommands:
     def putcmd(self, cmd, args=""):
         if not self._in_sasl:
             self._rec.sent_verb(cmd.split()[0] if cmd.strip() else cmd)
@@ -204,8 +213,26 @@ class _RecordingSMTP(smtplib.SMTP):
             self._in_sasl = False
 
 
-def smtp_client(rec, port, local_hostname="client.example.test"):
-    return _RecordingSMTP(rec, HOST, port, local_hostname=local_hostname, timeout=15)
+class _RecordingSMTP(_RecordSMTPCommands, smtplib.SMTP):
+    def __init__(self, rec, host, port, **kw):
+        self._rec = rec
+        self._in_sasl = False
+        super().__init__(host, port, **kw)
+
+
+class _RecordingSMTP_SSL(_RecordSMTPCommands, smtplib.SMTP_SSL):
+    def __init__(self, rec, host, port, **kw):
+        self._rec = rec
+        self._in_sasl = False
+        super().__init__(host, port, **kw)
+
+
+def smtp_client(rec, port, local_hostname="client.example.test", tls_context=None):
+    if tls_context is None:
+        return _RecordingSMTP(rec, HOST, port, local_hostname=local_hostname, timeout=15)
+    # implicit TLS (SMTPS, RFC 8314)
+    return _RecordingSMTP_SSL(rec, HOST, port, local_hostname=local_hostname, timeout=15,
+                              context=tls_context)
 
 
 class RawSmtp:

@@ -26,6 +26,15 @@ class CaptureError(RuntimeError):
     pass
 
 
+_LIVE = set()     # captures whose dumpcap may still run
+
+
+def stop_all():
+    """Kill every dumpcap this process started and has not stopped yet."""
+    for cap in list(_LIVE):
+        cap.abort()
+
+
 class _Conn:
     __slots__ = ("fins", "last_fin_from", "closed", "packets")
 
@@ -142,6 +151,7 @@ class Capture:
                                          stdin=subprocess.DEVNULL)
         except FileNotFoundError:
             raise CaptureError("dumpcap not found (install the wireshark-common package)")
+        _LIVE.add(self)
         self._stderr_thread = threading.Thread(target=self._read_stderr, daemon=True)
         self._stderr_thread.start()
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -184,8 +194,14 @@ class Capture:
             self._kill()
         self.reader.join(timeout=5)
         self._stderr_thread.join(timeout=5)
+        _LIVE.discard(self)
         with open(self.path, "wb") as f:
             f.write(bytes(self.buf))
+
+    def abort(self):
+        """Stop dumpcap without writing anything."""
+        self._kill()
+        _LIVE.discard(self)
 
     def _kill(self):
         if self.proc and self.proc.poll() is None:

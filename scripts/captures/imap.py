@@ -424,3 +424,25 @@ def imap_curl(ctx):
         rec.replied(verb, replies.get(tag) == "OK")
     rec.enter("logout")    # curl sends LOGOUT when it closes (after its verbose log)
     return rec
+
+
+@scenario("imaps-implicit-tls", "imap",
+          "imaplib IMAP4_SSL on the IMAPS port: CAPABILITY, LOGIN, SELECT, LOGOUT (key log)",
+          port="imaps")
+def imaps_implicit_tls(ctx):
+    port = ctx.ports["imaps"]
+    pw = ctx.users["alice"]
+    rec = Record("imap", port, "python-imaplib",
+                 "implicit TLS (IMAPS): TLS handshake first, then greeting, CAPABILITY, "
+                 "LOGIN alice \"alicepw\", SELECT INBOX, LOGOUT; NAME.keys decrypts it")
+    keys = ctx.keylog(rec)
+    rec.tls = True
+    with ctx.capture(port):
+        s = ImapLib(rec, port, tls_context=tls_context(ctx.lab.cert, keys))
+        ok, _, _ = s.call("LOGIN", s.m.login, "alice", pw)
+        rec.credential("IMAP-LOGIN", "alice", ok, password=pw)
+        _expect(ok, "LOGIN refused")
+        s.call("SELECT", s.m.select, "INBOX")
+        s.m.logout()
+    _expect(os.path.getsize(keys) > 0, "no TLS keys were logged")
+    return rec

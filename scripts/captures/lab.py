@@ -27,6 +27,7 @@ PORTS = {
     "imaps": 11993,
     "smtp": 11025,          # plain relay listener, no AUTH
     "submission": 11587,    # AUTH (Dovecot SASL) + STARTTLS
+    "smtps": 11465,         # AUTH (Dovecot SASL) on implicit TLS
 }
 
 # user -> password.  bob's contains a space, carol's a double quote and a
@@ -63,6 +64,18 @@ def _listening(port, host="127.0.0.1"):
     except OSError:
         pass
     return False
+
+
+def _which(tool):
+    """Path of an admin tool, also when /usr/sbin is not on PATH."""
+    found = shutil.which(tool)
+    if found:
+        return found
+    for d in ("/usr/sbin", "/sbin", "/usr/bin"):
+        p = os.path.join(d, tool)
+        if os.access(p, os.X_OK):
+            return p
+    return None
 
 
 def _run(cmd, **kw):
@@ -109,7 +122,7 @@ class Lab:
         if os.path.exists(self.cert):
             return
         os.makedirs(os.path.dirname(self.cert), exist_ok=True)
-        _run(["openssl", "req", "-x509", "-newkey", "ec",
+        _run([_which("openssl") or "openssl", "req", "-x509", "-newkey", "ec",
               "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
               "-keyout", self.key, "-out", self.cert, "-days", "3650",
               "-subj", "/CN=" + HOSTNAME,
@@ -155,7 +168,7 @@ class Lab:
     # -- dovecot -----------------------------------------------------------
     def start_dovecot(self):
         for tool in ("dovecot", "openssl"):
-            if shutil.which(tool) is None and not os.path.exists("/usr/sbin/" + tool):
+            if _which(tool) is None:
                 raise SetupError("%s not found: install dovecot-core dovecot-pop3d "
                                  "dovecot-imapd openssl" % tool)
         for u in ("dovecot", "dovenull"):
@@ -260,7 +273,7 @@ class Lab:
             f.write(conf)
         log = self.path("dovecot.log")
         self.log("starting dovecot -F -c %s" % conf_path)
-        self.dovecot = subprocess.Popen(["dovecot", "-F", "-c", conf_path],
+        self.dovecot = subprocess.Popen([_which("dovecot"), "-F", "-c", conf_path],
                                         stdin=subprocess.DEVNULL,
                                         stdout=open(self.path("dovecot.out"), "wb"),
                                         stderr=subprocess.STDOUT, start_new_session=True)
@@ -297,7 +310,7 @@ class Lab:
     def start_postfix(self):
         if self.dovecot is None:
             raise SetupError("postfix needs the dovecot auth socket: start dovecot first")
-        if shutil.which("postfix") is None and not os.path.exists("/usr/sbin/postfix"):
+        if _which("postfix") is None:
             raise SetupError("postfix not found: install the postfix package")
         for u, g in (("postfix", "postfix"), (None, "postdrop")):
             try:
@@ -306,7 +319,7 @@ class Lab:
                 grp.getgrnam(g)
             except KeyError:
                 raise SetupError("system user/group for postfix missing: is postfix installed?")
-        self.check_ports_free(["smtp", "submission"])
+        self.check_ports_free(["smtp", "submission", "smtps"])
         self.make_cert()
         d = self.postfix_dir
         conf_dir = os.path.join(d, "etc")
@@ -375,6 +388,10 @@ class Lab:
               -o smtpd_sasl_auth_enable=yes
               -o smtpd_tls_security_level=may
               -o smtpd_tls_auth_only=no
+            127.0.0.1:{smtps} inet n - n - - smtpd
+              -o syslog_name=postfix/smtps
+              -o smtpd_tls_wrappermode=yes
+              -o smtpd_sasl_auth_enable=yes
             cleanup   unix n - n - 0 cleanup
             qmgr      unix n - n 300 1 qmgr
             tlsmgr    unix - - n 1000? 1 tlsmgr
@@ -398,7 +415,7 @@ class Lab:
             anvil     unix - - n - 1 anvil
             scache    unix - - n - 1 scache
             postlog   unix-dgram n - n - 1 postlogd
-            """).format(smtp=p["smtp"], sub=p["submission"])
+            """).format(smtp=p["smtp"], sub=p["submission"], smtps=p["smtps"])
         with open(os.path.join(conf_dir, "main.cf"), "w") as f:
             f.write(main_cf)
         with open(os.path.join(conf_dir, "master.cf"), "w") as f:
@@ -407,21 +424,21 @@ class Lab:
         env.pop("MAIL_CONFIG", None)
         # 'postfix check' creates the queue directories with the right owners.
         try:
-            _run(["postfix", "-c", conf_dir, "check"], env=env)
+            _run([_which("postfix"), "-c", conf_dir, "check"], env=env)
         except SetupError as e:
             # postfix reports to syslog unless stderr is a terminal: get its words
-            r = subprocess.run(["script", "-qec", "postfix -c %s check" % conf_dir, "/dev/null"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+            r = subprocess.run(["script", "-qec", "%s -c %s check" % (_which("postfix"), conf_dir),
+                                "/dev/null"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
             raise SetupError("%s%s" % (e, r.stdout.decode("utf-8", "replace")))
         self.log("starting postfix -c %s start-fg" % conf_dir)
         self.postfix_conf = conf_dir
-        self.postfix = subprocess.Popen(["postfix", "-c", conf_dir, "start-fg"],
+        self.postfix = subprocess.Popen([_which("postfix"), "-c", conf_dir, "start-fg"],
                                         stdin=subprocess.DEVNULL,
                                         stdout=open(os.path.join(d, "postfix.out"), "wb"),
                                         stderr=subprocess.STDOUT, start_new_session=True,
                                         env=env)
         try:
-            self.wait_listening(["smtp", "submission"], self.postfix, "postfix", log)
+            self.wait_listening(["smtp", "submission", "smtps"], self.postfix, "postfix", log)
         except SetupError as e:
             out = _tail(os.path.join(d, "postfix.out"))
             self.stop_postfix()
@@ -438,8 +455,8 @@ class Lab:
                 master = int(f.read().split()[0])
         except (OSError, ValueError, IndexError):
             pass
-        subprocess.run(["postfix", "-c", self.postfix_conf, "stop"], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        subprocess.run([_which("postfix") or "postfix", "-c", self.postfix_conf, "stop"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -467,6 +484,9 @@ class Lab:
             try:
                 self.stop_dovecot()
             finally:
+                # Anything still running from our directory is ours (e.g. a
+                # postfix master interrupted half-way through its start-up).
+                _sweep(self.dir)
                 if not self.keep:
                     shutil.rmtree(self.dir, ignore_errors=True)
                 else:
@@ -485,6 +505,38 @@ def _alive(pid):
             return f.read().split(") ", 1)[1][:1] != "Z"
     except (OSError, IndexError):
         return False
+
+
+def _pids_under(directory):
+    """PIDs of processes whose working directory lies in DIRECTORY (our temp dir)."""
+    pids = []
+    prefix = os.path.realpath(directory)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink("/proc/%s/cwd" % entry)
+        except OSError:
+            continue
+        cwd = cwd[:-len(" (deleted)")] if cwd.endswith(" (deleted)") else cwd
+        if (cwd == prefix or cwd.startswith(prefix + "/")) and _alive(int(entry)):
+            pids.append(int(entry))
+    return pids
+
+
+def _sweep(directory):
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = _pids_under(directory)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and any(_alive(p) for p in pids):
+            time.sleep(0.05)
 
 
 def _kill_group(pgid):

@@ -323,3 +323,23 @@ def pop3_curl(ctx):
     rec.enter("transaction")
     rec.enter("update")     # curl ends with QUIT (after its verbose log ends)
     return rec
+
+
+@scenario("pop3s-implicit-tls", "pop3",
+          "poplib POP3_SSL on the POP3S port: TLS from the first byte, USER/PASS, STAT, QUIT "
+          "(key log)",
+          port="pop3s")
+def pop3s_implicit_tls(ctx):
+    port = ctx.ports["pop3s"]
+    rec = Record("pop3", port, "python-poplib",
+                 "implicit TLS (POP3S): TLS handshake first, then greeting, USER/PASS, STAT, "
+                 "QUIT; NAME.keys decrypts it")
+    keys = ctx.keylog(rec)
+    rec.tls = True
+    with ctx.capture(port):
+        s = PopLib(rec, port, tls_context=tls_context(ctx.lab.cert, keys))
+        _expect(s.login("alice", _pw(ctx, "alice")), "login refused")
+        s.p.stat()
+        s.quit()
+    _expect(os.path.getsize(keys) > 0, "no TLS keys were logged")
+    return rec

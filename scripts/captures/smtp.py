@@ -88,7 +88,8 @@ def _mail_to_bob(s, body_subject, msgid, body="Hello Bob.\r\n"):
 
 @scenario("smtp-relay-noauth", "smtp",
           "smtplib on the relay port: EHLO, MAIL, RCPT, DATA whose body looks like SMTP "
-          "(dot-stuffed lines), QUIT")
+          "(dot-stuffed lines), QUIT",
+          port="smtp")
 def smtp_relay_noauth(ctx):
     port = ctx.ports["smtp"]
     rec = Record("smtp", port, "python-smtplib",
@@ -134,7 +135,8 @@ def _swaks(ctx, rec, mech, user, pw, subject, msgid):
 
 
 @scenario("smtp-auth-plain-ir", "smtp",
-          "swaks --auth PLAIN: AUTH PLAIN with initial response (alice), one message")
+          "swaks --auth PLAIN: AUTH PLAIN with initial response (alice), one message",
+          port="submission")
 def smtp_auth_plain_ir(ctx):
     rec = Record("smtp", ctx.ports["submission"], "swaks",
                  "swaks on the submission port: EHLO, AUTH PLAIN <base64> on one line, MAIL, "
@@ -148,7 +150,8 @@ def smtp_auth_plain_ir(ctx):
 
 
 @scenario("smtp-auth-plain-2step", "smtp",
-          "raw EHLO, AUTH PLAIN, 334, base64 line (bob), MAIL, RCPT, DATA, QUIT")
+          "raw EHLO, AUTH PLAIN, 334, base64 line (bob), MAIL, RCPT, DATA, QUIT",
+          port="submission")
 def smtp_auth_plain_2step(ctx):
     port = ctx.ports["submission"]
     pw = ctx.users["bob"]
@@ -167,7 +170,8 @@ def smtp_auth_plain_2step(ctx):
 
 
 @scenario("smtp-auth-login", "smtp",
-          "swaks --auth LOGIN: Username:/Password: prompts (carol), one message")
+          "swaks --auth LOGIN: Username:/Password: prompts (carol), one message",
+          port="submission")
 def smtp_auth_login(ctx):
     rec = Record("smtp", ctx.ports["submission"], "swaks",
                  "swaks on the submission port: EHLO, AUTH LOGIN, base64 user and password "
@@ -180,7 +184,8 @@ def smtp_auth_login(ctx):
 
 
 @scenario("smtp-auth-login-ir", "smtp",
-          "raw AUTH LOGIN with the user name on the command line (YWxpY2U=), 334 Password:")
+          "raw AUTH LOGIN with the user name on the command line (YWxpY2U=), 334 Password:",
+          port="submission")
 def smtp_auth_login_ir(ctx):
     port = ctx.ports["submission"]
     pw = ctx.users["alice"]
@@ -199,7 +204,8 @@ def smtp_auth_login_ir(ctx):
 
 
 @scenario("smtp-auth-cram-md5", "smtp",
-          "swaks --auth CRAM-MD5 (alice), one message")
+          "swaks --auth CRAM-MD5 (alice), one message",
+          port="submission")
 def smtp_auth_cram_md5(ctx):
     rec = Record("smtp", ctx.ports["submission"], "swaks",
                  "swaks on the submission port: EHLO, AUTH CRAM-MD5, challenge, "
@@ -211,7 +217,8 @@ def smtp_auth_cram_md5(ctx):
 
 
 @scenario("smtp-auth-fail-retry", "smtp",
-          "raw AUTH PLAIN alice/wrong (535), then AUTH LOGIN bob (235), one message")
+          "raw AUTH PLAIN alice/wrong (535), then AUTH LOGIN bob (235), one message",
+          port="submission")
 def smtp_auth_fail_retry(ctx):
     port = ctx.ports["submission"]
     pw = ctx.users["bob"]
@@ -233,7 +240,8 @@ def smtp_auth_fail_retry(ctx):
 
 
 @scenario("smtp-starttls-auth", "smtp",
-          "smtplib EHLO, STARTTLS, EHLO, AUTH PLAIN, one message, QUIT inside TLS (key log)")
+          "smtplib EHLO, STARTTLS, EHLO, AUTH PLAIN, one message, QUIT inside TLS (key log)",
+          port="submission")
 def smtp_starttls_auth(ctx):
     port = ctx.ports["submission"]
     pw = ctx.users["alice"]
@@ -266,7 +274,8 @@ def smtp_starttls_auth(ctx):
 
 
 @scenario("smtp-pipelining", "smtp",
-          "raw EHLO, then MAIL/RCPT/DATA in one send() (PIPELINING), body and '.', QUIT")
+          "raw EHLO, then MAIL/RCPT/DATA in one send() (PIPELINING), body and '.', QUIT",
+          port="smtp")
 def smtp_pipelining(ctx):
     port = ctx.ports["smtp"]
     rec = Record("smtp", port, "raw-socket",
@@ -300,7 +309,8 @@ def _attachment_bytes(n=150000):
 
 
 @scenario("smtp-attachment", "smtp",
-          "smtplib sends a message with a ~200 KB base64 attachment on the relay port")
+          "smtplib sends a message with a ~200 KB base64 attachment on the relay port",
+          port="smtp")
 def smtp_attachment(ctx):
     port = ctx.ports["smtp"]
     rec = Record("smtp", port, "python-smtplib",
@@ -329,7 +339,8 @@ def smtp_attachment(ctx):
 
 
 @scenario("smtp-rset", "smtp",
-          "smtplib MAIL, RCPT, RSET (back to hello), then a full transaction, QUIT")
+          "smtplib MAIL, RCPT, RSET (back to hello), then a full transaction, QUIT",
+          port="smtp")
 def smtp_rset(ctx):
     port = ctx.ports["smtp"]
     rec = Record("smtp", port, "python-smtplib",
@@ -350,7 +361,8 @@ def smtp_rset(ctx):
 
 
 @scenario("smtp-multi-rcpt-rejected", "smtp",
-          "smtplib three RCPT TO, the second (nobody@example.test) rejected with 550, DATA, QUIT")
+          "smtplib three RCPT TO, the second (nobody@example.test) rejected with 550, DATA, QUIT",
+          port="smtp")
 def smtp_multi_rcpt_rejected(ctx):
     port = ctx.ports["smtp"]
     rec = Record("smtp", port, "python-smtplib",
@@ -374,7 +386,8 @@ def smtp_multi_rcpt_rejected(ctx):
 
 
 @scenario("smtp-curl", "smtp",
-          "curl smtp:// --mail-from --mail-rcpt -T file with -u (SASL as curl picks)")
+          "curl smtp:// --mail-from --mail-rcpt -T file with -u (SASL as curl picks)",
+          port="submission")
 def smtp_curl(ctx):
     port = ctx.ports["submission"]
     pw = ctx.users["alice"]
@@ -402,4 +415,35 @@ def smtp_curl(ctx):
     _expect(any(l.upper().startswith("DATA") for l in sent), "curl sent no DATA")
     for p in ("hello", "auth", "envelope", "data", "quit"):
         rec.enter(p)
+    return rec
+
+
+@scenario("smtps-implicit-tls", "smtp",
+          "smtplib SMTP_SSL on the SMTPS port: EHLO, AUTH PLAIN, one message, QUIT (key log)",
+          port="smtps")
+def smtps_implicit_tls(ctx):
+    port = ctx.ports["smtps"]
+    pw = ctx.users["alice"]
+    rec = Record("smtp", port, "python-smtplib",
+                 "implicit TLS (SMTPS, Postfix smtpd_tls_wrappermode): TLS handshake first, "
+                 "then greeting, EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT; NAME.keys decrypts it")
+    keys = ctx.keylog(rec)
+    rec.tls = True
+    with ctx.capture(port):
+        s = smtp_client(rec, port, tls_context=tls_context(ctx.lab.cert, keys))
+        s.ehlo(EHLO_NAME)
+        s.user, s.password = "alice", pw
+        try:
+            code, _ = s.auth("PLAIN", s.auth_plain, initial_response_ok=True)
+            ok = code == 235
+        except smtplib.SMTPAuthenticationError:
+            ok = False
+        rec.credential("PLAIN", "alice", ok, password=pw)
+        _expect(ok, "AUTH PLAIN refused")
+        _expect(s.mail("alice@example.test")[0] == 250, "MAIL refused")
+        _expect(s.rcpt("bob@example.test")[0] == 250, "RCPT refused")
+        code, _ = s.data(_message("Sent over SMTPS", "smtplib-smtps", "Hello Bob.\r\n"))
+        _expect(code == 250, "message refused")
+        s.quit()
+    _expect(os.path.getsize(keys) > 0, "no TLS keys were logged")
     return rec
