@@ -143,8 +143,19 @@ typedef struct {
     guint tries;
     guint8 *greeting;                /* an ambiguous "220" greeting, until the client speaks */
     guint32 greeting_len;
+    /* heuristic: first bytes of each side (by source port) until a line ends,
+     * so a greeting sent one byte per segment is still recognised */
+    guint16 probe_port[2];
+    guint8 *probe[2];
+    guint32 probe_len[2];
+    /* SYN seen: the first data byte of each side (by source port) */
+    guint16 isn_port[2];
+    guint32 isn_next[2];
+    guint nisn;
     flow_state flow[2];
 } mailedu_conv;
+
+#define MAILEDU_PROBE_MAX 512
 
 static dissector_handle_t mailedu_handoff_handle; /* conversation dissector after the heuristic */
 static dissector_handle_t pop_handle, imap_handle, smtp_handle;
@@ -332,19 +343,50 @@ static void analyse(packet_info *pinfo, proto_tree *tree)
     if (!conv)
         return;
     if (!mc) {
-        field_info *fflags = first_field(tree, hf_tcp_flags);
         mc = wmem_new0(wmem_file_scope(), mailedu_conv);
-        if (fflags && fflags->ds_tvb && tvb_bytes_exist(fflags->ds_tvb, fflags->start, 2))
-            mc->syn = (tvb_get_ntohs(fflags->ds_tvb, fflags->start) & 0x0002) != 0;
         mc->proto = classify(pinfo, &mc->server_port, &mc->tls_port);
         conversation_add_proto_data(conv, proto_mailedu, mc);
     }
+    if (mc->gave_up || (mc->sess && mc->nisn == 2))
+        ; /* nothing to learn from flags any more */
+    else if (mc->nisn < 2) {
+        /* remember where each side's data starts, so that a first data
+         * segment that arrives out of order is recognised as such */
+        field_info *fflags = first_field(tree, hf_tcp_flags);
+        fseq = first_field(tree, hf_tcp_seq_raw);
+        if (fflags && fseq && tvb_bytes_exist(fflags->ds_tvb, fflags->start, 2) &&
+            tvb_bytes_exist(fseq->ds_tvb, fseq->start, 4) &&
+            (tvb_get_ntohs(fflags->ds_tvb, fflags->start) & 0x0002)) {
+            guint i;
+            mc->syn = TRUE;
+            for (i = 0; i < mc->nisn && mc->isn_port[i] != pinfo->srcport; i++)
+                ;
+            if (i == mc->nisn)
+                mc->nisn++;
+            mc->isn_port[i] = (guint16)pinfo->srcport;
+            mc->isn_next[i] = tvb_get_ntohl(fseq->ds_tvb, fseq->start) + 1;
+        }
+    }
     if (mc->proto == ME_PROTO_NONE)
-        return; /* not mail (yet): one lookup per frame */
+        return; /* not mail (yet) */
     if (!mc->sess) {
+        guint i, d;
         mc->sess = me_session_new(&file_alloc, mc->proto, mc->tls_port, mc->syn);
+        for (i = 0; i < mc->nisn; i++) {
+            d = mc->isn_port[i] == mc->server_port ? ME_SERVER : ME_CLIENT;
+            mc->flow[d].init = TRUE;
+            mc->flow[d].next = mc->isn_next[i];
+        }
         if (mc->greeting) /* the greeting that made us wait: state only, no records */
             me_session_feed(mc->sess, ME_SERVER, mc->greeting, mc->greeting_len, 0, FALSE);
+        for (i = 0; i < 2; i++) { /* bytes the heuristic looked at in earlier segments */
+            if (mc->probe_len[i]) {
+                d = mc->probe_port[i] == mc->server_port ? ME_SERVER : ME_CLIENT;
+                me_session_feed(mc->sess, (me_dir)d, mc->probe[i], mc->probe_len[i], 0, FALSE);
+                if (mc->flow[d].init)
+                    mc->flow[d].next += mc->probe_len[i];
+            }
+        }
     }
     fpay = first_field(tree, hf_tcp_payload);
     fseq = first_field(tree, hf_tcp_seq_raw);
@@ -456,6 +498,38 @@ static gboolean dissect_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree
     if (PINFO_FD_VISITED(pinfo))
         return FALSE; /* decisions are made on the first pass only */
     p = tvb_get_ptr(tvb, 0, len);
+    {
+        /* look at this side's first line, however it was segmented */
+        guint i;
+        for (i = 0; i < 2 && mc->probe[i] && mc->probe_port[i] != pinfo->srcport; i++)
+            ;
+        if (i < 2 && (mc->probe_len[i] || !memchr(p, '\n', len))) {
+            guint32 room = MAILEDU_PROBE_MAX - mc->probe_len[i], take = MIN(room, len);
+            guint8 *buf;
+            if (!mc->probe[i]) {
+                mc->probe[i] = (guint8 *)wmem_alloc(wmem_file_scope(), MAILEDU_PROBE_MAX);
+                mc->probe_port[i] = (guint16)pinfo->srcport;
+            }
+            buf = mc->probe[i];
+            memcpy(buf + mc->probe_len[i], p, take);
+            guess = me_guess_protocol(buf, mc->probe_len[i] + take, &from_server, &maybe_smtp);
+            if (guess == ME_PROTO_NONE && !memchr(buf, '\n', mc->probe_len[i] + take) &&
+                mc->probe_len[i] + take < MAILEDU_PROBE_MAX) {
+                mc->probe_len[i] += take; /* no line yet: wait, this is not a try */
+                return FALSE;
+            }
+            if (guess != ME_PROTO_NONE)
+                goto decided; /* earlier bytes are in probe[i], this segment is fed by analyse */
+            if (maybe_smtp && !mc->greeting) {
+                mc->greeting_len = mc->probe_len[i] + take;
+                mc->greeting = (guint8 *)wmem_memdup(wmem_file_scope(), buf, mc->greeting_len);
+            }
+            mc->probe_len[i] = 0;
+            if (++mc->tries >= MAILEDU_HEUR_TRIES)
+                mc->gave_up = TRUE;
+            return FALSE;
+        }
+    }
     guess = me_guess_protocol(p, len, &from_server, &maybe_smtp);
     if (guess == ME_PROTO_NONE && mc->greeting && !from_server && len >= 5 &&
         (g_ascii_strncasecmp((const char *)p, "EHLO ", 5) == 0 ||
@@ -471,6 +545,7 @@ static gboolean dissect_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree
             mc->gave_up = TRUE;
         return FALSE;
     }
+decided:
     if (mc->greeting && guess != ME_PROTO_SMTP) {
         mc->greeting = NULL; /* a "220" greeting only ever leads to SMTP */
     }
