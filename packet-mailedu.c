@@ -429,8 +429,7 @@ static void analyse(packet_info *pinfo, proto_tree *tree)
         if (rel > 0)
             me_session_gap(mc->sess, dir, (size_t)rel);
     } else if (rel > 0) {
-        me_session_gap(mc->sess, dir, (size_t)rel);
-        rel = 0;
+        rel = 0; /* inside TLS, lost bytes are the TLS dissector's concern */
     }
     if (rel < 0) {
         /* retransmission or overlap: only bytes beyond what we saw are new */
@@ -447,7 +446,7 @@ static void analyse(packet_info *pinfo, proto_tree *tree)
         items = append_items(items, feed_bytes(mc, pinfo, dir, bytes + skip, caplen - skip));
     else
         items = append_items(items, me_session_note(mc->sess, dir, seglen, pinfo->num, TXT_GAP_DATA));
-    if (caplen < seglen) /* cut by the snapshot length: the rest was never captured */
+    if (caplen < seglen && !me_session_tls(mc->sess)) /* cut by the snapshot length */
         me_session_gap(mc->sess, dir, seglen - caplen);
     items = feed_held(mc, pinfo, dir, items, FALSE);
     if (items)
@@ -784,6 +783,39 @@ static int dissect_mailedu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     return 0; /* a postdissector consumes nothing */
 }
 
+/* Decrypted TLS data on a port nobody associates with mail (implicit TLS on a
+ * lab port): recognised from the greeting or first command inside TLS. */
+static gboolean dissect_heur_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    conversation_t *conv = find_or_create_conversation(pinfo);
+    mailedu_conv *mc = (mailedu_conv *)conversation_get_proto_data(conv, proto_mailedu);
+    guint len = tvb_captured_length(tvb);
+    bool from_server = false, maybe_smtp = false;
+    me_proto guess;
+
+    if (mc && mc->proto != ME_PROTO_NONE) {
+        if (!mc->by_heuristic || !mc->tls_port)
+            return FALSE;
+        dissect_handoff(tvb, pinfo, tree, data);
+        return TRUE;
+    }
+    if (len == 0 || PINFO_FD_VISITED(pinfo))
+        return FALSE;
+    guess = me_guess_protocol(tvb_get_ptr(tvb, 0, len), len, &from_server, &maybe_smtp);
+    if (guess == ME_PROTO_NONE)
+        return FALSE;
+    if (!mc) {
+        mc = wmem_new0(wmem_file_scope(), mailedu_conv);
+        conversation_add_proto_data(conv, proto_mailedu, mc);
+    }
+    mc->proto = guess;
+    mc->by_heuristic = TRUE;
+    mc->tls_port = TRUE;
+    mc->server_port = (guint16)(from_server ? pinfo->srcport : pinfo->destport);
+    dissect_handoff(tvb, pinfo, tree, data);
+    return TRUE;
+}
+
 /* ---- registration ---- */
 
 void proto_register_mailedu(void)
@@ -883,9 +915,12 @@ void proto_reg_handoff_mailedu(void)
     pop_handle = find_dissector("pop");
     imap_handle = find_dissector("imap");
     smtp_handle = find_dissector("smtp");
-    mailedu_handoff_handle = create_dissector_handle(dissect_handoff, proto_mailedu);
+    /* no protocol of its own: frames show the builtin protocol, not an extra layer */
+    mailedu_handoff_handle = create_dissector_handle(dissect_handoff, -1);
     heur_dissector_add("tcp", dissect_heur, "Mail protocols on any TCP port (mailedu)",
                        "mailedu_tcp", proto_mailedu, HEURISTIC_ENABLE);
+    heur_dissector_add("tls", dissect_heur_tls, "Mail protocols inside TLS on any port (mailedu)",
+                       "mailedu_tls", proto_mailedu, HEURISTIC_ENABLE);
     proto_pop = proto_get_id_by_filter_name("pop");
     proto_imap = proto_get_id_by_filter_name("imap");
     proto_smtp = proto_get_id_by_filter_name("smtp");

@@ -8,6 +8,7 @@ cases mailedu must survive, from captures of real servers:
     reorder      payload segments of each direction swapped in pairs (out of order)
     v6           IPv4 packets rewritten as IPv6 (fd00::1 / fd00::2)
     multiply K   K copies of the conversation on other client ports, interleaved
+    port A B     TCP port A rewritten as B (move a lab server to its standard port)
 
 IN may be pcapng (converted with editcap); OUT is classic pcap.  Checksums are
 not recomputed (Wireshark does not check them by default).  For snaplen cuts
@@ -168,11 +169,26 @@ def op_multiply(pkts, lt, k):
     return [x[2] for x in out]
 
 
+def op_port(pkts, lt, a, b):
+    out = []
+    for p in pkts:
+        r = parse(p[3], lt)
+        if not r:
+            out.append(p)
+            continue
+        l2, iph, v, tcph, pay = r
+        sp, dp = struct.unpack(">HH", tcph[0:4])
+        out.append([p[0], p[1], 0, build(l2, iph, v, tcph, pay, sport=b if sp == a else sp,
+                                         dport=b if dp == a else dp)])
+    return out
+
+
 def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
     op, src, dst = sys.argv[1:4]
     arg = int(sys.argv[4]) if len(sys.argv) > 4 else None
+    arg2 = int(sys.argv[5]) if len(sys.argv) > 5 else None
     endian, hdr, lt, pkts = read_pcap(src)
     if l2len(lt) is None:
         sys.exit("segtool: link type %d not supported" % lt)
@@ -184,6 +200,8 @@ def main():
         pkts = op_reorder(pkts, lt)
     elif op == "v6":
         pkts = op_v6(pkts, lt)
+    elif op == "port":
+        pkts = op_port(pkts, lt, arg, arg2)
     elif op == "multiply":
         pkts = op_multiply(pkts, lt, arg or 100)
     else:
