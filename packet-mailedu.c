@@ -152,7 +152,8 @@ typedef struct {
     guint16 isn_port[2];
     guint32 isn_next[2];
     guint nisn;
-    flow_state flow[2];
+    guint frames;                    /* frames seen, to stop looking for SYNs */
+    flow_state *flow;                /* [2], only for mail sessions */
 } mailedu_conv;
 
 #define MAILEDU_PROBE_MAX 512
@@ -347,9 +348,8 @@ static void analyse(packet_info *pinfo, proto_tree *tree)
         mc->proto = classify(pinfo, &mc->server_port, &mc->tls_port);
         conversation_add_proto_data(conv, proto_mailedu, mc);
     }
-    if (mc->gave_up || (mc->sess && mc->nisn == 2))
-        ; /* nothing to learn from flags any more */
-    else if (mc->nisn < 2) {
+    if (mc->frames < 4 && mc->nisn < 2) {
+        mc->frames++;
         /* remember where each side's data starts, so that a first data
          * segment that arrives out of order is recognised as such */
         field_info *fflags = first_field(tree, hf_tcp_flags);
@@ -372,6 +372,7 @@ static void analyse(packet_info *pinfo, proto_tree *tree)
     if (!mc->sess) {
         guint i, d;
         mc->sess = me_session_new(&file_alloc, mc->proto, mc->tls_port, mc->syn);
+        mc->flow = wmem_alloc0_array(wmem_file_scope(), flow_state, 2);
         for (i = 0; i < mc->nisn; i++) {
             d = mc->isn_port[i] == mc->server_port ? ME_SERVER : ME_CLIENT;
             mc->flow[d].init = TRUE;
@@ -652,22 +653,22 @@ static void add_auth(proto_tree *t, tvbuff_t *tvb, const me_item *it)
     }
 }
 
-static const char *line_summary(const me_item *it)
+static const char *line_summary(wmem_allocator_t *pool, const me_item *it)
 {
     const char *arg = it->masked && pref_mask_passwords ? it->masked : it->argument;
     switch (it->kind) {
     case ME_KIND_COMMAND:
-        return wmem_strdup_printf(wmem_packet_scope(), "C: %s%s%s%s%s", it->tag ? it->tag : "",
+        return wmem_strdup_printf(pool, "C: %s%s%s%s%s", it->tag ? it->tag : "",
                                   it->tag ? " " : "", it->command ? it->command : "",
                                   arg ? " " : "", arg ? arg : "");
     case ME_KIND_REPLY:
     case ME_KIND_CHALLENGE:
-        return wmem_strdup_printf(wmem_packet_scope(), "S: %s %s", me_status_name(it->status),
+        return wmem_strdup_printf(pool, "S: %s %s", me_status_name(it->status),
                                   arg ? arg : "");
     case ME_KIND_SASL:
-        return wmem_strdup_printf(wmem_packet_scope(), "C: %s", arg ? arg : "");
+        return wmem_strdup_printf(pool, "C: %s", arg ? arg : "");
     default:
-        return wmem_strdup_printf(wmem_packet_scope(), "%s: %u bytes",
+        return wmem_strdup_printf(pool, "%s: %u bytes",
                                   it->dir == ME_SERVER ? "S" : "C", it->data_len);
     }
 }
@@ -759,7 +760,7 @@ static void render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const me
     for (it = items; it; it = it->next) {
         proto_tree *lt = mt;
         if (nitems > 1) {
-            pi = proto_tree_add_string(mt, hf_line, tvb, 0, 0, line_summary(it));
+            pi = proto_tree_add_string(mt, hf_line, tvb, 0, 0, line_summary(pinfo->pool, it));
             proto_item_set_generated(pi);
             lt = proto_item_add_subtree(pi, ett_line);
         }
