@@ -810,6 +810,17 @@ static void sasl_line(me_session *s, imap_state *st, const char *l, size_t n)
     }
 }
 
+/* A SASL response is base64 or "*", never two words: a line "tag VERB ..."
+ * during an exchange is a command pipelined by the client. */
+static bool looks_like_command(const char *l, size_t n)
+{
+    const char *tag, *after, *w, *rest;
+    size_t tl, al, wl, rl;
+    me_first_word(l, n, &tag, &tl, &after, &al);
+    me_first_word(after, al, &w, &wl, &rest, &rl);
+    return valid_tag(tag, tl) && valid_verb(w, wl) && lookup(w, wl) != CMD_UNKNOWN;
+}
+
 static void client_line(me_session *s, imap_state *st, const char *l, size_t n)
 {
     if (!st->greeted) {
@@ -825,7 +836,7 @@ static void client_line(me_session *s, imap_state *st, const char *l, size_t n)
         piece(s, st, l, n);
         return;
     }
-    if (st->in_sasl) {
+    if (st->in_sasl && !looks_like_command(l, n)) {
         sasl_line(s, st, l, n);
         return;
     }
@@ -838,16 +849,17 @@ static void client_line(me_session *s, imap_state *st, const char *l, size_t n)
 
 /* ---- server side ---- */
 
-/* Mid-session: the server speaks; guess the phase from what it says. */
-static void srv_infer(me_session *s, imap_state *st, me_item *it, me_phase guess)
+/* Mid-session: the server speaks; guess the phase from what it says.
+ * strong: the response exists only in that phase (message data). */
+static void srv_infer(me_session *s, imap_state *st, me_item *it, me_phase guess, bool strong)
 {
     if (!st->mid)
         return;
     st->srv_synced = true;
-    if (!s->inferred && s->mid_noted)
-        return; /* the phase is known from an observed transition */
-    if (!s->inferred || rank(s->phase) < rank(guess))
-        me_mark_inferred(s, it, guess);
+    if (!s->mid_noted)
+        me_mark_inferred(s, it, guess); /* the first line of a mid-session capture */
+    else if (s->inferred && strong && rank(s->phase) < rank(guess))
+        me_mark_inferred(s, it, guess); /* the guess was too shallow */
 }
 
 static void after_tls(imap_state *st)
@@ -976,7 +988,7 @@ static void tagged(me_session *s, imap_state *st, const char *l, size_t n)
     if (rl)
         it->argument = disp(s, rest, rl);
     code = resp_code(s, st, it, rest, rl);
-    srv_infer(s, st, it, ME_PHASE_AUTHENTICATED);
+    srv_infer(s, st, it, ME_PHASE_AUTHENTICATED, false);
 
     if (st->c.sync_wait && st->c.tag && strcmp(st->c.tag, it->tag) == 0) {
         /* the server refused a synchronizing literal: its bytes never come */
@@ -1027,7 +1039,8 @@ static void untagged(me_session *s, imap_state *st, const char *l, size_t n)
                               code_is(code, TXT_IMAP_CODE_UNSEEN) ||
                               code_is(code, TXT_IMAP_CODE_PERMANENTFLAGS)
                           ? ME_PHASE_SELECTED
-                          : ME_PHASE_AUTHENTICATED);
+                          : ME_PHASE_AUTHENTICATED,
+                      false);
         }
         if (me_ieq(w, wl, "OK")) {
             it->explain = TXT_IMAP_UNTAGGED_OK;
@@ -1076,7 +1089,7 @@ static void untagged(me_session *s, imap_state *st, const char *l, size_t n)
             if (!w2l)
                 it->flags |= ME_W_MALFORMED;
         }
-        srv_infer(s, st, it, ME_PHASE_SELECTED);
+        srv_infer(s, st, it, ME_PHASE_SELECTED, true);
     } else {
         it->explain = TXT_IMAP_UNTAGGED_OTHER;
         if (!wl)
@@ -1099,7 +1112,8 @@ static void untagged(me_session *s, imap_state *st, const char *l, size_t n)
         srv_infer(s, st, it,
                   it->explain == TXT_IMAP_FLAGS_DATA || it->explain == TXT_IMAP_SEARCH_DATA
                       ? ME_PHASE_SELECTED
-                      : ME_PHASE_AUTHENTICATED);
+                      : ME_PHASE_AUTHENTICATED,
+                  it->explain == TXT_IMAP_SEARCH_DATA);
     }
     if (data) {
         /* data responses may carry literals (FETCH bodies, LIST names) */
@@ -1143,7 +1157,7 @@ static void continuation(me_session *s, imap_state *st, const char *l, size_t n)
     it->argument = me_strndup(s, "", 0);
     if (n > skip)
         it->argument = disp(s, l + skip, n - skip);
-    srv_infer(s, st, it, s->phase);
+    srv_infer(s, st, it, s->phase, false);
     if (st->c.sync_wait) {
         /* go-ahead for the client's synchronizing literal */
         st->c.sync_wait = false;

@@ -342,6 +342,16 @@ static void authenticate(void)
     it = h_s(&h, "a2 OK\r\n");
     CHECK(it->auth->result == ME_RESULT_SUCCESS);
 
+    /* a command pipelined after AUTHENTICATE with an initial response */
+    h = h_new(ME_PROTO_IMAP, false, true);
+    h_s(&h, "* OK ready\r\n");
+    it = h_c(&h, "a1 AUTHENTICATE PLAIN AGFsaWNlAGFsaWNlcHc=\r\na2 CAPABILITY\r\n");
+    CHECK(it->next && it->next->kind == ME_KIND_COMMAND && !(it->next->flags & ME_W_WRONG_PHASE));
+    CHECK_STR(it->next->command, "CAPABILITY");
+    it = h_s(&h, "a1 OK done\r\n* CAPABILITY IMAP4rev1\r\na2 OK done\r\n");
+    CHECK(it->request_in == 2 && h_nth(it, 1)->request_in == 2 && h_nth(it, 2)->request_in == 2);
+    CHECK(it->auth && it->auth->result == ME_RESULT_SUCCESS);
+
     /* XOAUTH2 with SASL-IR: the bearer token is masked */
     h = h_new(ME_PROTO_IMAP, false, true);
     h_s(&h, "* OK ready\r\n");
@@ -565,10 +575,23 @@ static void mid_session(void)
     it = h_c(&h, "a1 LOGIN alice alicepw\r\n");
     CHECK(it->inferred && it->phase == ME_PHASE_AUTH && (it->flags & ME_W_MIDSESSION));
     CHECK_STR(it->auth->password, "alicepw");
-    it = h_s(&h, "a1 OK Logged in\r\n");
+    it = h_s(&h, "* CAPABILITY IMAP4rev1 IDLE\r\na1 OK Logged in\r\n");
+    CHECK(it->phase == ME_PHASE_AUTH && it->inferred);
+    it = it->next;
     CHECK(it->auth->result == ME_RESULT_SUCCESS && it->request_in == 1);
+    CHECK(it->phase == ME_PHASE_AUTH); /* the reply that causes the transition is in the old phase */
     it = h_c(&h, "a2 SELECT INBOX\r\n");
-    CHECK(!it->inferred && it->phase == ME_PHASE_AUTHENTICATED);
+    CHECK(!it->inferred && it->phase == ME_PHASE_AUTHENTICATED && it->phase_start);
+
+    /* the server speaks first: message data means selected */
+    h = h_new(ME_PROTO_IMAP, false, false);
+    it = h_s(&h, "* 4 EXISTS\r\n");
+    CHECK(it->inferred && it->phase == ME_PHASE_SELECTED && (it->flags & ME_W_MIDSESSION));
+    it = h_c(&h, "a9 CLOSE\r\n");
+    CHECK(it->inferred && it->phase == ME_PHASE_SELECTED && !(it->flags & ME_W_MIDSESSION));
+    h_s(&h, "a9 OK Close completed\r\n");
+    it = h_c(&h, "b1 FETCH 1 FLAGS\r\n");
+    CHECK(!it->inferred && (it->flags & ME_W_WRONG_PHASE));
 
     /* the client speaks first: inside an APPEND literal, then a SELECT */
     h = h_new(ME_PROTO_IMAP, false, false);
