@@ -343,3 +343,38 @@ def pop3s_implicit_tls(ctx):
         s.quit()
     _expect(os.path.getsize(keys) > 0, "no TLS keys were logged")
     return rec
+
+
+@scenario("pop3-rfc1939", "pop3",
+          "raw replay of RFC 1939 section 10: APOP, STAT, LIST, RETR 1, RETR 2, DELE 1, DELE 2, "
+          "QUIT, one command per segment")
+def pop3_rfc1939(ctx):
+    import hashlib
+    port = ctx.ports["pop3"]
+    pw = _pw(ctx, "alice")
+    rec = Record("pop3", port, "raw-socket",
+                 "the example dialogue of RFC 1939 section 10 against alice's two-message "
+                 "maildrop: APOP with the MD5 of the greeting's timestamp and the password, "
+                 "STAT, LIST, RETR 1, RETR 2, DELE 1, DELE 2, QUIT (UPDATE deletes both); each "
+                 "command in its own segment, each reply awaited")
+    with ctx.capture(port):
+        s = RawPop(rec, port)
+        m = re.search(rb"<[^<>]*>", s.greeting)
+        _expect(m is not None, "no APOP timestamp in the greeting %r" % s.greeting)
+        digest = hashlib.md5(m.group(0) + pw.encode("utf-8")).hexdigest()
+        ok, _, _ = s.cmd("APOP alice " + digest)
+        rec.credential("APOP", "alice", ok, password_known=pw)
+        _expect(ok, "APOP was refused")
+        ok, first, _ = s.cmd("STAT")
+        _expect(ok and first.split()[1:2] == [b"2"], "the maildrop does not hold 2 messages: %r"
+                % first)
+        ok, _, listing = s.cmd("LIST", multiline=True)
+        _expect(ok and len(listing) == 2, "LIST: %r" % listing)
+        for n in (1, 2):
+            ok, _, _ = s.cmd("RETR %d" % n, multiline=True)
+            _expect(ok, "RETR %d refused" % n)
+        for n in (1, 2):
+            ok, _, _ = s.cmd("DELE %d" % n)
+            _expect(ok, "DELE %d refused" % n)
+        s.quit()
+    return rec
