@@ -823,8 +823,9 @@ static bool looks_like_command(const char *l, size_t n)
 
 static void client_line(me_session *s, imap_state *st, const char *l, size_t n)
 {
-    if (!st->greeted) {
-        /* the client speaks first: the capture began after the greeting */
+    if (!st->greeted && !s->start_seen) {
+        /* the client speaks first: the capture began after the greeting (with
+         * the handshake captured, it is a client that did not wait for it) */
         st->greeted = true;
         st->mid = true;
     }

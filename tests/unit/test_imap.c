@@ -611,6 +611,12 @@ static void mid_session(void)
     h = h_new(ME_PROTO_IMAP, false, false);
     it = h_s(&h, "* OK [UIDVALIDITY 3857529045] UIDs valid\r\n");
     CHECK(it->explain == TXT_IMAP_UNTAGGED_OK && it->phase == ME_PHASE_SELECTED && it->inferred);
+    /* handshake captured, the client does not wait for the greeting */
+    h = h_new(ME_PROTO_IMAP, false, true);
+    it = h_c(&h, "a1 CAPABILITY\r\n");
+    CHECK(!it->inferred && it->phase == ME_PHASE_AUTH && !(it->flags & ME_W_MIDSESSION));
+    it = h_s(&h, "* OK ready\r\n* CAPABILITY IMAP4rev1\r\na1 OK done\r\n");
+    CHECK(it->explain == TXT_IMAP_GREETING && h_nth(it, 2)->request_in == 1);
     /* inside IDLE */
     h = h_new(ME_PROTO_IMAP, false, false);
     it = h_c(&h, "DONE\r\n");
