@@ -651,6 +651,13 @@ static void command(me_session *s, imap_state *st)
             it->explain2 = TXT_IMAP_UID;
             pend_cmd = sub;
             argpos = (size_t)(r2 - l);
+        } else if (w2l && valid_verb(w2, w2l)) {
+            /* an extension (UID REPLACE, ...): two words, not known here */
+            it->command = me_upper(s, w, (size_t)(w2 + w2l - w));
+            it->explain = TXT_IMAP_UNKNOWN_CMD;
+            it->explain2 = TXT_IMAP_UID;
+            pend_cmd = CMD_UNKNOWN;
+            argpos = (size_t)(r2 - l);
         } else {
             it->command = me_upper(s, w, wl);
             it->flags |= ME_W_MALFORMED;

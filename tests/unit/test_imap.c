@@ -649,6 +649,10 @@ static void garbage(void)
     CHECK(it && (it->flags & ME_W_MALFORMED));
     it = h_c(&h, "a5 UID\r\n");
     CHECK(it && (it->flags & ME_W_MALFORMED));
+    it = h_c(&h, "a5 UID REPLACE 1 INBOX {3+}\r\nabc\r\n");
+    it = h_nth(it, 2);
+    CHECK(it && !(it->flags & ME_W_MALFORMED) && it->explain == TXT_IMAP_UNKNOWN_CMD);
+    CHECK_STR(it->command, "UID REPLACE");
     it = h_c(&h, "a6 AUTHENTICATE\r\n");
     CHECK(it && (it->flags & ME_W_MALFORMED));
     it = h_c(&h, "a7 LOGIN a b c\r\n");
