@@ -87,6 +87,7 @@ static expert_field ei_tls_skipped = EI_INIT;
 static expert_field ei_login_failed = EI_INIT;
 static expert_field ei_login_disabled = EI_INIT;
 static expert_field ei_protected = EI_INIT;
+static expert_field ei_tls_not_started = EI_INIT;
 static expert_field ei_phase_change = EI_INIT;
 static expert_field ei_tls_start = EI_INIT;
 static expert_field ei_midsession = EI_INIT;
@@ -153,6 +154,7 @@ typedef struct {
     guint32 isn_next[2];
     guint nisn;
     guint frames;                    /* frames seen, to stop looking for SYNs */
+    guint32 heur_frame;              /* last frame the recognition looked at */
     flow_state *flow;                /* [2], only for mail sessions */
 } mailedu_conv;
 
@@ -168,6 +170,9 @@ static void *wmem_file_alloc(void *ctx, size_t n)
 }
 
 static const me_alloc file_alloc = {wmem_file_alloc, NULL};
+
+static gboolean recognise(mailedu_conv *mc, conversation_t *conv, packet_info *pinfo,
+                          const guint8 *p, guint len);
 
 /* ---- first pass: analysis ---- */
 
@@ -367,8 +372,17 @@ static void analyse(packet_info *pinfo, proto_tree *tree)
             mc->isn_next[i] = tvb_get_ntohl(fseq->ds_tvb, fseq->start) + 1;
         }
     }
-    if (mc->proto == ME_PROTO_NONE)
-        return; /* not mail (yet) */
+    if (mc->proto == ME_PROTO_NONE) {
+        /* not mail (yet); if a port-registered dissector took the segment,
+         * the TCP heuristic never saw it: look here */
+        if (mc->gave_up || mc->heur_frame == pinfo->num)
+            return;
+        fpay = first_field(tree, hf_tcp_payload);
+        if (!fpay || fpay->length <= 0 ||
+            !recognise(mc, conv, pinfo, tvb_get_ptr(fpay->ds_tvb, fpay->start, fpay->length),
+                       (guint)fpay->length))
+            return;
+    }
     if (!mc->sess) {
         guint i, d;
         mc->sess = me_session_new(&file_alloc, mc->proto, mc->tls_port, mc->syn);
@@ -474,61 +488,47 @@ static int dissect_handoff(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     return call_dissector_with_data(h, tvb, pinfo, tree, data);
 }
 
-static gboolean dissect_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+/* The recognition itself, shared by the TCP heuristic and by the postdissector
+ * for conversations a port-registered dissector took (a client port that
+ * happens to be registered, e.g. 44321): decided on the first pass only. */
+static gboolean recognise(mailedu_conv *mc, conversation_t *conv, packet_info *pinfo,
+                          const guint8 *p, guint len)
 {
-    conversation_t *conv = find_or_create_conversation(pinfo);
-    mailedu_conv *mc = (mailedu_conv *)conversation_get_proto_data(conv, proto_mailedu);
-    guint len = tvb_captured_length(tvb);
-    const guint8 *p;
     bool from_server = false, maybe_smtp = false;
     me_proto guess;
+    guint i;
 
-    if (mc && mc->proto != ME_PROTO_NONE) {
-        if (!mc->by_heuristic)
-            return FALSE;
-        dissect_handoff(tvb, pinfo, tree, data);
-        return TRUE;
-    }
-    if ((mc && mc->gave_up) || len == 0)
+    mc->heur_frame = pinfo->num;
+    if (mc->gave_up || len == 0 || PINFO_FD_VISITED(pinfo))
         return FALSE;
-    if (!mc) {
-        mc = wmem_new0(wmem_file_scope(), mailedu_conv);
-        conversation_add_proto_data(conv, proto_mailedu, mc);
-    }
-    if (PINFO_FD_VISITED(pinfo))
-        return FALSE; /* decisions are made on the first pass only */
-    p = tvb_get_ptr(tvb, 0, len);
-    {
-        /* look at this side's first line, however it was segmented */
-        guint i;
-        for (i = 0; i < 2 && mc->probe[i] && mc->probe_port[i] != pinfo->srcport; i++)
-            ;
-        if (i < 2 && (mc->probe_len[i] || !memchr(p, '\n', len))) {
-            guint32 room = MAILEDU_PROBE_MAX - mc->probe_len[i], take = MIN(room, len);
-            guint8 *buf;
-            if (!mc->probe[i]) {
-                mc->probe[i] = (guint8 *)wmem_alloc(wmem_file_scope(), MAILEDU_PROBE_MAX);
-                mc->probe_port[i] = (guint16)pinfo->srcport;
-            }
-            buf = mc->probe[i];
-            memcpy(buf + mc->probe_len[i], p, take);
-            guess = me_guess_protocol(buf, mc->probe_len[i] + take, &from_server, &maybe_smtp);
-            if (guess == ME_PROTO_NONE && !memchr(buf, '\n', mc->probe_len[i] + take) &&
-                mc->probe_len[i] + take < MAILEDU_PROBE_MAX) {
-                mc->probe_len[i] += take; /* no line yet: wait, this is not a try */
-                return FALSE;
-            }
-            if (guess != ME_PROTO_NONE)
-                goto decided; /* earlier bytes are in probe[i], this segment is fed by analyse */
-            if (maybe_smtp && !mc->greeting) {
-                mc->greeting_len = mc->probe_len[i] + take;
-                mc->greeting = (guint8 *)wmem_memdup(wmem_file_scope(), buf, mc->greeting_len);
-            }
-            mc->probe_len[i] = 0;
-            if (++mc->tries >= MAILEDU_HEUR_TRIES)
-                mc->gave_up = TRUE;
+    /* look at this side's first line, however it was segmented */
+    for (i = 0; i < 2 && mc->probe[i] && mc->probe_port[i] != pinfo->srcport; i++)
+        ;
+    if (i < 2 && (mc->probe_len[i] || !memchr(p, '\n', len))) {
+        guint32 room = MAILEDU_PROBE_MAX - mc->probe_len[i], take = MIN(room, len);
+        guint8 *buf;
+        if (!mc->probe[i]) {
+            mc->probe[i] = (guint8 *)wmem_alloc(wmem_file_scope(), MAILEDU_PROBE_MAX);
+            mc->probe_port[i] = (guint16)pinfo->srcport;
+        }
+        buf = mc->probe[i];
+        memcpy(buf + mc->probe_len[i], p, take);
+        guess = me_guess_protocol(buf, mc->probe_len[i] + take, &from_server, &maybe_smtp);
+        if (guess == ME_PROTO_NONE && !memchr(buf, '\n', mc->probe_len[i] + take) &&
+            mc->probe_len[i] + take < MAILEDU_PROBE_MAX) {
+            mc->probe_len[i] += take; /* no line yet: wait, this is not a try */
             return FALSE;
         }
+        if (guess != ME_PROTO_NONE)
+            goto decided; /* earlier bytes are in probe[i], this segment is fed by analyse */
+        if (maybe_smtp && !mc->greeting) {
+            mc->greeting_len = mc->probe_len[i] + take;
+            mc->greeting = (guint8 *)wmem_memdup(wmem_file_scope(), buf, mc->greeting_len);
+        }
+        mc->probe_len[i] = 0;
+        if (++mc->tries >= MAILEDU_HEUR_TRIES)
+            mc->gave_up = TRUE;
+        return FALSE;
     }
     guess = me_guess_protocol(p, len, &from_server, &maybe_smtp);
     if (guess == ME_PROTO_NONE && mc->greeting && !from_server && len >= 5 &&
@@ -546,13 +546,33 @@ static gboolean dissect_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree
         return FALSE;
     }
 decided:
-    if (mc->greeting && guess != ME_PROTO_SMTP) {
+    if (mc->greeting && guess != ME_PROTO_SMTP)
         mc->greeting = NULL; /* a "220" greeting only ever leads to SMTP */
-    }
     mc->proto = guess;
     mc->by_heuristic = TRUE;
     mc->server_port = (guint16)(from_server ? pinfo->srcport : pinfo->destport);
     conversation_set_dissector(conv, mailedu_handoff_handle);
+    return TRUE;
+}
+
+static gboolean dissect_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    conversation_t *conv = find_or_create_conversation(pinfo);
+    mailedu_conv *mc = (mailedu_conv *)conversation_get_proto_data(conv, proto_mailedu);
+    guint len = tvb_captured_length(tvb);
+
+    if (mc && mc->proto != ME_PROTO_NONE) {
+        if (!mc->by_heuristic)
+            return FALSE;
+        dissect_handoff(tvb, pinfo, tree, data);
+        return TRUE;
+    }
+    if (!mc) {
+        mc = wmem_new0(wmem_file_scope(), mailedu_conv);
+        conversation_add_proto_data(conv, proto_mailedu, mc);
+    }
+    if (!recognise(mc, conv, pinfo, len ? tvb_get_ptr(tvb, 0, len) : NULL, len))
+        return FALSE;
     dissect_handoff(tvb, pinfo, tree, data);
     return TRUE;
 }
@@ -605,6 +625,8 @@ static void add_expert(packet_info *pinfo, proto_item *pi, const me_item *it)
         expert_add_info_format(pinfo, pi, &ei_login_failed, "%s (%s)",
                                lang_text(TXT_EI_LOGIN_FAILED),
                                it->auth && it->auth->username ? it->auth->username : "?");
+    if (f & ME_W_TLS_NOT_STARTED)
+        expert_add_info_format(pinfo, pi, &ei_tls_not_started, "%s", lang_text(TXT_EI_TLS_NOT_STARTED));
     if (f & ME_W_PROTECTED)
         expert_add_info_format(pinfo, pi, &ei_protected, "%s", lang_text(TXT_EI_PROTECTED));
     if (f & ME_W_PHASE_CHANGE)
@@ -868,6 +890,7 @@ void proto_register_mailedu(void)
         {&ei_tls_skipped, {"mailedu.tls_skipped", PI_SECURITY, PI_WARN, "Server offered STARTTLS/STLS but the client logged in without it", EXPFILL}},
         {&ei_login_disabled, {"mailedu.login_disabled", PI_SECURITY, PI_WARN, "LOGIN sent although the server announced LOGINDISABLED", EXPFILL}},
         {&ei_login_failed, {"mailedu.login_failed", PI_SECURITY, PI_NOTE, "Login failed", EXPFILL}},
+        {&ei_tls_not_started, {"mailedu.tls_not_started", PI_SEQUENCE, PI_NOTE, "Readable data after STARTTLS: capture of decrypted traffic", EXPFILL}},
         {&ei_protected, {"mailedu.protected", PI_SECURITY, PI_CHAT, "Credential protected by TLS on the wire", EXPFILL}},
         {&ei_phase_change, {"mailedu.phase_change", PI_SEQUENCE, PI_CHAT, "Phase change", EXPFILL}},
         {&ei_tls_start, {"mailedu.tls_start", PI_SEQUENCE, PI_CHAT, "Session upgraded to TLS", EXPFILL}},

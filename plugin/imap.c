@@ -902,6 +902,7 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
                               : TXT_IMAP_EXAMINE_OK;
             it->mailbox = pc->arg;
             st->mailbox = pc->arg;
+            s->mailbox = pc->arg;
             me_set_phase(s, ME_PHASE_SELECTED);
         } else {
             /* RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected */
@@ -909,6 +910,7 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
             if (s->phase == ME_PHASE_SELECTED)
                 me_set_phase(s, ME_PHASE_AUTHENTICATED);
             st->mailbox = NULL;
+            s->mailbox = NULL;
         }
         break;
     case CMD_CLOSE:
@@ -918,6 +920,7 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
             if (s->phase == ME_PHASE_SELECTED)
                 me_set_phase(s, ME_PHASE_AUTHENTICATED);
             st->mailbox = NULL;
+            s->mailbox = NULL;
         }
         break;
     case CMD_LOGOUT:

@@ -85,6 +85,9 @@ struct me_session {
     me_cred *cred;         /* current attempt, or NULL */
     uint32_t attempts;
     const char *user;      /* session user once a login succeeded (or last tried) */
+    const char *mailbox;   /* IMAP mailbox selected, copied onto every record */
+    bool tls_upgraded;     /* TLS started by STARTTLS/STLS, not yet seen on the wire */
+    bool predecrypted;     /* readable text after STARTTLS: a capture of decrypted data */
     bool tls_offered;      /* server advertised STLS/STARTTLS */
     bool tls_warned;
 };

@@ -78,7 +78,8 @@ enum {
     ME_W_TLS_START      = 1u << 10, /* session upgraded to TLS after this line */
     ME_W_GAP            = 1u << 11, /* bytes missing before this line (lost/unseen segment) */
     ME_W_LOGIN_DISABLED = 1u << 12, /* IMAP server said LOGINDISABLED, client sent LOGIN anyway */
-    ME_W_PROTECTED      = 1u << 13  /* credential inside TLS: protected on the wire */
+    ME_W_PROTECTED      = 1u << 13, /* credential inside TLS: protected on the wire */
+    ME_W_TLS_NOT_STARTED = 1u << 14 /* STARTTLS accepted, but the session went on in clear */
 };
 
 /* Allocator used for everything the engines keep: records, strings, sessions. */

@@ -88,7 +88,8 @@ static bool login_pending(const me_session *s)
 
 static const char *mask_rest(me_session *s, const char *keep, size_t klen)
 {
-    char *r = (char *)me_strndup(s, keep, klen + 9);
+    char *r = s->a.alloc(s->a.ctx, klen + 9);
+    memcpy(r, keep, klen);
     memcpy(r + klen, "********", 9);
     return r;
 }

@@ -70,6 +70,7 @@ me_item *me_item_new(me_session *s, me_dir dir, me_kind kind)
     it->phase = (s->tls && !s->decrypted && !s->keys_seen) ? ME_PHASE_TLS : s->phase;
     it->inferred = s->inferred;
     it->session_user = s->user;
+    it->mailbox = s->mailbox;
     it->flags = s->d[dir].next_flags;
     s->d[dir].next_flags = 0;
     s->prev_shown = s->any_item ? s->shown : ME_PHASE_NONE;
@@ -127,6 +128,7 @@ void me_start_tls(me_session *s)
 {
     int i;
     s->tls = true;
+    s->tls_upgraded = true;
     for (i = 0; i < 2; i++) {
         s->d[i].mode = ME_READ_LINES;
         s->d[i].len = 0;
@@ -393,6 +395,19 @@ me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t 
     s->frame = frame;
     s->cur_dir = dir;
     s->decrypted = decrypted;
+    if (s->tls_upgraded && len > 0) {
+        /* The first bytes after STARTTLS must be a TLS record (handshake 0x16,
+         * alert 0x15, or an SSLv2 hello).  Readable commands that the server
+         * answers mean the capture was taken after decryption (a TLS proxy,
+         * an export of decrypted data): annotate it as a decrypted session. */
+        s->tls_upgraded = false;
+        if (!decrypted && data[0] != 0x16 && data[0] != 0x15 && data[0] != 0x80) {
+            s->predecrypted = true;
+            d->next_flags |= ME_W_TLS_NOT_STARTED;
+        }
+    }
+    if (s->predecrypted)
+        s->decrypted = decrypted = true;
     if (decrypted)
         s->keys_seen = true;
     if (s->tls && !decrypted) {
