@@ -115,9 +115,8 @@ static dissector_table_t tls_port_table;
 /* Per-conversation state, created on the first frame of every TCP
  * conversation.  proto stays ME_PROTO_NONE for conversations that are not
  * mail; the heuristic may still recognise them on a later segment. */
-#define MAILEDU_MAX_HELD 32          /* out-of-order segments kept per direction */
+#define MAILEDU_MAX_HELD 8           /* out-of-order segments kept per direction */
 #define MAILEDU_MAX_HELD_BYTES 262144
-#define MAILEDU_HEUR_TRIES 4         /* payload segments looked at before giving up */
 
 typedef struct {
     guint32 seq, len;                /* TCP sequence number and segment length */
@@ -141,7 +140,8 @@ typedef struct {
     gboolean syn;                    /* the handshake was captured */
     gboolean by_heuristic;
     gboolean gave_up;                /* the heuristic decided it is not mail */
-    guint tries;
+    guint16 tried_port[2];           /* sides whose first line was looked at */
+    guint ntried;
     guint8 *greeting;                /* an ambiguous "220" greeting, until the client speaks */
     guint32 greeting_len;
     /* heuristic: first bytes of each side (by source port) until a line ends,
@@ -387,19 +387,12 @@ static void analyse(packet_info *pinfo, proto_tree *tree)
         guint i, d;
         mc->sess = me_session_new(&file_alloc, mc->proto, mc->tls_port, mc->syn);
         mc->flow = wmem_alloc0_array(wmem_file_scope(), flow_state, 2);
-        for (i = 0; i < mc->nisn; i++) {
-            d = mc->isn_port[i] == mc->server_port ? ME_SERVER : ME_CLIENT;
-            mc->flow[d].init = TRUE;
-            mc->flow[d].next = mc->isn_next[i];
-        }
         if (mc->greeting) /* the greeting that made us wait: state only, no records */
             me_session_feed(mc->sess, ME_SERVER, mc->greeting, mc->greeting_len, 0, FALSE);
         for (i = 0; i < 2; i++) { /* bytes the heuristic looked at in earlier segments */
             if (mc->probe_len[i]) {
                 d = mc->probe_port[i] == mc->server_port ? ME_SERVER : ME_CLIENT;
                 me_session_feed(mc->sess, (me_dir)d, mc->probe[i], mc->probe_len[i], 0, FALSE);
-                if (mc->flow[d].init)
-                    mc->flow[d].next += mc->probe_len[i];
             }
         }
     }
@@ -420,8 +413,14 @@ static void analyse(packet_info *pinfo, proto_tree *tree)
     bytes = (fpay && caplen) ? tvb_get_ptr(fpay->ds_tvb, fpay->start, caplen) : NULL;
 
     if (!f->init) {
+        /* a side's data starts right after its SYN; when the heuristic had
+         * to look at earlier segments, the current one sets the start */
+        guint i;
         f->init = TRUE;
         f->next = seq;
+        for (i = 0; i < mc->nisn && !mc->by_heuristic; i++)
+            if (mc->isn_port[i] == pinfo->srcport)
+                f->next = mc->isn_next[i];
     }
     rel = (gint32)(seq - f->next);
     if (rel > 0 && !me_session_tls(mc->sess)) {
@@ -491,6 +490,16 @@ static int dissect_handoff(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
 /* The recognition itself, shared by the TCP heuristic and by the postdissector
  * for conversations a port-registered dissector took (a client port that
  * happens to be registered, e.g. 44321): decided on the first pass only. */
+/* This side's first line was not mail; after both sides, give up. */
+static gboolean side_tried(mailedu_conv *mc, packet_info *pinfo)
+{
+    if (mc->ntried < 2)
+        mc->tried_port[mc->ntried++] = (guint16)pinfo->srcport;
+    if (mc->ntried == 2)
+        mc->gave_up = TRUE;
+    return FALSE;
+}
+
 static gboolean recognise(mailedu_conv *mc, conversation_t *conv, packet_info *pinfo,
                           const guint8 *p, guint len)
 {
@@ -501,6 +510,12 @@ static gboolean recognise(mailedu_conv *mc, conversation_t *conv, packet_info *p
     mc->heur_frame = pinfo->num;
     if (mc->gave_up || len == 0 || PINFO_FD_VISITED(pinfo))
         return FALSE;
+    /* Only the first line of each side is evidence: a mail protocol shows
+     * itself there (greeting or first command), while later lines of other
+     * protocols may carry anything, e.g. "+OK" in an HTTP body. */
+    for (i = 0; i < mc->ntried; i++)
+        if (mc->tried_port[i] == pinfo->srcport)
+            return FALSE;
     /* look at this side's first line, however it was segmented */
     for (i = 0; i < 2 && mc->probe[i] && mc->probe_port[i] != pinfo->srcport; i++)
         ;
@@ -526,9 +541,7 @@ static gboolean recognise(mailedu_conv *mc, conversation_t *conv, packet_info *p
             mc->greeting = (guint8 *)wmem_memdup(wmem_file_scope(), buf, mc->greeting_len);
         }
         mc->probe_len[i] = 0;
-        if (++mc->tries >= MAILEDU_HEUR_TRIES)
-            mc->gave_up = TRUE;
-        return FALSE;
+        return side_tried(mc, pinfo);
     }
     guess = me_guess_protocol(p, len, &from_server, &maybe_smtp);
     if (guess == ME_PROTO_NONE && mc->greeting && !from_server && len >= 5 &&
@@ -541,9 +554,7 @@ static gboolean recognise(mailedu_conv *mc, conversation_t *conv, packet_info *p
             mc->greeting_len = MIN(len, 1024);
             mc->greeting = (guint8 *)wmem_memdup(wmem_file_scope(), p, mc->greeting_len);
         }
-        if (++mc->tries >= MAILEDU_HEUR_TRIES)
-            mc->gave_up = TRUE;
-        return FALSE;
+        return side_tried(mc, pinfo);
     }
 decided:
     if (mc->greeting && guess != ME_PROTO_SMTP)

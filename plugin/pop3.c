@@ -298,6 +298,10 @@ static void server_line(me_session *s, pop3_state *p, const char *line, size_t n
     me_item *it;
     bool ok = me_iprefix(line, n, "+OK"), err = me_iprefix(line, n, "-ERR");
 
+    if (p->listing && (ok || err)) {
+        /* no listing line starts with a status: its "." was lost (a gap) */
+        p->listing = false;
+    }
     if (p->listing) {
         if (n == 1 && line[0] == '.') {
             p->listing = false;

@@ -490,8 +490,11 @@ void me_session_gap(me_session *s, me_dir dir, size_t len)
         d->len = 0;
         return;
     }
+    /* The partial line is incomplete: drop it.  Servers and clients write
+     * whole lines, so the next segment most likely starts a line; the next
+     * record is marked so the reader knows bytes are missing before it. */
     d->len = 0;
-    d->gap = true;
+    d->overflow = false;
     d->next_flags |= ME_W_GAP;
 }
 

@@ -117,7 +117,14 @@ for n in HOSTILE:
     exp = json.load(open(f.rsplit(".", 1)[0] + ".expected.json"))
     want = [(w["mechanism"], w["username"], w.get("password"), w["result"]) for w in exp.get("credentials", [])]
     for op, args in (("split", [1]), ("dup", []), ("reorder", []), ("v6", [])):
-        v = seg(op, f, out("%s-%s.pcap" % (op, n)), *args)
+        src = f
+        if op == "reorder":
+            # cut first, so that back-to-back segments exist to swap; on the
+            # standard port, because the heuristic reads a side's first bytes in
+            # arrival order (see README: known limits)
+            src = seg("port", f, out("std7-%s.pcap" % n), exp["server_port"], STANDARD[exp["protocol"]])
+            src = seg("split", src, out("split7-%s.pcap" % n), 7)
+        v = seg(op, src, out("%s-%s.pcap" % (op, n)), *args)
         got = [(a["mechanism"], a["username"], a["password"], a["result"]) for a in credentials(attempts(v))]
         c.eq(got, want, "%s %s: credentials" % (op, n))
         c.eq(view(v, two_pass=True), view(v), "%s %s: -2 == one pass" % (op, n))
@@ -127,7 +134,7 @@ for n in HOSTILE:
     per = {}
     for a in got:
         per.setdefault(a["stream"], []).append((a["mechanism"], a["username"], a["password"], a["result"]))
-    c.eq(len(per), 200, n + " x200: sessions with credentials")
+    c.eq(len(per), 200 if want else 0, n + " x200: sessions with credentials")
     c.check(all(v2 == want for v2 in per.values()), n + " x200: every session has the original credentials")
     # a retransmitted command is not counted twice
     v = out("dup-%s.pcap" % n)

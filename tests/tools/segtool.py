@@ -5,7 +5,7 @@ cases mailedu must survive, from captures of real servers:
   segtool.py OP IN OUT [ARG]
     split N      every TCP payload cut into segments of N bytes (N=1: a byte per segment)
     dup          every payload segment sent twice (retransmissions)
-    reorder      payload segments of each direction swapped in pairs (out of order)
+    reorder      back-to-back segments of one direction swapped in pairs (out of order)
     v6           IPv4 packets rewritten as IPv6 (fd00::1 / fd00::2)
     multiply K   K copies of the conversation on other client ports, interleaved
     port A B     TCP port A rewritten as B (move a lab server to its standard port)
@@ -116,19 +116,21 @@ def op_dup(pkts, lt):
 
 
 def op_reorder(pkts, lt):
-    out, held = [], {}
-    for p in pkts:
-        r = parse(p[3], lt)
-        if not r or not r[4]:
-            out.append(p)
-            continue
-        key = r[3][0:4]  # ports: one direction
-        if key in held:
-            out.append(p)
-            out.append(held.pop(key))
-        else:
-            held[key] = p
-    out.extend(held.values())
+    """Swaps two payload segments of one direction when they were sent back to
+    back (no payload from the other side between them), as a network does; a
+    reply never moves before the command it answers."""
+    out = list(pkts)
+    prev = None  # index in out of the previous payload segment
+    i = 0
+    while i < len(out):
+        r = parse(out[i][3], lt)
+        if r and r[4]:
+            if prev is not None and parse(out[prev][3], lt)[3][0:4] == r[3][0:4]:
+                out[prev], out[i] = out[i], out[prev]
+                prev = None  # each segment moves once
+            else:
+                prev = i
+        i += 1
     return out
 
 
