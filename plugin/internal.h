@@ -9,6 +9,7 @@
 
 #define ME_MAX_LINE    16384u /* longest line kept; longer ones are flagged and cut */
 #define ME_MAX_PENDING 64u    /* commands awaiting a reply (pipelining) */
+#define ME_LINE_TAIL   64u    /* last bytes of an over-long line that are kept */
 
 /* A command waiting for its reply. */
 typedef struct me_pending {

@@ -352,8 +352,17 @@ static void keep(me_session *s, me_dirstate *d, const uint8_t *p, size_t n, size
         d->buf = zalloc(s, ME_MAX_LINE);
     room = cap > d->len ? cap - d->len : 0;
     if (n > room) {
+        /* too long: keep the head, and slide the line's last bytes into the
+         * end of the buffer, where an IMAP literal marker {N} would be */
+        size_t rn = n - room, t = rn < ME_LINE_TAIL ? rn : ME_LINE_TAIL;
+        memcpy(d->buf + d->len, p, room);
+        d->len = cap;
         d->overflow = true;
-        n = room;
+        if (cap >= 2 * ME_LINE_TAIL) {
+            memmove(d->buf + cap - ME_LINE_TAIL, d->buf + cap - ME_LINE_TAIL + t, ME_LINE_TAIL - t);
+            memcpy(d->buf + cap - t, p + n - t, t);
+        }
+        return;
     }
     memcpy(d->buf + d->len, p, n);
     d->len += n;

@@ -702,8 +702,33 @@ static void garbage(void)
     CHECK(it->kind == ME_KIND_DATA);
 }
 
+/* A line longer than the session keeps still ends in its literal marker: the
+ * literal's bytes must not be read as a command. */
+static void overlong_literal(void)
+{
+    h_sess h = h_new(ME_PROTO_IMAP, false, true);
+    static char big[20100];
+    me_item *it;
+    size_t n;
+    h_s(&h, "* OK ready\r\n");
+    h_c(&h, "a0 LOGIN alice alicepw\r\n");
+    h_s(&h, "a0 OK done\r\n");
+    n = (size_t)snprintf(big, sizeof(big), "a1 SEARCH TEXT ");
+    memset(big + n, 'A', 20000);
+    n += 20000;
+    n += (size_t)snprintf(big + n, sizeof(big) - n, " {12}\r\n");
+    it = h_feed(&h, ME_CLIENT, big, n);
+    h_s(&h, "+ Ready\r\n");
+    it = h_c(&h, "a9 LOGIN x y\r\n");
+    for (; it; it = it->next) {
+        CHECK(it->auth == NULL);
+        CHECK(!(it->command && strcmp(it->command, "LOGIN") == 0));
+    }
+}
+
 int main(void)
 {
+    overlong_literal();
     rfc_dialogue();
     login_forms();
     login_fail_retry();
