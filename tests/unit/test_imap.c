@@ -717,7 +717,10 @@ static void overlong_literal(void)
     memset(big + n, 'A', 20000);
     n += 20000;
     n += (size_t)snprintf(big + n, sizeof(big) - n, " {12}\r\n");
-    it = h_feed(&h, ME_CLIENT, big, n);
+    /* in two segments, so that the session has to keep the line */
+    h_feed(&h, ME_CLIENT, big, 10000);
+    it = h_feed(&h, ME_CLIENT, big + 10000, n - 10000);
+    CHECK(it && (it->flags & ME_W_OVERLONG));
     h_s(&h, "+ Ready\r\n");
     it = h_c(&h, "a9 LOGIN x y\r\n");
     for (; it; it = it->next) {
