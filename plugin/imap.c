@@ -1279,12 +1279,6 @@ static void line(me_session *s, me_dir dir, const char *l, size_t n)
         server_line(s, st, l, n);
 }
 
-static void body_end(me_session *s, me_dir dir)
-{
-    (void)s;
-    (void)dir;
-}
-
 static void counted(me_session *s, me_dir dir, const uint8_t *d, size_t n, bool done)
 {
     imap_state *st = s->st;
@@ -1295,4 +1289,4 @@ static void counted(me_session *s, me_dir dir, const uint8_t *d, size_t n, bool 
         lit_bytes(&st->c, (const char *)d, n);
 }
 
-const me_engine me_imap_engine = {init, line, body_end, counted};
+const me_engine me_imap_engine = {init, line, NULL, counted}; /* IMAP has no dot bodies */

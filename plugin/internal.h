@@ -52,9 +52,10 @@ typedef struct me_engine {
     void (*init)(me_session *s);
     /* A complete line (without CRLF); the engine creates its record(s). */
     void (*line)(me_session *s, me_dir dir, const char *line, size_t len);
-    /* End of a dot-terminated body (the "." line was read). */
+    /* End of a dot-terminated body (the "." line was read); may be NULL. */
     void (*body_end)(me_session *s, me_dir dir);
-    /* Counted bytes (capture==true: the bytes; else data==NULL). done: last chunk. */
+    /* Counted bytes (capture==true: the bytes; else data==NULL). done: last chunk.
+     * May be NULL for engines that never ask for counted bytes. */
     void (*counted)(me_session *s, me_dir dir, const uint8_t *data, size_t len, bool done);
 } me_engine;
 

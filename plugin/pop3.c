@@ -404,15 +404,5 @@ static void line(me_session *s, me_dir dir, const char *l, size_t n)
         server_line(s, p, l, n);
 }
 
-static void body_end(me_session *s, me_dir dir)
-{
-    (void)s;
-    (void)dir;
-}
-
-static void counted(me_session *s, me_dir dir, const uint8_t *d, size_t n, bool done)
-{
-    (void)s, (void)dir, (void)d, (void)n, (void)done;
-}
-
-const me_engine me_pop3_engine = {init, line, body_end, counted};
+/* message bodies need nothing at their end; POP3 has no counted data */
+const me_engine me_pop3_engine = {init, line, NULL, NULL};

@@ -384,7 +384,8 @@ static void one_line(me_session *s, me_dir dir, const char *line, size_t n)
         d->body_midline = false;
         if (!midline && !d->overflow && n == 1 && line[0] == '.') {
             d->mode = ME_READ_LINES;
-            s->eng->body_end(s, dir);
+            if (s->eng->body_end)
+                s->eng->body_end(s, dir);
         } else {
             data_bytes(s, dir, n + 2, d->what);
         }
@@ -436,7 +437,8 @@ me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t 
             if (d->count == 0)
                 d->mode = ME_READ_LINES;
             data_bytes(s, dir, take, d->what);
-            s->eng->counted(s, dir, d->capture ? data + i : NULL, take, d->count == 0);
+            if (s->eng->counted)
+                s->eng->counted(s, dir, d->capture ? data + i : NULL, take, d->count == 0);
             i += take;
             continue;
         }
