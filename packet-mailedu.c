@@ -33,6 +33,24 @@
 #define MAILEDU_FVALUE(fi) (&(fi)->value)
 #endif
 
+/* 4.4: heuristic dissectors return bool and bool preferences take a bool *
+ * (gboolean is an int: GCC 14 rejects the mismatched pointers). */
+#if WIRESHARK_VERSION_MAJOR > 4 || (WIRESHARK_VERSION_MAJOR == 4 && WIRESHARK_VERSION_MINOR >= 4)
+typedef bool mailedu_heur_ret;
+typedef bool mailedu_pref_bool;
+#else
+typedef gboolean mailedu_heur_ret;
+typedef gboolean mailedu_pref_bool;
+#endif
+
+/* 4.6 renamed get_data_source_name() (a "Name (N bytes)" string, freed with
+ * wmem_free(NULL, ...)) to get_data_source_description(). */
+#if WIRESHARK_VERSION_MAJOR > 4 || (WIRESHARK_VERSION_MAJOR == 4 && WIRESHARK_VERSION_MINOR >= 6)
+#define mailedu_data_source_name get_data_source_description
+#else
+#define mailedu_data_source_name get_data_source_name
+#endif
+
 void proto_register_mailedu(void);
 void proto_reg_handoff_mailedu(void);
 
@@ -98,8 +116,8 @@ static expert_field ei_overlong = EI_INIT;
 
 /* Preferences */
 static gint pref_language = ME_LANG_EN;
-static gboolean pref_mask_passwords = FALSE;
-static gboolean pref_info_column = TRUE;
+static mailedu_pref_bool pref_mask_passwords = FALSE;
+static mailedu_pref_bool pref_info_column = TRUE;
 
 /* Fields of other protocols we read (resolved at handoff). */
 static int hf_tcp_payload = -1;
@@ -280,7 +298,7 @@ static me_item *feed_bytes(mailedu_conv *mc, packet_info *pinfo, me_dir dir, con
         GSList *l;
         for (l = pinfo->data_src; l; l = l->next) {
             struct data_source *src = (struct data_source *)l->data;
-            char *name = get_data_source_name(src);
+            char *name = mailedu_data_source_name(src);
             gboolean dec = name && g_str_has_prefix(name, "Decrypted TLS");
             wmem_free(NULL, name);
             if (dec) {
@@ -566,7 +584,8 @@ decided:
     return TRUE;
 }
 
-static gboolean dissect_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+static mailedu_heur_ret dissect_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+                                     void *data)
 {
     conversation_t *conv = find_or_create_conversation(pinfo);
     mailedu_conv *mc = (mailedu_conv *)conversation_get_proto_data(conv, proto_mailedu);
@@ -819,7 +838,8 @@ static int dissect_mailedu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
 
 /* Decrypted TLS data on a port nobody associates with mail (implicit TLS on a
  * lab port): recognised from the greeting or first command inside TLS. */
-static gboolean dissect_heur_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+static mailedu_heur_ret dissect_heur_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+                                         void *data)
 {
     conversation_t *conv = find_or_create_conversation(pinfo);
     mailedu_conv *mc = (mailedu_conv *)conversation_get_proto_data(conv, proto_mailedu);
