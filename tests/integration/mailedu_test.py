@@ -7,6 +7,7 @@ privileged), so when we are root the tests run it as the unprivileged user
 Environment: MAILEDU_BUILD (default: build), SHARED (default: ../shared).
 """
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,25 @@ PUBLIC = os.path.join(SHARED, "captures", "public")
 CAPTURES = os.path.join(ROOT, "test-captures")
 
 _home = tempfile.mkdtemp(prefix="mailedu-home-")
+
+
+def _tshark_version():
+    out = subprocess.run(["tshark", "--version"], stdout=subprocess.PIPE, text=True).stdout
+    m = re.search(r"TShark \(Wireshark\) (\d+)\.(\d+)", out)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+# From 4.2 on, -T fields prints booleans as True/False and escapes backslashes
+# (and tabs, newlines) in strings; the tests compare values as 4.0 prints them.
+_NEW_FIELDS = _tshark_version() >= (4, 2)
+
+
+def normalize(cell):
+    """One -T fields cell as tshark 4.0 prints it, whatever the tshark version."""
+    if not _NEW_FIELDS:
+        return cell
+    cell = "|".join({"True": "1", "False": "0"}.get(x, x) for x in cell.split("|"))
+    return re.sub(r"\\(.)", lambda m: {"t": "\t", "n": "\n", "r": "\r"}.get(m.group(1), m.group(1)), cell)
 os.chmod(_home, 0o777)
 
 
@@ -59,7 +79,7 @@ def fields(capture, names, filt=None, extra=(), two_pass=False):
     out = tshark(args, check=False)
     rows = []
     for line in out.splitlines():
-        rows.append(line.split("\t"))
+        rows.append([normalize(x) for x in line.split("\t")])
     return rows
 
 

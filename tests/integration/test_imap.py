@@ -73,7 +73,8 @@ def frameset(capture, filt, extra=()):
 
 def plugin_loaded():
     out = m.tshark(["-G", "protocols"], check=False)
-    return any(line.split("\t")[-1] == "mailedu" for line in out.splitlines())
+    # 4.0 prints name, short name, filter name; later versions add columns
+    return any(line.split("\t")[2:3] == ["mailedu"] for line in out.splitlines())
 
 
 # ---------------------------------------------------------------- generic

@@ -12,7 +12,7 @@ import os
 import re
 
 from mailedu_test import (CAPTURES, PUBLIC, Checker, attempts, check_expected, credentials,
-                          decode_args, fields, frames, tshark)
+                          decode_args, fields, frames, normalize, tshark)
 
 c = Checker("smtp")
 SMTP = 'mailedu.proto == "smtp"'
@@ -65,7 +65,7 @@ def view(f, extra=()):
         out = tshark(args + list(extra))  # raises on a crash or a non-zero exit
         rows = []
         for line in out.splitlines():
-            v = line.split("\t")
+            v = [normalize(x) for x in line.split("\t")]
             rows.append(dict(zip(FIELDS, v + [""] * (len(FIELDS) - len(v)))))
         _cache[key] = rows
     return _cache[key]
