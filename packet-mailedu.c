@@ -817,8 +817,6 @@ static void render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const me
             lt = proto_item_add_subtree(pi, ett_line);
         }
         render_line(tvb, pinfo, lt, it);
-        if (nitems == 1 && !lt)
-            add_expert(pinfo, ti, it);
     }
 }
 
