@@ -41,9 +41,68 @@ def normalize(cell):
 os.chmod(_home, 0o777)
 
 
+_stage_dir = None
+_staged_files = {}
+
+
+def _nobody_can_read(path):
+    """True if every folder above path is searchable and path readable by others."""
+    path = os.path.abspath(path)
+    try:
+        if not os.stat(path).st_mode & 0o004:
+            return False
+        d = os.path.dirname(path)
+        while True:
+            if not os.stat(d).st_mode & 0o001:
+                return False
+            if d == os.path.dirname(d):
+                return True
+            d = os.path.dirname(d)
+    except OSError:
+        return False
+
+
+def _stage(path):
+    """A copy of path that `nobody` can read, when the checkout lives where it
+    cannot (e.g. under /root): tshark runs as nobody when the tests run as root."""
+    global _stage_dir
+    if _nobody_can_read(path) and (not os.path.isdir(path) or _nobody_can_read(os.path.join(path, "."))):
+        return path
+    import shutil
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_mtime, st.st_size)
+    if key not in _staged_files:
+        if _stage_dir is None:
+            _stage_dir = tempfile.mkdtemp(prefix="mailedu-stage-")
+            os.chmod(_stage_dir, 0o755)
+        dst = os.path.join(_stage_dir, "%d-%s" % (len(_staged_files), os.path.basename(path)))
+        if os.path.isdir(path):
+            shutil.copytree(path, dst)
+            for root, dirs, files in os.walk(dst):
+                os.chmod(root, 0o755)
+                for f in files:
+                    os.chmod(os.path.join(root, f), 0o644)
+        else:
+            shutil.copyfile(path, dst)
+            os.chmod(dst, 0o644)
+        _staged_files[key] = dst
+    return _staged_files[key]
+
+
 def tshark_cmd(args):
+    plugins = os.path.join(BUILD, "plugins")
+    if os.geteuid() == 0:
+        plugins = _stage(plugins)
+        staged = []
+        for a in args:
+            if a.startswith("tls.keylog_file:") and os.path.isfile(a.split(":", 1)[1]):
+                a = "tls.keylog_file:" + _stage(a.split(":", 1)[1])
+            elif os.path.isfile(a):
+                a = _stage(a)
+            staged.append(a)
+        args = staged
     env = ["env", "HOME=" + _home, "TZ=UTC", "LC_ALL=C.UTF-8",
-           "WIRESHARK_PLUGIN_DIR=" + os.path.join(BUILD, "plugins")]
+           "WIRESHARK_PLUGIN_DIR=" + plugins]
     if os.environ.get("MAILEDU_PRELOAD"):  # the ASan runtime, for a sanitized plugin
         env += ["LD_PRELOAD=" + os.environ["MAILEDU_PRELOAD"],
                 "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1",
