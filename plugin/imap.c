@@ -193,7 +193,6 @@ typedef struct imap_state {
     bool idle;           /* between IDLE and DONE */
     const char *idle_tag;
     me_item *done_item;
-    const char *mailbox; /* selected mailbox */
     bool srv_cont;       /* the server's line goes on after a literal */
     imap_cline c;
 } imap_state;
@@ -208,10 +207,8 @@ static void init(me_session *s)
 
 static me_item *new_item(me_session *s, imap_state *st, me_dir dir, me_kind kind)
 {
-    me_item *it = me_item_new(s, dir, kind);
-    if (s->phase == ME_PHASE_SELECTED)
-        it->mailbox = st->mailbox;
-    return it;
+    (void)st; /* the core puts the selected mailbox (s->mailbox) on every record */
+    return me_item_new(s, dir, kind);
 }
 
 /* A copy of bytes fit for display: control bytes escaped. */
@@ -901,7 +898,6 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
                               ? TXT_IMAP_SELECT_OK
                               : TXT_IMAP_EXAMINE_OK;
             it->mailbox = pc->arg;
-            st->mailbox = pc->arg;
             s->mailbox = pc->arg;
             me_set_phase(s, ME_PHASE_SELECTED);
         } else {
@@ -909,7 +905,6 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
             it->explain = TXT_IMAP_SELECT_NO;
             if (s->phase == ME_PHASE_SELECTED)
                 me_set_phase(s, ME_PHASE_AUTHENTICATED);
-            st->mailbox = NULL;
             s->mailbox = NULL;
         }
         break;
@@ -919,7 +914,6 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
             it->explain = pc->cmd == CMD_CLOSE ? TXT_IMAP_CLOSE_OK : TXT_IMAP_UNSELECT_OK;
             if (s->phase == ME_PHASE_SELECTED)
                 me_set_phase(s, ME_PHASE_AUTHENTICATED);
-            st->mailbox = NULL;
             s->mailbox = NULL;
         }
         break;
@@ -1283,8 +1277,6 @@ static void counted(me_session *s, me_dir dir, const uint8_t *d, size_t n, bool 
 {
     imap_state *st = s->st;
     (void)done;
-    if (s->tail && s->tail->kind == ME_KIND_DATA && s->phase == ME_PHASE_SELECTED)
-        s->tail->mailbox = st->mailbox;
     if (dir == ME_CLIENT && d && st->c.active)
         lit_bytes(&st->c, (const char *)d, n);
 }
