@@ -86,6 +86,7 @@ enum {
 typedef struct me_alloc {
     void *(*alloc)(void *ctx, size_t size); /* zero-filled memory, never NULL */
     void *ctx;
+    void (*free)(void *ctx, void *p);       /* returns memory early; NULL: never freed */
 } me_alloc;
 
 /* What a line tells about a credential.  Strings are NUL-terminated, UTF-8 or

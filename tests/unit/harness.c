@@ -23,7 +23,7 @@ static void *h_zalloc(void *ctx, size_t n)
     return (char *)b + sizeof(block);
 }
 
-const me_alloc h_alloc = {h_zalloc, NULL};
+const me_alloc h_alloc = {h_zalloc, NULL, NULL};
 
 h_sess h_new(me_proto p, bool tls, bool start_seen)
 {
