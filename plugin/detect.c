@@ -4,6 +4,7 @@
  * anything shared with FTP waits for more evidence. */
 #include <string.h>
 
+#include "detect.h"
 #include "mailedu.h"
 #include "util.h"
 
@@ -85,4 +86,148 @@ me_proto me_guess_protocol(const uint8_t *data, size_t len, bool *from_server, b
                 return ME_PROTO_IMAP;
     }
     return ME_PROTO_NONE;
+}
+
+/* ---- recognition of a conversation: the state between segments ---- */
+
+#define ME_DETECT_PROBE_MAX 512u   /* bytes of a side's first line looked at */
+#define ME_DETECT_GREETING_MAX 1024u
+
+struct me_detect {
+    me_alloc a;
+    bool gave_up;               /* both sides' first lines were not mail */
+    me_proto proto;             /* the verdict, once MAIL */
+    uint16_t server_port;
+    uint16_t tried_port[2];     /* sides whose first line was judged */
+    unsigned ntried;
+    uint16_t probe_port[2];     /* a side's first line arriving in pieces */
+    uint8_t *probe[2];
+    size_t probe_len[2];
+    uint8_t *greeting;          /* an ambiguous "220" greeting, until the client speaks */
+    size_t greeting_len;
+};
+
+me_detect *me_detect_new(const me_alloc *a)
+{
+    me_detect *d = (me_detect *)a->alloc(a->ctx, sizeof *d);
+    d->a = *a;
+    return d;
+}
+
+me_proto me_detect_proto(const me_detect *d)
+{
+    return d->proto;
+}
+
+uint16_t me_detect_server_port(const me_detect *d)
+{
+    return d->server_port;
+}
+
+static uint8_t *detect_dup(me_detect *d, const uint8_t *p, size_t n)
+{
+    uint8_t *c = (uint8_t *)d->a.alloc(d->a.ctx, n ? n : 1);
+    memcpy(c, p, n);
+    return c;
+}
+
+/* This side's first line was not mail; after both sides, give up. */
+static me_detect_verdict side_tried(me_detect *d, uint16_t port)
+{
+    if (d->ntried < 2)
+        d->tried_port[d->ntried++] = port;
+    if (d->ntried == 2)
+        d->gave_up = true;
+    return d->gave_up ? ME_DETECT_NOT_MAIL : ME_DETECT_WAIT;
+}
+
+static me_detect_verdict decided(me_detect *d, me_proto p, bool from_server, uint16_t src,
+                                 uint16_t dst)
+{
+    if (d->greeting && p != ME_PROTO_SMTP)
+        d->greeting = NULL; /* a "220" greeting only ever leads to SMTP */
+    d->proto = p;
+    d->server_port = from_server ? src : dst;
+    return ME_DETECT_MAIL;
+}
+
+static void keep_greeting(me_detect *d, const uint8_t *p, size_t n)
+{
+    if (d->greeting)
+        return;
+    d->greeting_len = n < ME_DETECT_GREETING_MAX ? n : ME_DETECT_GREETING_MAX;
+    d->greeting = detect_dup(d, p, d->greeting_len);
+}
+
+/* A first line arriving in pieces: gather it in the side's probe buffer. */
+static me_detect_verdict probe_side(me_detect *d, unsigned i, uint16_t src, uint16_t dst,
+                                    const uint8_t *p, size_t len)
+{
+    size_t room = ME_DETECT_PROBE_MAX - d->probe_len[i], take = len < room ? len : room;
+    size_t have = d->probe_len[i] + take;
+    bool from_server = false, maybe_smtp = false;
+    me_proto guess;
+    if (!d->probe[i]) {
+        d->probe[i] = (uint8_t *)d->a.alloc(d->a.ctx, ME_DETECT_PROBE_MAX);
+        d->probe_port[i] = src;
+    }
+    memcpy(d->probe[i] + d->probe_len[i], p, take);
+    guess = me_guess_protocol(d->probe[i], have, &from_server, &maybe_smtp);
+    if (guess != ME_PROTO_NONE) /* earlier bytes stay in the probe: the session reads them */
+        return decided(d, guess, from_server, src, dst);
+    if (!memchr(d->probe[i], '\n', have) && have < ME_DETECT_PROBE_MAX) {
+        d->probe_len[i] = have; /* no line yet: wait, this is not a try */
+        return ME_DETECT_WAIT;
+    }
+    if (maybe_smtp)
+        keep_greeting(d, d->probe[i], have);
+    d->probe_len[i] = 0;
+    return side_tried(d, src);
+}
+
+me_detect_verdict me_detect_segment(me_detect *d, uint16_t src, uint16_t dst, const uint8_t *p,
+                                    size_t len)
+{
+    bool from_server = false, maybe_smtp = false;
+    me_proto guess;
+    unsigned i;
+
+    if (d->proto != ME_PROTO_NONE)
+        return ME_DETECT_MAIL;
+    if (d->gave_up)
+        return ME_DETECT_NOT_MAIL;
+    if (len == 0)
+        return ME_DETECT_WAIT;
+    /* Only the first line of each side is evidence: a mail protocol shows
+     * itself there (greeting or first command), while later lines of other
+     * protocols may carry anything, e.g. "+OK" in an HTTP body. */
+    for (i = 0; i < d->ntried; i++)
+        if (d->tried_port[i] == src)
+            return ME_DETECT_WAIT;
+    for (i = 0; i < 2 && d->probe[i] && d->probe_port[i] != src; i++)
+        ;
+    if (i < 2 && (d->probe_len[i] || !memchr(p, '\n', len)))
+        return probe_side(d, i, src, dst, p, len);
+    guess = me_guess_protocol(p, len, &from_server, &maybe_smtp);
+    if (guess == ME_PROTO_NONE && d->greeting && !from_server && len >= 5 &&
+        (me_iprefix((const char *)p, len, "EHLO ") || me_iprefix((const char *)p, len, "HELO ")))
+        guess = ME_PROTO_SMTP; /* "220 ..." then EHLO: SMTP, not FTP (RFC 5321 §4.1.1.1) */
+    if (guess != ME_PROTO_NONE)
+        return decided(d, guess, from_server, src, dst);
+    if (maybe_smtp)
+        keep_greeting(d, p, len);
+    return side_tried(d, src);
+}
+
+void me_detect_replay(const me_detect *d, me_detect_replay_fn fn, void *ctx)
+{
+    unsigned i;
+    if (d->proto == ME_PROTO_NONE)
+        return;
+    if (d->greeting)
+        fn(ctx, ME_SERVER, d->greeting, d->greeting_len);
+    for (i = 0; i < 2; i++)
+        if (d->probe_len[i])
+            fn(ctx, d->probe_port[i] == d->server_port ? ME_SERVER : ME_CLIENT, d->probe[i],
+               d->probe_len[i]);
 }

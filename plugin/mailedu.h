@@ -63,24 +63,18 @@ typedef enum { ME_STATUS_NONE = 0, ME_STATUS_OK, ME_STATUS_ERROR, ME_STATUS_CONT
 
 typedef enum { ME_RESULT_NONE = 0, ME_RESULT_SUCCESS, ME_RESULT_FAILURE } me_result;
 
-/* Warnings and notes raised by one line; rendered as expert info. */
+/* Warnings and notes raised by one line; rendered as expert info.  One bit
+ * per row of warnings.def (ME_W_CLEARTEXT, ME_W_GAP, ...). */
 enum {
-    ME_W_CLEARTEXT      = 1u << 0,  /* reusable secret readable in this line */
-    ME_W_BASE64         = 1u << 1,  /* base64 is not encryption */
-    ME_W_HASH           = 1u << 2,  /* hash/challenge exposed for offline cracking */
-    ME_W_TLS_SKIPPED    = 1u << 3,  /* server offered STARTTLS/STLS, client logged in without it */
-    ME_W_LOGIN_FAILED   = 1u << 4,
-    ME_W_WRONG_PHASE    = 1u << 5,  /* command not valid in this phase */
-    ME_W_MALFORMED      = 1u << 6,
-    ME_W_OVERLONG       = 1u << 7,
-    ME_W_MIDSESSION     = 1u << 8,  /* capture began mid-session (once per session) */
-    ME_W_PHASE_CHANGE   = 1u << 9,
-    ME_W_TLS_START      = 1u << 10, /* session upgraded to TLS after this line */
-    ME_W_GAP            = 1u << 11, /* bytes missing before this line (lost/unseen segment) */
-    ME_W_LOGIN_DISABLED = 1u << 12, /* IMAP server said LOGINDISABLED, client sent LOGIN anyway */
-    ME_W_PROTECTED      = 1u << 13, /* credential inside TLS: protected on the wire */
-    ME_W_TLS_NOT_STARTED = 1u << 14 /* STARTTLS accepted, but the session went on in clear */
+#define ME_WARNING(id, bit, name, group, severity, summary, text, detail) ME_W_##id = 1u << (bit),
+#include "warnings.def"
+#undef ME_WARNING
+    ME_W_NONE = 0
 };
+
+/* The expert name of one ME_W_* bit ("cleartext", "gap"), "" if unknown. */
+const char *me_warning_name(uint32_t bit);
+
 
 /* Allocator used for everything the engines keep: records, strings, sessions. */
 typedef struct me_alloc {

@@ -186,6 +186,12 @@ bool me_stream_ack(me_stream *st, uint32_t ack, const me_stream_sink *out)
     }
     if (!st->started || st->nheld == 0 || !seq_after(ack, st->next))
         return false;
+    /* Only an acknowledgement that covers held bytes proves the missing ones
+     * lost: one that stops before them may come from a capture point that
+     * saw the segments reordered (B, ACK of A, A), and A is still coming.
+     * A later segment inside the acknowledged range is not held (above). */
+    if (!seq_after(ack, st->held[earliest(st)].seq))
+        return false;
     return drain(st, false, ack, out);
 }
 

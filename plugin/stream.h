@@ -79,9 +79,12 @@ me_stream_verdict me_stream_segment(me_stream *st, uint32_t seq, uint32_t seglen
                                     const me_stream_sink *out);
 
 /* The peer acknowledged everything before `ack` (RFC 9293 §3.4).  Bytes
- * before ack that were never seen are lost from the capture: held segments
- * they block are delivered after a gap report, and a later segment inside the
- * acknowledged range is not held.  Returns true when something was delivered. */
+ * before ack that were never seen are lost from the capture: a later segment
+ * inside the acknowledged range is delivered after a gap report instead of
+ * being held, and held segments are released when the acknowledgement covers
+ * some of their bytes (an acknowledgement that stops before them may be a
+ * reordering seen by the capture, the missing segment still to come).
+ * Returns true when something was delivered. */
 bool me_stream_ack(me_stream *st, uint32_t ack, const me_stream_sink *out);
 
 /* The stream ended (FIN or RST seen, or the capture ended): every held segment

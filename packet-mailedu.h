@@ -1,0 +1,85 @@
+/* packet-mailedu.h - what mailedu's glue files share.
+ *
+ * The path of a byte: packet-mailedu.c (first pass: reads the TCP segment
+ * through the wanted-fields table) -> plugin/stream.c (order, gaps) ->
+ * plugin/session.c (lines, counted bytes) -> an engine (plugin/pop3.c,
+ * smtp.c, imap.c) -> immutable records kept per frame -> packet-mailedu-tree.c
+ * (the protocol tree and expert info, every pass) and the taps.
+ * packet-mailedu-heur.c decides which conversations are mail (ports, the
+ * heuristic on any port, a builtin mail dissector inside a tunnel) and hands
+ * recognised ones to the builtin POP/IMAP/SMTP dissectors.
+ * SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef PACKET_MAILEDU_H
+#define PACKET_MAILEDU_H
+
+#include <epan/conversation.h>
+#include <epan/packet.h>
+
+#include "packet-mailedu-version.h"
+#include "plugin/detect.h"
+#include "plugin/mailedu.h"
+#include "plugin/stream.h"
+
+extern int proto_mailedu;
+
+/* Preferences (Edit -> Preferences -> Protocols -> mailedu). */
+typedef struct mailedu_prefs_t {
+    gint language;                   /* me_lang */
+    mailedu_pref_bool mask_passwords;
+    mailedu_pref_bool info_column;
+} mailedu_prefs_t;
+extern mailedu_prefs_t mailedu_prefs;
+
+/* How a conversation was found to be mail. */
+typedef enum {
+    MAILEDU_BY_PORT = 0,   /* a mail port (or Decode As) in the tcp/tls port tables */
+    MAILEDU_BY_HEURISTIC,  /* the first lines, on any port */
+    MAILEDU_BY_LAYER       /* a builtin mail dissector ran inside a tunnel (SOCKS, HTTP CONNECT) */
+} mailedu_origin;
+
+/* Per-conversation state, in file scope, created on the first frame of every
+ * TCP conversation.  Three concerns: what it is (recognition), where each
+ * side's bytes are (ordering), what they mean (the session). */
+typedef struct mailedu_conv {
+    /* recognition */
+    me_proto proto;                  /* ME_PROTO_NONE: not mail (yet) */
+    mailedu_origin origin;
+    guint16 server_port;
+    gboolean tls_port;               /* implicit TLS (995, 993, 465, or TLS on a lab port) */
+    me_detect *detect;               /* the heuristic's state, until decided */
+    guint32 detect_frame;            /* last frame recognition looked at */
+    /* ordering: where each side's data starts (its SYN), and the streams */
+    gboolean syn;
+    guint8 nisn, frames;
+    guint16 isn_port[2];
+    guint32 isn_next[2];
+    me_stream *flow[2];              /* [me_dir], mail conversations only */
+    /* meaning */
+    me_session *sess;
+} mailedu_conv;
+
+/* Memory for everything kept across frames: wmem file scope. */
+extern const me_alloc mailedu_file_alloc;
+
+/* packet-mailedu.c: the conversation's state, created on demand (NULL only
+ * when create is FALSE and none exists). */
+mailedu_conv *mailedu_conv_get(packet_info *pinfo, gboolean create);
+
+/* packet-mailedu-heur.c */
+void mailedu_heur_handoff(void);
+/* Which side is the server and which protocol, from the tcp and tls port
+ * tables the builtin dissectors (and Decode As) use; ME_PROTO_NONE if no mail port. */
+me_proto mailedu_classify_port(packet_info *pinfo, guint16 *server_port, gboolean *tls);
+/* Recognition on any port (first pass): TRUE once the conversation is mail. */
+gboolean mailedu_recognise(mailedu_conv *mc, packet_info *pinfo, const guint8 *p, guint len);
+/* A builtin POP/IMAP/SMTP dissector ran on this frame where no port says mail
+ * (a tunnel): records the protocol and the server side from the bytes it got. */
+void mailedu_recognise_layer(mailedu_conv *mc, packet_info *pinfo, me_proto proto,
+                             const guint8 *p, guint len);
+
+/* packet-mailedu-tree.c */
+void mailedu_tree_register(int proto);
+void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+                         const me_item *items);
+
+#endif /* PACKET_MAILEDU_H */
