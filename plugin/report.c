@@ -454,7 +454,9 @@ static void add_line(me_report *r, rep_session *s, const me_item *it)
     l->frame = it->frame;
     l->dir = it->dir;
     l->phase = it->phase;
-    l->kind = it->kind;
+    /* SMTP's end-of-data "." is a record of kind command without a verb: it
+     * ends the content and is no command (docs/sessions-schema.md) */
+    l->kind = it->kind == ME_KIND_COMMAND && !it->command ? ME_KIND_UNKNOWN : it->kind;
     l->text = line_text(it, false);
     if (it->masked)
         l->masked = line_text(it, true);
@@ -492,7 +494,7 @@ static void add_item(me_report *r, rep_session *s, const me_item *it)
     s->cleartext |= it->cleartext;
     free(s->user);
     s->user = rep_xstrdup(it->session_user);
-    s->commands += it->kind == ME_KIND_COMMAND;
+    s->commands += it->kind == ME_KIND_COMMAND && it->command;
     s->replies += it->kind == ME_KIND_REPLY;
     for (i = 0; i < REP_NWARN; i++)
         if (it->flags & (1u << i))
