@@ -25,6 +25,8 @@
 #include <wsutil/plugins.h>
 #endif
 
+#include "packet-mailedu-tap.h"
+
 #ifndef VERSION
 #define VERSION "0.2.0"
 #endif
@@ -358,8 +360,10 @@ static int dissect_mailedu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     if (!PINFO_FD_VISITED(pinfo))
         analyse(pinfo, tree);
     items = (const me_item *)p_get_proto_data(wmem_file_scope(), pinfo, proto_mailedu, 0);
-    if (items)
-        mailedu_tree_render(tvb, pinfo, tree, items);
+    if (!items)
+        return 0;
+    mailedu_tap_queue(pinfo, items);
+    mailedu_tree_render(tvb, pinfo, tree, items);
     return 0; /* a postdissector consumes nothing */
 }
 
@@ -388,6 +392,7 @@ void proto_register_mailedu(void)
     prefs_register_bool_preference(m, "info_column", "Phase in the Info column",
                                    "Prefix the Info column with the phase, e.g. [auth]",
                                    &mailedu_prefs.info_column);
+    mailedu_tap_register();
 }
 
 void proto_reg_handoff_mailedu(void)
@@ -408,6 +413,7 @@ void proto_reg_handoff_mailedu(void)
     }
     set_postdissector_wanted_hfids(mailedu_handle, ids);
     mailedu_heur_handoff();
+    mailedu_tap_handoff();
 }
 
 /* ---- the plugin loader's entry points ---- */

@@ -72,7 +72,8 @@ enum {
     ME_W_NONE = 0
 };
 
-/* The expert name of one ME_W_* bit ("cleartext", "gap"), "" if unknown. */
+/* The expert name of one ME_W_* bit ("cleartext", "gap"); NULL for a value
+ * that is not exactly one known bit.  Static storage. */
 const char *me_warning_name(uint32_t bit);
 
 
@@ -132,6 +133,7 @@ struct me_item {
     me_phase wrong_phase;  /* with ME_W_WRONG_PHASE: the phase the command is not valid in */
     uint32_t data_len;     /* ME_KIND_DATA / TLS / DUPLICATE: byte count */
     uint32_t flags;        /* ME_W_* */
+    bool tls_offered;      /* the server had offered STARTTLS/STLS when the record was made */
 };
 
 typedef struct me_session me_session;

@@ -1,4 +1,6 @@
 /* warnings.c - names of the warning bits, from warnings.def */
+#include <stddef.h>
+
 #include "mailedu.h"
 
 const char *me_warning_name(uint32_t bit)
@@ -8,5 +10,5 @@ const char *me_warning_name(uint32_t bit)
         return name;
 #include "warnings.def"
 #undef ME_WARNING
-    return "";
+    return NULL;
 }

@@ -1,0 +1,187 @@
+/* test_report.c - the Wireshark-free reports (plugin/report*.c), fed with
+ * transcripts through the real engines; expected output written by hand from
+ * the dialogue (RFC 1939 §10, RFC 2195 §2) and docs/sessions-schema.md. */
+#include <stdlib.h>
+
+#include "harness.h"
+#include "report.h"
+
+static me_rep_frame frame_of(uint32_t stream, uint32_t n, bool from_server)
+{
+    me_rep_frame f;
+    f.stream = stream;
+    f.frame = n;
+    f.secs = 1700000000 + n;
+    f.usecs = 250;
+    f.src = from_server ? "192.0.2.1" : "198.51.100.7";
+    f.dst = from_server ? "198.51.100.7" : "192.0.2.1";
+    f.sport = from_server ? 110 : 40000;
+    f.dport = from_server ? 40000 : 110;
+    return f;
+}
+
+/* Feeds one line to the engine and its records to the report. */
+static void say(me_report *r, h_sess *h, uint32_t stream, bool server, const char *text)
+{
+    me_item *it = server ? h_s(h, text) : h_c(h, text);
+    me_rep_frame f = frame_of(stream, h->frame, server);
+    me_report_add(r, &f, it);
+}
+
+static const me_rep_opts EN = {ME_LANG_EN, false, "lab.pcap", "mailedu test", -1};
+
+static bool has(const me_buf *b, const char *s)
+{
+    bool ok = b->p && strstr(b->p, s) != NULL;
+    if (!ok)
+        fprintf(stderr, "missing in output: %s\n", s);
+    return ok;
+}
+
+/* RFC 1939 §10 with a failed USER/PASS first */
+static me_report *pop3_lab(void)
+{
+    me_report *r = me_report_new(500);
+    h_sess h = h_new(ME_PROTO_POP3, false, true);
+    say(r, &h, 3, true, "+OK POP3 server ready <1896.697170952@dbc.mit.edu>\r\n");
+    say(r, &h, 3, false, "USER mrose\r\n");
+    say(r, &h, 3, true, "+OK\r\n");
+    say(r, &h, 3, false, "PASS wrong\r\n");
+    say(r, &h, 3, true, "-ERR invalid password\r\n");
+    say(r, &h, 3, false, "APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n");
+    say(r, &h, 3, true, "+OK mrose's maildrop has 2 messages (320 octets)\r\n");
+    say(r, &h, 3, false, "STAT\r\n");
+    say(r, &h, 3, true, "+OK 2 320\r\n");
+    say(r, &h, 3, false, "QUIT\r\n");
+    say(r, &h, 3, true, "+OK dewey POP3 server signing off (maildrop empty)\r\n");
+    return r;
+}
+
+static void json_pop3(void)
+{
+    me_report *r = pop3_lab();
+    me_buf b = {0};
+    me_report_json(r, &EN, &b);
+    CHECK(me_report_sessions(r) == 1);
+    CHECK(has(&b, "\"schema_version\": 1,"));
+    CHECK(has(&b, "\"capture\": \"lab.pcap\","));
+    CHECK(has(&b, "\"stream\": 3,"));
+    CHECK(has(&b, "\"client\": {\"address\": \"198.51.100.7\", \"port\": 40000}"));
+    CHECK(has(&b, "\"server\": {\"address\": \"192.0.2.1\", \"port\": 110}"));
+    CHECK(has(&b, "\"first_frame\": 1,\n      \"last_frame\": 11,"));
+    CHECK(has(&b, "\"first_time\": 1700000001.000250,"));
+    CHECK(has(&b, "\"tls\": {\"mode\": \"none\", \"decrypted\": false, \"offered\": false, \"skipped\": false}"));
+    CHECK(has(&b, "\"phases\": [{\"phase\": \"auth\", \"frame\": 1}, {\"phase\": \"transaction\", \"frame\": 8}, "
+                  "{\"phase\": \"update\", \"frame\": 11}]"));
+    CHECK(has(&b, "\"user\": \"mrose\","));
+    CHECK(has(&b, "{\"attempt\": 1, \"mechanism\": \"USER-PASS\", \"username\": \"mrose\", \"password\": \"wrong\", "
+                  "\"token\": null, \"challenge\": null, \"digest\": null, \"result\": \"failure\", "
+                  "\"start_frame\": 2, \"secret_frame\": 4, \"result_frame\": 5, \"cleartext\": true, \"tls\": false}"));
+    CHECK(has(&b, "{\"attempt\": 2, \"mechanism\": \"APOP\", \"username\": \"mrose\", \"password\": null, "
+                  "\"token\": null, \"challenge\": \"<1896.697170952@dbc.mit.edu>\", "
+                  "\"digest\": \"c4c9334bac560ecc979e58001b3e22fb\", \"result\": \"success\", "
+                  "\"start_frame\": 6, \"secret_frame\": 6, \"result_frame\": 7, \"cleartext\": false"));
+    CHECK(has(&b, "\"cleartext\": true,\n      \"commands\": 5,\n      \"replies\": 6,"));
+    CHECK(has(&b, "\"login_failed\": 1"));
+    CHECK(has(&b, "\"hash_exposed\": 1"));
+    CHECK(has(&b, "{\"frame\": 4, \"dir\": \"C\", \"phase\": \"auth\", \"kind\": \"command\", \"text\": \"PASS wrong\""));
+    CHECK(has(&b, "{\"frame\": 5, \"dir\": \"S\", \"phase\": \"auth\", \"kind\": \"reply\", \"text\": \"-ERR invalid password\""));
+    CHECK(has(&b, "\"lines_truncated\": false\n    }\n  ]\n}\n"));
+    me_buf_free(&b);
+    /* masked */
+    {
+        me_rep_opts o = EN;
+        o.mask = true;
+        me_report_json(r, &o, &b);
+        CHECK(has(&b, "\"password\": \"********\""));
+        CHECK(strstr(b.p, "wrong") == NULL);
+        me_buf_free(&b);
+    }
+    me_report_free(r);
+}
+
+static void transcript_and_table(void)
+{
+    me_report *r = pop3_lab();
+    me_buf b = {0};
+    me_report_transcript(r, &EN, &b);
+    CHECK(has(&b, "Session 3: POP3  client 198.51.100.7:40000 -> server 192.0.2.1:110\nTLS: none"));
+    CHECK(has(&b, "--- phase: auth ---\n       1 S: +OK POP3 server ready <1896.697170952@dbc.mit.edu>\n"));
+    CHECK(has(&b, "       4 C: PASS wrong\n"));
+    CHECK(has(&b, ">> login attempt 1: user=mrose password=wrong\n"));
+    CHECK(has(&b, ">> login attempt 1: failure (mrose)\n"));
+    CHECK(has(&b, "\n--- phase: transaction ---\n       8 C: STAT\n"));
+    me_buf_free(&b);
+    {
+        me_rep_opts o = EN;
+        o.stream = 4; /* no such stream */
+        me_report_transcript(r, &o, &b);
+        CHECK(has(&b, "No mail session"));
+        me_buf_free(&b);
+    }
+    me_report_table(r, &EN, &b);
+    CHECK(has(&b, "stream  proto  client              server         tls   user   logins              frames\n"));
+    CHECK(has(&b, "3       pop3   198.51.100.7:40000  192.0.2.1:110  none  mrose  2 (1 ok) CLEARTEXT  1-11\n"));
+    me_buf_free(&b);
+    me_report_free(r);
+}
+
+/* RFC 2195 §2's example, challenge and digest as printed there */
+static void hashes(void)
+{
+    me_report *r = me_report_new(0);
+    h_sess h = h_new(ME_PROTO_IMAP, false, true);
+    me_buf b = {0};
+    say(r, &h, 0, true, "* OK IMAP4 ready\r\n");
+    say(r, &h, 0, false, "a1 AUTHENTICATE CRAM-MD5\r\n");
+    /* base64 of <1896.697170952@postoffice.reston.mci.net> */
+    say(r, &h, 0, true, "+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n");
+    /* base64 of "tim b913a602c7eda7a495b4e6e7334d3890" */
+    say(r, &h, 0, false, "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n");
+    say(r, &h, 0, true, "a1 OK CRAM-MD5 authentication successful\r\n");
+    me_report_hashes(r, &EN, &b);
+    CHECK(has(&b, "# stream 0 frame 4 attempt 1 CRAM-MD5 user tim result success: hashcat -m 10200\n"
+                  "$cram_md5$PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+"
+                  "$dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\n"));
+    me_buf_free(&b);
+    me_report_free(r);
+    r = pop3_lab();
+    me_report_hashes(r, &EN, &b);
+    CHECK(has(&b, "\nc4c9334bac560ecc979e58001b3e22fb:<1896.697170952@dbc.mit.edu>\n"));
+    me_buf_free(&b);
+    me_report_free(r);
+}
+
+/* bytes that are not UTF-8 never reach the output as such */
+static void not_utf8(void)
+{
+    me_buf b = {0};
+    me_buf_json_str(&b, "a\xff\"\\\x01\xc3\xa9");
+    CHECK_STR(b.p, "\"a\xef\xbf\xbd\\\"\\\\\\u0001\xc3\xa9\"");
+    me_buf_free(&b);
+    me_buf_utf8(&b, "\xe0\x80\x80x\t");
+    CHECK_STR(b.p, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx?");
+    me_buf_free(&b);
+}
+
+static void empty(void)
+{
+    me_report *r = me_report_new(500);
+    me_buf b = {0};
+    me_report_json(r, &EN, &b);
+    CHECK(has(&b, "\"sessions\": []\n}\n"));
+    me_buf_free(&b);
+    me_report_hashes(r, &EN, &b);
+    CHECK(b.p == NULL);
+    me_report_free(r);
+}
+
+int main(void)
+{
+    json_pop3();
+    transcript_and_table();
+    hashes();
+    not_utf8();
+    empty();
+    return h_done("report");
+}
