@@ -21,6 +21,7 @@
 #include <epan/proto_data.h>
 #include <ws_version.h>
 
+#include "packet-mailedu-tap.h"
 #include "plugin/mailedu.h"
 
 #ifndef VERSION
@@ -830,6 +831,7 @@ static int dissect_mailedu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     items = (const me_item *)p_get_proto_data(wmem_file_scope(), pinfo, proto_mailedu, 0);
     if (!items)
         return 0;
+    mailedu_tap_queue(pinfo, items);
     render(tvb, pinfo, tree, items);
     return 0; /* a postdissector consumes nothing */
 }
@@ -954,6 +956,7 @@ void proto_register_mailedu(void)
     prefs_register_bool_preference(m, "info_column", "Phase in the Info column",
                                    "Prefix the Info column with the phase, e.g. [auth]",
                                    &pref_info_column);
+    mailedu_tap_register();
 }
 
 void proto_reg_handoff_mailedu(void)
@@ -987,4 +990,5 @@ void proto_reg_handoff_mailedu(void)
     g_array_append_val(wanted, hf_tcp_len);
     g_array_append_val(wanted, hf_tcp_flags);
     set_postdissector_wanted_hfids(mailedu_handle, wanted);
+    mailedu_tap_handoff();
 }

@@ -137,6 +137,7 @@ struct me_item {
     me_phase wrong_phase;  /* with ME_W_WRONG_PHASE: the phase the command is not valid in */
     uint32_t data_len;     /* ME_KIND_DATA / TLS / DUPLICATE: byte count */
     uint32_t flags;        /* ME_W_* */
+    bool tls_offered;      /* the server had offered STARTTLS/STLS when the record was made */
 };
 
 typedef struct me_session me_session;

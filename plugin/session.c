@@ -70,6 +70,7 @@ me_item *me_item_new(me_session *s, me_dir dir, me_kind kind)
     it->phase = (s->tls && !s->decrypted && !s->keys_seen) ? ME_PHASE_TLS : s->phase;
     it->inferred = s->inferred;
     it->session_user = s->user;
+    it->tls_offered = s->tls_offered;
     if (s->phase == ME_PHASE_SELECTED) /* IMAP: every record while a mailbox is selected */
         it->mailbox = s->mailbox;
     it->flags = s->d[dir].next_flags;

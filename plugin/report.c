@@ -1,0 +1,522 @@
+/* report.c - session summaries from the engines' records (see report.h):
+ * the text buffer, and me_report_add(), which folds each frame's records into
+ * the summary of its TCP session.  Printing lives in report_json.c,
+ * report_text.c and report_hash.c. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report_int.h"
+
+/* ---- memory ---- */
+
+void *rep_xalloc(size_t n)
+{
+    void *p = calloc(1, n ? n : 1);
+    if (!p) {
+        fputs("mailedu: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+/* Makes room for `want` elements of `elem` bytes in p (capacity *cap). */
+void *rep_xgrow(void *p, size_t *cap, size_t want, size_t elem)
+{
+    size_t n = *cap ? *cap : 8;
+    if (want <= *cap)
+        return p;
+    while (n < want)
+        n *= 2;
+    p = realloc(p, n * elem);
+    if (!p) {
+        fputs("mailedu: out of memory\n", stderr);
+        abort();
+    }
+    memset((char *)p + *cap * elem, 0, (n - *cap) * elem);
+    *cap = n;
+    return p;
+}
+
+char *rep_xstrdup(const char *s)
+{
+    size_t n;
+    char *r;
+    if (!s)
+        return NULL;
+    n = strlen(s);
+    r = rep_xalloc(n + 1);
+    memcpy(r, s, n);
+    return r;
+}
+
+/* ---- text buffer ---- */
+
+static void buf_add(me_buf *b, const char *s, size_t n)
+{
+    b->p = rep_xgrow(b->p, &b->cap, b->len + n + 1, 1);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void me_buf_puts(me_buf *b, const char *s)
+{
+    if (s)
+        buf_add(b, s, strlen(s));
+}
+
+void me_buf_printf(me_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    char small[256];
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof small) {
+        buf_add(b, small, (size_t)n);
+        return;
+    }
+    b->p = rep_xgrow(b->p, &b->cap, b->len + (size_t)n + 1, 1);
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void me_buf_free(me_buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629 §4), 0 if none. */
+static size_t utf8_seq(const unsigned char *p)
+{
+    unsigned c = p[0];
+    size_t n, i;
+    unsigned min, cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) { n = 2; cp = c & 0x1f; min = 0x80; }
+    else if (c >= 0xe0 && c <= 0xef) { n = 3; cp = c & 0x0f; min = 0x800; }
+    else if (c >= 0xf0 && c <= 0xf4) { n = 4; cp = c & 0x07; min = 0x10000; }
+    else return 0;
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/* Appends s as valid UTF-8; json: escape as a JSON string body. */
+static void utf8_out(me_buf *b, const char *s, bool json)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_seq(p);
+        if (n == 0) {
+            buf_add(b, "\xef\xbf\xbd", 3); /* U+FFFD REPLACEMENT CHARACTER */
+            p++;
+        } else if (n == 1 && (*p < 0x20 || *p == 0x7f)) {
+            if (json)
+                me_buf_printf(b, "\\u%04x", *p);
+            else
+                buf_add(b, "?", 1);
+            p++;
+        } else if (n == 1 && json && (*p == '"' || *p == '\\')) {
+            buf_add(b, "\\", 1);
+            buf_add(b, (const char *)p++, 1);
+        } else {
+            buf_add(b, (const char *)p, n);
+            p += n;
+        }
+    }
+}
+
+void me_buf_utf8(me_buf *b, const char *s)
+{
+    if (s)
+        utf8_out(b, s, false);
+}
+
+void me_buf_json_str(me_buf *b, const char *s)
+{
+    if (!s) {
+        me_buf_puts(b, "null");
+        return;
+    }
+    buf_add(b, "\"", 1);
+    utf8_out(b, s, true);
+    buf_add(b, "\"", 1);
+}
+
+/* ---- names ---- */
+
+const char *me_warning_name(uint32_t bit)
+{
+    switch (bit) {
+    case ME_W_CLEARTEXT: return "cleartext";
+    case ME_W_BASE64: return "base64";
+    case ME_W_HASH: return "hash_exposed";
+    case ME_W_TLS_SKIPPED: return "tls_skipped";
+    case ME_W_LOGIN_FAILED: return "login_failed";
+    case ME_W_WRONG_PHASE: return "wrong_phase";
+    case ME_W_MALFORMED: return "malformed";
+    case ME_W_OVERLONG: return "overlong";
+    case ME_W_MIDSESSION: return "midsession";
+    case ME_W_PHASE_CHANGE: return "phase_change";
+    case ME_W_TLS_START: return "tls_start";
+    case ME_W_GAP: return "gap";
+    case ME_W_LOGIN_DISABLED: return "login_disabled";
+    case ME_W_PROTECTED: return "protected";
+    case ME_W_TLS_NOT_STARTED: return "tls_not_started";
+    default: return NULL;
+    }
+}
+
+const char *rep_kind_name(me_kind k)
+{
+    switch (k) {
+    case ME_KIND_COMMAND: return "command";
+    case ME_KIND_REPLY: return "reply";
+    case ME_KIND_CHALLENGE: return "challenge";
+    case ME_KIND_SASL: return "sasl";
+    case ME_KIND_DATA: return "data";
+    case ME_KIND_TLS: return "tls";
+    default: return "note";
+    }
+}
+
+const char *rep_tls_mode(const rep_session *s)
+{
+    return s->first_tls ? "implicit" : s->any_tls ? "starttls" : "none";
+}
+
+const char *rep_secret(const me_rep_opts *o, const char *v)
+{
+    return v && o->mask ? "********" : v;
+}
+
+bool rep_login_sent(const rep_login *l)
+{
+    return l->password || l->token || l->digest || (l->username && l->result != ME_RESULT_NONE);
+}
+
+/* ---- the report ---- */
+
+me_report *me_report_new(size_t max_lines)
+{
+    me_report *r = rep_xalloc(sizeof *r);
+    r->max_lines = max_lines;
+    return r;
+}
+
+static void strs_free(rep_strs *l)
+{
+    size_t i;
+    for (i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+}
+
+static void session_free(rep_session *s)
+{
+    size_t i;
+    for (i = 0; i < s->nlogins; i++) {
+        rep_login *l = &s->logins[i];
+        free(l->mechanism); free(l->username); free(l->password); free(l->token);
+        free(l->challenge); free(l->digest); free(l->domain);
+    }
+    for (i = 0; i < s->nlines; i++) {
+        rep_line *l = &s->lines[i];
+        free(l->text); free(l->masked); free(l->detail);
+        free(l->username); free(l->password); free(l->token);
+    }
+    strs_free(&s->mail_from);
+    strs_free(&s->rcpt_to);
+    strs_free(&s->rcpt_ok);
+    strs_free(&s->mailboxes);
+    free(s->logins);
+    free(s->lines);
+    free(s->phases);
+    free(s->client);
+    free(s->server);
+    free(s->user);
+    free(s);
+}
+
+void me_report_reset(me_report *r)
+{
+    size_t i;
+    for (i = 0; i < r->nslots; i++)
+        if (r->by_stream[i])
+            session_free(r->by_stream[i]);
+    free(r->by_stream);
+    r->by_stream = NULL;
+    r->nslots = r->count = 0;
+}
+
+void me_report_free(me_report *r)
+{
+    if (!r)
+        return;
+    me_report_reset(r);
+    free(r);
+}
+
+size_t me_report_sessions(const me_report *r)
+{
+    return r->count;
+}
+
+static rep_session *session_of(me_report *r, const me_rep_frame *f, const me_item *it)
+{
+    rep_session *s;
+    if (f->stream >= r->nslots)
+        r->by_stream = rep_xgrow(r->by_stream, &r->nslots, (size_t)f->stream + 1,
+                                 sizeof(*r->by_stream));
+    s = r->by_stream[f->stream];
+    if (!s) {
+        s = r->by_stream[f->stream] = rep_xalloc(sizeof *s);
+        s->stream = f->stream;
+        s->proto = it->proto;
+        s->first_frame = f->frame;
+        s->first_secs = f->secs;
+        s->first_usecs = f->usecs;
+        s->first_tls = it->tls;
+        r->count++;
+    }
+    if (!s->ends_known) {
+        /* the server is the side that greets and answers */
+        bool from_server = it->dir == ME_SERVER;
+        s->client = rep_xstrdup(from_server ? f->dst : f->src);
+        s->server = rep_xstrdup(from_server ? f->src : f->dst);
+        s->cport = from_server ? f->dport : f->sport;
+        s->sport = from_server ? f->sport : f->dport;
+        s->ends_known = true;
+    }
+    s->last_frame = f->frame;
+    s->last_secs = f->secs;
+    s->last_usecs = f->usecs;
+    return s;
+}
+
+static void strs_add(rep_strs *l, const char *v, bool unique)
+{
+    size_t i;
+    if (unique)
+        for (i = 0; i < l->n; i++)
+            if (strcmp(l->v[i], v) == 0)
+                return;
+    l->v = rep_xgrow(l->v, &l->cap, l->n + 1, sizeof(*l->v));
+    l->v[l->n++] = rep_xstrdup(v);
+}
+
+static void set_str(char **dst, const char *v)
+{
+    if (!v)
+        return;
+    free(*dst);
+    *dst = rep_xstrdup(v);
+}
+
+/* The attempt's credential facts carried by one record. */
+static void add_login(rep_session *s, const me_item *it)
+{
+    const me_auth *a = it->auth;
+    rep_login *l = NULL;
+    size_t i;
+    for (i = s->nlogins; i-- > 0;)
+        if (s->logins[i].attempt == a->attempt) {
+            l = &s->logins[i];
+            break;
+        }
+    if (!l) {
+        s->logins = rep_xgrow(s->logins, &s->caplogins, s->nlogins + 1, sizeof(*s->logins));
+        l = &s->logins[s->nlogins++];
+        l->attempt = a->attempt;
+        l->start_frame = it->frame;
+        l->tls = it->tls;
+    }
+    set_str(&l->mechanism, a->mechanism);
+    set_str(&l->username, a->username);
+    set_str(&l->domain, a->domain);
+    set_str(&l->challenge, a->challenge);
+    if (a->password || a->token || a->digest) {
+        set_str(&l->password, a->password);
+        set_str(&l->token, a->token);
+        set_str(&l->digest, a->digest);
+        if (!l->secret_frame)
+            l->secret_frame = it->frame;
+    }
+    if (a->result != ME_RESULT_NONE) {
+        l->result = a->result;
+        l->result_frame = it->frame;
+    }
+    if (it->cleartext)
+        l->cleartext = true;
+}
+
+/* ---- dialogue lines ---- */
+
+static const char *imap_word(const me_item *it)
+{
+    if (it->explain == TXT_IMAP_TAGGED_NO)
+        return "NO";
+    if (it->explain == TXT_IMAP_TAGGED_BAD)
+        return "BAD";
+    return it->status == ME_STATUS_OK ? "OK" : it->status == ME_STATUS_ERROR ? "NO" : "";
+}
+
+/* The reply's status as the protocol writes it: +OK, 250, a1 OK, *. */
+static void reply_head(me_buf *b, const me_item *it, const char *arg)
+{
+    switch (it->proto) {
+    case ME_PROTO_POP3:
+        if (arg && (strncmp(arg, "+OK", 3) == 0 || strncmp(arg, "-ERR", 4) == 0))
+            return;
+        me_buf_puts(b, it->status == ME_STATUS_ERROR ? "-ERR" : "+OK");
+        break;
+    case ME_PROTO_SMTP:
+        if (it->reply_code)
+            me_buf_printf(b, "%u", it->reply_code);
+        break;
+    default:
+        if (it->tag)
+            me_buf_printf(b, "%s %s", it->tag, imap_word(it));
+        else
+            me_buf_puts(b, "*");
+        break;
+    }
+}
+
+/* The line as a lab handout prints it; mask: secrets replaced. */
+static char *line_text(const me_item *it, bool mask)
+{
+    me_buf b = {0};
+    const char *arg = mask && it->masked ? it->masked : it->argument;
+    switch (it->kind) {
+    case ME_KIND_COMMAND:
+        if (it->tag)
+            me_buf_printf(&b, "%s ", it->tag);
+        me_buf_puts(&b, it->command);
+        break;
+    case ME_KIND_REPLY:
+        reply_head(&b, it, arg);
+        break;
+    case ME_KIND_CHALLENGE:
+        if (it->proto == ME_PROTO_SMTP)
+            me_buf_printf(&b, "%u", it->reply_code ? it->reply_code : 334u);
+        else
+            me_buf_puts(&b, "+");
+        break;
+    case ME_KIND_DATA:
+    case ME_KIND_TLS:
+    case ME_KIND_DUPLICATE:
+        if (it->data_len || !arg) {
+            me_buf_printf(&b, "[%u bytes%s]", it->data_len,
+                          it->kind == ME_KIND_TLS ? " of TLS" :
+                          it->kind == ME_KIND_DUPLICATE ? ", retransmitted" : " of data");
+            arg = NULL;
+        }
+        break;
+    default:
+        break;
+    }
+    if (arg && *arg) {
+        if (b.len)
+            me_buf_puts(&b, " ");
+        me_buf_puts(&b, arg);
+    }
+    if (!b.p)
+        me_buf_puts(&b, "");
+    return b.p;
+}
+
+static void add_line(me_report *r, rep_session *s, const me_item *it)
+{
+    rep_line *l;
+    if (s->nlines >= r->max_lines) {
+        s->truncated = true;
+        return;
+    }
+    s->lines = rep_xgrow(s->lines, &s->caplines, s->nlines + 1, sizeof(*s->lines));
+    l = &s->lines[s->nlines++];
+    l->frame = it->frame;
+    l->dir = it->dir;
+    l->phase = it->phase;
+    l->kind = it->kind;
+    l->text = line_text(it, false);
+    if (it->masked)
+        l->masked = line_text(it, true);
+    l->explain = it->explain;
+    l->explain2 = it->explain2;
+    l->detail = rep_xstrdup(it->detail);
+    l->flags = it->flags;
+    if (it->auth) {
+        const me_auth *a = it->auth;
+        l->attempt = a->attempt;
+        l->result = a->result;
+        l->password = rep_xstrdup(a->password);
+        l->token = rep_xstrdup(a->token);
+        if (a->password || a->token || a->digest || a->result != ME_RESULT_NONE)
+            l->username = rep_xstrdup(a->username);
+    }
+}
+
+/* What one record tells about its session. */
+static void add_item(me_report *r, rep_session *s, const me_item *it)
+{
+    unsigned i;
+    if (it->phase_start && (!s->nphases || s->phases[s->nphases - 1].phase != it->phase)) {
+        s->phases = rep_xgrow(s->phases, &s->capphases, s->nphases + 1, sizeof(*s->phases));
+        s->phases[s->nphases].phase = it->phase;
+        s->phases[s->nphases++].frame = it->frame;
+    }
+    s->inferred |= it->inferred;
+    s->any_tls |= it->tls;
+    s->offered |= it->tls_offered;
+    if (it->tls && (it->kind == ME_KIND_COMMAND || it->kind == ME_KIND_REPLY ||
+                    it->kind == ME_KIND_CHALLENGE || it->kind == ME_KIND_SASL))
+        s->decrypted = true; /* mail lines inside TLS: the user's keys opened it */
+    s->skipped |= (it->flags & ME_W_TLS_SKIPPED) != 0;
+    s->cleartext |= it->cleartext;
+    free(s->user);
+    s->user = rep_xstrdup(it->session_user);
+    s->commands += it->kind == ME_KIND_COMMAND;
+    s->replies += it->kind == ME_KIND_REPLY;
+    for (i = 0; i < REP_NWARN; i++)
+        if (it->flags & (1u << i))
+            s->warn[i]++;
+    if (it->auth && it->auth->attempt)
+        add_login(s, it);
+    if (it->kind == ME_KIND_COMMAND && it->mail_from)
+        strs_add(&s->mail_from, it->mail_from, false);
+    if (it->kind == ME_KIND_COMMAND && it->rcpt)
+        strs_add(&s->rcpt_to, it->rcpt, false);
+    if (it->kind == ME_KIND_REPLY && it->rcpt && it->status == ME_STATUS_OK)
+        strs_add(&s->rcpt_ok, it->rcpt, false);
+    if (it->kind == ME_KIND_REPLY && it->mailbox && it->status == ME_STATUS_OK)
+        strs_add(&s->mailboxes, it->mailbox, true);
+    add_line(r, s, it);
+}
+
+void me_report_add(me_report *r, const me_rep_frame *f, const me_item *items)
+{
+    rep_session *s;
+    const me_item *it;
+    if (!items || items->proto == ME_PROTO_NONE)
+        return;
+    s = session_of(r, f, items);
+    for (it = items; it; it = it->next)
+        add_item(r, s, it);
+}

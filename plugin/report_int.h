@@ -1,0 +1,96 @@
+/* report_int.h - what the report files share: the per-session summary that
+ * report.c builds and report_json.c, report_text.c and report_hash.c print.
+ * Not part of the glue's interface (that is report.h). */
+#ifndef MAILEDU_REPORT_INT_H
+#define MAILEDU_REPORT_INT_H
+
+#include "report.h"
+
+#define REP_NWARN 15 /* ME_W_* bits: 1 << 0 .. 1 << 14 */
+
+/* A list of copied strings, in order. */
+typedef struct rep_strs {
+    char **v;
+    size_t n, cap;
+} rep_strs;
+
+typedef struct rep_login {
+    uint32_t attempt;
+    char *mechanism, *username, *password, *token, *challenge, *digest, *domain;
+    me_result result;
+    uint32_t start_frame, secret_frame, result_frame; /* 0: none */
+    bool cleartext;        /* the secret was readable on the wire */
+    bool tls;              /* the attempt began inside TLS */
+} rep_login;
+
+/* One dialogue line, as a lab handout prints it. */
+typedef struct rep_line {
+    uint32_t frame;
+    me_dir dir;
+    me_phase phase;
+    me_kind kind;
+    char *text;            /* unmasked */
+    char *masked;          /* with secrets replaced; NULL when text holds none */
+    me_text_id explain, explain2;
+    char *detail;
+    uint32_t flags;        /* ME_W_* */
+    uint32_t attempt;      /* login attempt the line belongs to, 0: none */
+    me_result result;      /* the attempt's verdict, on the server's reply */
+    char *username, *password, *token; /* credential revealed by this line */
+} rep_line;
+
+typedef struct rep_phase {
+    me_phase phase;
+    uint32_t frame;
+} rep_phase;
+
+typedef struct rep_session {
+    uint32_t stream;
+    me_proto proto;
+    char *client, *server;
+    uint16_t cport, sport;
+    bool ends_known;       /* client/server addresses set */
+    uint32_t first_frame, last_frame;
+    int64_t first_secs, last_secs;
+    int32_t first_usecs, last_usecs;
+    bool first_tls;        /* the first record was already inside TLS: implicit */
+    bool any_tls, decrypted, offered, skipped, inferred, cleartext;
+    rep_phase *phases;
+    size_t nphases, capphases;
+    char *user;
+    rep_login *logins;
+    size_t nlogins, caplogins;
+    uint32_t commands, replies;
+    uint32_t warn[REP_NWARN];
+    rep_strs mail_from, rcpt_to, rcpt_ok, mailboxes;
+    rep_line *lines;
+    size_t nlines, caplines;
+    bool truncated;
+} rep_session;
+
+struct me_report {
+    size_t max_lines;
+    rep_session **by_stream; /* indexed by tcp.stream (dense in Wireshark) */
+    size_t nslots;
+    size_t count;
+};
+
+/* Memory that never fails (aborts on exhaustion, as g_malloc does). */
+void *rep_xalloc(size_t n);
+void *rep_xgrow(void *p, size_t *cap, size_t want, size_t elem);
+char *rep_xstrdup(const char *s);
+
+/* Visits the sessions in stream order; only = -1 for all. */
+#define REP_FOREACH(r, s)                                                        \
+    for (size_t rep_i_ = 0; rep_i_ < (r)->nslots; rep_i_++)                      \
+        if (((s) = (r)->by_stream[rep_i_]) != NULL)
+
+const char *rep_kind_name(me_kind k);
+const char *rep_tls_mode(const rep_session *s);
+/* The password/token shown per the mask option. */
+const char *rep_secret(const me_rep_opts *o, const char *v);
+/* A login "crossed the wire": a secret or digest, or a user name that got an
+ * answer (an AUTH cancelled before anything was sent is not one). */
+bool rep_login_sent(const rep_login *l);
+
+#endif

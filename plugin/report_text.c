@@ -1,0 +1,261 @@
+/* report_text.c - the reports people read: the sessions table and the
+ * transcript (the dialogue as lab handouts print it). */
+#include <stdio.h>
+#include <string.h>
+
+#include "report_int.h"
+
+/* Words of the headings, English and Bahasa Indonesia side by side. */
+typedef enum { L_SESSION, L_CLIENT, L_SERVER, L_PHASE, L_USER, L_LOGIN, L_NONE_FOUND, L_COUNT } lab_id;
+
+static const char *label(lab_id id, me_lang lang)
+{
+    static const char *const t[L_COUNT][2] = {
+        {"Session", "Sesi"},
+        {"client", "klien"},
+        {"server", "server"},
+        {"phase", "fase"},
+        {"user", "pengguna"},
+        {"login attempt", "percobaan login"},
+        {"No mail session in this capture.", "Tidak ada sesi email dalam capture ini."},
+    };
+    return t[id][lang == ME_LANG_ID ? 1 : 0];
+}
+
+/* ---- the table ---- */
+
+#define NCOL 8
+
+static void cell(me_buf *b, const char *v, size_t width, bool last)
+{
+    size_t start = b->len, n;
+    me_buf_utf8(b, v ? v : "-");
+    if (last)
+        return;
+    /* pad by characters, not bytes: count UTF-8 lead bytes */
+    for (n = 0; start < b->len; start++)
+        n += ((unsigned char)b->p[start] & 0xc0) != 0x80;
+    for (; n < width + 2; n++)
+        me_buf_puts(b, " ");
+}
+
+static size_t width_of(const char *v)
+{
+    size_t n = 0;
+    for (v = v ? v : "-"; *v; v++)
+        n += ((unsigned char)*v & 0xc0) != 0x80;
+    return n;
+}
+
+/* The columns of one session row. */
+static void session_row(const rep_session *s, char cols[NCOL][96])
+{
+    size_t i, ok = 0;
+    snprintf(cols[0], 96, "%u", s->stream);
+    snprintf(cols[1], 96, "%s", me_proto_name(s->proto));
+    snprintf(cols[2], 96, "%s:%u", s->client ? s->client : "?", s->cport);
+    snprintf(cols[3], 96, "%s:%u", s->server ? s->server : "?", s->sport);
+    snprintf(cols[4], 96, "%s%s%s", rep_tls_mode(s), s->decrypted ? "+keys" : "",
+             s->skipped ? " SKIPPED" : "");
+    snprintf(cols[5], 96, "%.90s", s->user ? s->user : "-");
+    for (i = 0; i < s->nlogins; i++)
+        ok += s->logins[i].result == ME_RESULT_SUCCESS;
+    snprintf(cols[6], 96, "%zu (%zu ok)%s", s->nlogins, ok, s->cleartext ? " CLEARTEXT" : "");
+    snprintf(cols[7], 96, "%u-%u", s->first_frame, s->last_frame);
+}
+
+/* The login attempts under the table, one line each. */
+static void logins_list(const rep_session *s, const me_rep_opts *o, me_buf *out)
+{
+    size_t i;
+    for (i = 0; i < s->nlogins; i++) {
+        const rep_login *l = &s->logins[i];
+        const char *secret = l->password ? rep_secret(o, l->password)
+                             : l->token  ? rep_secret(o, l->token)
+                                         : l->digest;
+        me_buf_printf(out, "  stream %u #%u %s user=", s->stream, l->attempt,
+                      l->mechanism ? l->mechanism : "?");
+        me_buf_utf8(out, l->username ? l->username : "-");
+        me_buf_puts(out, l->digest && !l->password ? " digest=" : " secret=");
+        me_buf_utf8(out, secret ? secret : "-");
+        me_buf_printf(out, " result=%s frames=%u", l->result ? me_result_name(l->result) : "none",
+                      l->start_frame);
+        if (l->secret_frame)
+            me_buf_printf(out, "/%u", l->secret_frame);
+        if (l->result_frame)
+            me_buf_printf(out, "/%u", l->result_frame);
+        me_buf_puts(out, l->cleartext ? " CLEARTEXT\n" : l->tls ? " in-TLS\n" : "\n");
+    }
+}
+
+
+void me_report_table(const me_report *r, const me_rep_opts *o, me_buf *out)
+{
+    static const char *const head[NCOL] = {"stream", "proto", "client", "server",
+                                           "tls", "user", "logins", "frames"};
+    const rep_session *s;
+    char cols[NCOL][96];
+    size_t w[NCOL], i;
+    for (i = 0; i < NCOL; i++)
+        w[i] = strlen(head[i]);
+    REP_FOREACH(r, s) {
+        session_row(s, cols);
+        for (i = 0; i < NCOL; i++)
+            if (width_of(cols[i]) > w[i])
+                w[i] = width_of(cols[i]);
+    }
+    if (!r->count) {
+        me_buf_printf(out, "%s\n", label(L_NONE_FOUND, o->lang));
+        return;
+    }
+    for (i = 0; i < NCOL; i++)
+        cell(out, head[i], w[i], i + 1 == NCOL);
+    me_buf_puts(out, "\n");
+    REP_FOREACH(r, s) {
+        session_row(s, cols);
+        for (i = 0; i < NCOL; i++)
+            cell(out, cols[i], w[i], i + 1 == NCOL);
+        me_buf_puts(out, "\n");
+    }
+    me_buf_puts(out, "\nLogin attempts (stream #attempt mechanism user secret result frames=start/secret/result):\n");
+    REP_FOREACH(r, s)
+        logins_list(s, o, out);
+}
+
+
+/* ---- the transcript ---- */
+
+static const char RULE[] =
+    "==============================================================================\n";
+
+/* The explanation of each warning kind, in the reader's language; the phase
+ * change is shown as a heading instead. */
+static me_text_id warning_text(uint32_t bit)
+{
+    switch (bit) {
+    case ME_W_CLEARTEXT: return TXT_EI_CLEARTEXT;
+    case ME_W_BASE64: return TXT_EI_BASE64;
+    case ME_W_HASH: return TXT_EI_HASH;
+    case ME_W_TLS_SKIPPED: return TXT_EI_TLS_SKIPPED;
+    case ME_W_LOGIN_FAILED: return TXT_EI_LOGIN_FAILED;
+    case ME_W_WRONG_PHASE: return TXT_EI_WRONG_PHASE;
+    case ME_W_MALFORMED: return TXT_EI_MALFORMED;
+    case ME_W_OVERLONG: return TXT_EI_OVERLONG;
+    case ME_W_MIDSESSION: return TXT_EI_MIDSESSION;
+    case ME_W_TLS_START: return TXT_EI_TLS_START;
+    case ME_W_GAP: return TXT_EI_GAP;
+    case ME_W_LOGIN_DISABLED: return TXT_EI_LOGIN_DISABLED;
+    case ME_W_PROTECTED: return TXT_EI_PROTECTED;
+    case ME_W_TLS_NOT_STARTED: return TXT_EI_TLS_NOT_STARTED;
+    default: return TXT_NONE;
+    }
+}
+
+static void session_header(const rep_session *s, const me_rep_opts *o, me_buf *out)
+{
+    size_t i;
+    char up[8] = {0};
+    const char *p = me_proto_name(s->proto);
+    for (i = 0; p[i] && i + 1 < sizeof up; i++)
+        up[i] = (char)(p[i] >= 'a' && p[i] <= 'z' ? p[i] - 'a' + 'A' : p[i]);
+    me_buf_puts(out, RULE);
+    me_buf_printf(out, "%s %u: %s  %s ", label(L_SESSION, o->lang), s->stream, up,
+                  label(L_CLIENT, o->lang));
+    me_buf_utf8(out, s->client);
+    me_buf_printf(out, ":%u -> %s ", s->cport, label(L_SERVER, o->lang));
+    me_buf_utf8(out, s->server);
+    me_buf_printf(out, ":%u\nTLS: %s%s%s%s", s->sport, rep_tls_mode(s),
+                  s->any_tls ? (s->decrypted ? " (decrypted with keys)" : " (not decrypted)") : "",
+                  s->offered ? ", offered by the server" : "",
+                  s->skipped ? ", SKIPPED: the client logged in without it" : "");
+    me_buf_printf(out, "   %s: ", label(L_USER, o->lang));
+    me_buf_utf8(out, s->user ? s->user : "-");
+    me_buf_printf(out, "   frames %u-%u\n", s->first_frame, s->last_frame);
+    me_buf_puts(out, RULE);
+}
+
+static void explain_line(me_buf *out, me_text_id id, const me_rep_opts *o)
+{
+    if (id == TXT_NONE || !*me_text(id, o->lang))
+        return;
+    me_buf_puts(out, "          ");
+    me_buf_utf8(out, me_text(id, o->lang));
+    if (*me_text_rfc(id))
+        me_buf_printf(out, " [%s]", me_text_rfc(id));
+    me_buf_puts(out, "\n");
+}
+
+static void credential_notes(const rep_line *l, const me_rep_opts *o, me_buf *out)
+{
+    if (!l->attempt || !l->username)
+        return;
+    if (l->password || l->token) {
+        me_buf_printf(out, "          >> %s %u: %s=", label(L_LOGIN, o->lang), l->attempt,
+                      label(L_USER, o->lang));
+        me_buf_utf8(out, l->username);
+        me_buf_puts(out, l->password ? " password=" : " token=");
+        me_buf_utf8(out, rep_secret(o, l->password ? l->password : l->token));
+        me_buf_puts(out, "\n");
+    }
+    if (l->result != ME_RESULT_NONE) {
+        me_buf_printf(out, "          >> %s %u: %s (", label(L_LOGIN, o->lang), l->attempt,
+                      me_result_name(l->result));
+        me_buf_utf8(out, l->username);
+        me_buf_puts(out, ")\n");
+    }
+}
+
+static void one_line(const rep_line *l, const me_rep_opts *o, me_buf *out)
+{
+    uint32_t bit;
+    me_buf_printf(out, "  %6u %s: ", l->frame, l->dir == ME_SERVER ? "S" : "C");
+    me_buf_utf8(out, o->mask && l->masked ? l->masked : l->text);
+    me_buf_puts(out, "\n");
+    explain_line(out, l->explain, o);
+    explain_line(out, l->explain2, o);
+    if (l->detail && *l->detail) {
+        me_buf_puts(out, "          ");
+        me_buf_utf8(out, l->detail);
+        me_buf_puts(out, "\n");
+    }
+    credential_notes(l, o, out);
+    for (bit = 1; bit <= ME_W_TLS_NOT_STARTED; bit <<= 1)
+        if ((l->flags & bit) && warning_text(bit) != TXT_NONE) {
+            me_buf_puts(out, "          !! ");
+            me_buf_utf8(out, me_text(warning_text(bit), o->lang));
+            me_buf_puts(out, "\n");
+        }
+}
+
+static void session_dialogue(const rep_session *s, const me_rep_opts *o, me_buf *out)
+{
+    size_t i;
+    me_phase shown = ME_PHASE_NONE;
+    for (i = 0; i < s->nlines; i++) {
+        const rep_line *l = &s->lines[i];
+        if (i == 0 || l->phase != shown) {
+            me_buf_printf(out, "%s--- %s: %s ---\n", i ? "\n" : "", label(L_PHASE, o->lang),
+                          me_phase_name(l->phase));
+            shown = l->phase;
+        }
+        one_line(l, o, out);
+    }
+    if (s->truncated)
+        me_buf_puts(out, "  [... more lines not kept ...]\n");
+    me_buf_puts(out, "\n");
+}
+
+void me_report_transcript(const me_report *r, const me_rep_opts *o, me_buf *out)
+{
+    const rep_session *s;
+    bool any = false;
+    REP_FOREACH(r, s) {
+        if (o->stream >= 0 && (long)s->stream != o->stream)
+            continue;
+        session_header(s, o, out);
+        session_dialogue(s, o, out);
+        any = true;
+    }
+    if (!any)
+        me_buf_printf(out, "%s\n", label(L_NONE_FOUND, o->lang));
+}
