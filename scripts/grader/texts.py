@@ -97,7 +97,7 @@ T = {
 }
 
 
-def tr(lang, key, **kw):
-    """Message `key` in lang ('en' or 'id') with {placeholders} filled."""
-    en, idn = T[key]
+def tr(lang, msg, **kw):
+    """Message `msg` in lang ('en' or 'id') with {placeholders} filled."""
+    en, idn = T[msg]
     return (idn if lang == "id" else en).format(**kw)
