@@ -128,6 +128,7 @@ def _run_tshark(res, path, keylog, kind, scan, ctx):
         else:
             res["status"] = "tshark_failed"
             res["reason"] = tshark.tshark_error(code, err) if code != 0 else str(e)
+        res["reason"] = res["reason"].replace(path, res["name"])  # not the work folder's name
         return
     counts = tshark.parse_io_stat(out, len(ctx.filters))
     res["filter_counts"] = dict(zip(ctx.filters, counts))
