@@ -40,6 +40,7 @@ def _ev(s, frame, text, n=3):
 
 
 def check_session(view, p):
+    """At least p['min'] sessions of p['protocol'] (partial: n/min)."""
     ss, L, proto = _of(view, p["protocol"]), view.lang, NAMES[p["protocol"]]
     ev = [_ev(s, s.get("first_frame"), tr(L, "session_ev", proto=NAMES.get(s.get("protocol"), "?"),
               stream=s.get("stream"), client=_endpoint(s.get("client")), server=_endpoint(s.get("server")),
@@ -52,6 +53,7 @@ def check_session(view, p):
 
 
 def check_phase(view, p):
+    """A session of p['protocol'] entered p['phase'] (SPEC phase model)."""
     ss, L = _of(view, p["protocol"]), view.lang
     if not ss:
         return 0.0, [], tr(L, "no_session", proto=NAMES[p["protocol"]]), None
@@ -89,6 +91,7 @@ def _login_ev(L, s, a):
 
 
 def check_login(view, p):
+    """Login outcome p['outcome'] among the protocol's attempts (failure_then_success: 0.5 for one of them)."""
     L, atts = view.lang, _attempts(view, p)
     ev = [_login_ev(L, s, a) for s, a in atts[:6]]
     ok = [i for i, (_, a) in enumerate(atts) if a.get("result") == "success"]
@@ -106,6 +109,7 @@ def check_login(view, p):
 
 
 def check_cleartext(view, p):
+    """expect=true: a secret crossed readable; false: sessions exist, none in clear, and logins used TLS."""
     L, ss = view.lang, _of(view, p["protocol"])
     clear = [(s, a) for s in ss for a in s.get("logins", []) if a.get("cleartext")]
     ev = [_ev(s, a.get("secret_frame"), tr(L, "clear_ev", mech=a.get("mechanism"), user=a.get("username"),
@@ -126,6 +130,7 @@ def check_cleartext(view, p):
 
 
 def check_tls(view, p):
+    """A session used TLS in p['mode'] (and decrypted or not when p['decrypted'] is set)."""
     L = view.lang
     hits = []
     for s in _of(view, p["protocol"]):
@@ -146,6 +151,7 @@ def _phase_frame(s, phase):
 
 
 def check_sent_to(view, p):
+    """A recipient at p['domain'] accepted (2xx) and DATA sent in the same SMTP session (RFC 5321 §3.3)."""
     L, dom = view.lang, p["domain"].lower().lstrip("@")
     accepted = []
     for s in _of(view, p["protocol"]):
@@ -162,6 +168,7 @@ def check_sent_to(view, p):
 
 
 def check_mailbox(view, p):
+    """An IMAP mailbox (p['name'], or any) was selected or examined (RFC 9051 §6.3.2)."""
     L, want = view.lang, p.get("name")
     for s in _of(view, p["protocol"]):
         for m in s.get("mailboxes", []):
@@ -172,6 +179,7 @@ def check_mailbox(view, p):
 
 
 def check_filter(view, p):
+    """The display filter matched at least p['min'] packets (io,stat counts; partial: n/min)."""
     L, n = view.lang, view.filter_counts.get(p["filter"], 0)
     ev = [{"file": "", "stream": None, "frame": None, "text": tr(L, "filter_ev", filter=p["filter"], n=n), "lines": []}]
     if n >= p["min"]:
@@ -180,6 +188,7 @@ def check_filter(view, p):
 
 
 def check_warning(view, p):
+    """The expert item p['name'] occurred (expect=true) or not in any session (expect=false)."""
     L, ss, name = view.lang, _of(view, p["protocol"]), p["name"]
     hits = [(s, l) for s in ss for l in s.get("lines", []) if name in (l.get("warnings") or [])]
     counted = [s for s in ss if (s.get("warnings") or {}).get(name)]
@@ -232,6 +241,7 @@ def _norm(v):
 
 
 def check_answer(view, p):
+    """answers.toml's p['key'] equals one value of fact p['fact'] of the student's own capture."""
     L, key = view.lang, p["key"]
     if view.answers_error:
         return 0.0, [], tr(L, "ans_bad", err=view.answers_error), None
