@@ -1,0 +1,60 @@
+"""Copy detection between submissions of different students: identical
+files, and files that share TCP segments (same addresses, ports, sequence
+numbers and capture timestamps: one capture trimmed or re-saved from the
+other).  Two students using the same lab server share the server address
+and port but never the client port, sequence numbers and timestamps."""
+import datetime
+import ipaddress
+
+from .texts import tr
+
+MIN_SHARED = 3  # segments in common that make a copy (or all of the smaller capture)
+
+
+def _seg_text(seg):
+    src, sport, dst, dport, seq, us, length = seg
+    when = datetime.datetime.fromtimestamp(us / 1e6, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    return "%s:%d → %s:%d seq %d, %d bytes at %s" % (ipaddress.ip_address(src), sport,
+                                                     ipaddress.ip_address(dst), dport, seq, length, when)
+
+
+def find(results, lang):
+    """Pairs of copies among result dicts (their '_files' with sha256 and
+    segments).  Returns a list of {a, b, files: [fa, fb], kind, evidence}
+    and adds each pair to both results' 'copies'."""
+    owners, by_sha, by_seg = [], {}, {}
+    for r in results:
+        for f in r.get("_files", []):
+            idx = len(owners)
+            owners.append((r, f))
+            if f.get("sha256"):
+                by_sha.setdefault(f["sha256"], []).append(idx)
+            for seg in f.get("segments", ()):
+                by_seg.setdefault(seg, []).append(idx)
+    shared = {}
+    for seg, idxs in by_seg.items():
+        for i in range(len(idxs)):
+            for j in range(i + 1, len(idxs)):
+                shared.setdefault((idxs[i], idxs[j]), []).append(seg)
+    identical = set()
+    for idxs in by_sha.values():
+        identical.update((idxs[i], idxs[j]) for i in range(len(idxs)) for j in range(i + 1, len(idxs)))
+    pairs = []
+    for key in sorted(identical | set(shared)):
+        (ra, fa), (rb, fb) = owners[key[0]], owners[key[1]]
+        if ra is rb:
+            continue  # one student's own files
+        segs = sorted(shared.get(key, []), key=lambda s: s[5])
+        smaller = min(len(fa.get("segments", ())), len(fb.get("segments", ())))
+        if key in identical:
+            kind, ev = "identical", tr(lang, "copy_identical", sha=fa["sha256"][:16])
+        elif len(segs) >= MIN_SHARED or (segs and len(segs) >= smaller):
+            kind, ev = "same_sessions", tr(lang, "copy_segments", n=len(segs), eg=_seg_text(segs[0]))
+        else:
+            continue
+        pair = {"a": ra["student"], "b": rb["student"], "files": [fa["name"], fb["name"]], "kind": kind,
+                "evidence": ev, "shared_segments": len(segs)}
+        pairs.append(pair)
+        ra["copies"].append(pair)
+        rb["copies"].append(pair)
+    return pairs
