@@ -178,5 +178,18 @@ c.eq(got.get(12), colors_of("mailedu: encrypted (tls)"), "--color: frame 12 TLS 
 got = ansi_colors(os.path.join(CAPTURES, "pop3-wrong-phase.pcapng"))
 c.eq(got.get(6), colors_of("mailedu: command in the wrong phase"), "--color: frame 6 STAT before login")
 
+# --- quickstart installs what running mailedu needs, no servers (issue 10 item 9) ---
+deps = os.path.join(ROOT, "scripts", "install-deps")
+run_pkgs = subprocess.run([deps, "--print"], stdout=subprocess.PIPE, text=True).stdout.split()
+test_pkgs = subprocess.run([deps, "--tests", "--print"], stdout=subprocess.PIPE, text=True).stdout.split()
+SERVERS = {"dovecot-core", "dovecot-pop3d", "dovecot-imapd", "postfix", "vsftpd", "openssh-server"}
+c.eq(sorted(SERVERS & set(run_pkgs)), [], "install-deps (quickstart) installs no server")
+c.check("tshark" in run_pkgs and "libwireshark-dev" in run_pkgs, "install-deps: tshark and headers")
+c.eq(sorted(SERVERS - set(test_pkgs)), [], "install-deps --tests installs the capture servers")
+c.check({"xvfb", "wireshark", "imagemagick"} <= set(test_pkgs), "install-deps --tests: the GUI test's tools")
+qs = open(os.path.join(ROOT, "scripts", "quickstart")).read()
+c.check(re.search(r"^scripts/install-deps$", qs, re.M) is not None and "--tests" not in qs.split("set -eu")[1],
+        "quickstart calls install-deps without --tests")
+
 shutil.rmtree(tmp, ignore_errors=True)
 c.done()
