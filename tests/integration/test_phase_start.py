@@ -13,10 +13,6 @@ Expected frames, found by hand from the bytes of test-captures/pop3-rfc1939.pcap
   28 "+OK Logging out, messages deleted."    first line of UPDATE
 The session is clear text (port 11110, no STLS), so `mailedu.tls` matches nothing.
 
-Until the C change that makes these fields present only when true is merged, the
-old behaviour (the flag present and false on every other packet) is reported as
-EXPECTED FAILURE and does not fail the suite; set MAILEDU_STRICT_FLAGS=1 to make it fail.
-Any other wrong answer fails.
 """
 import os
 
@@ -24,14 +20,6 @@ from mailedu_test import CAPTURES, Checker, frames
 
 c = Checker("phase-start")
 cap = os.path.join(CAPTURES, "pop3-rfc1939.pcapng")
-
-old = frames(cap, "mailedu.phase.start == 0") or frames(cap, "mailedu.tls == 0")
-if old and not os.environ.get("MAILEDU_STRICT_FLAGS"):
-    print("EXPECTED FAILURE [phase-start] mailedu.phase.start/mailedu.tls are present when false "
-          "(waits for the C change of issue 10 item 5); the exact-frame checks are skipped")
-    # what holds in both behaviours still has to hold
-    c.eq(frames(cap, "mailedu.phase.start == 1"), [4, 9, 28], "mailedu.phase.start == 1")
-    c.done()
 
 c.eq(frames(cap, "mailedu.phase.start"), [4, 9, 28], "filter mailedu.phase.start")
 c.eq(frames(cap, "mailedu.phase.start == 1"), [4, 9, 28], "filter mailedu.phase.start == 1")

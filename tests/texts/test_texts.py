@@ -7,12 +7,13 @@ words for beginners, references a student can look up.
 The word lists below are the project's glossary, written by hand: a failure names the
 text id and the word, so the fix is a wording change in the .def file.
 """
+import glob
 import os
 import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FILES = [os.path.join(ROOT, "plugin", f) for f in ("texts.def", "texts_smtp.def", "texts_imap.def")]
+FILES = sorted(glob.glob(os.path.join(ROOT, "plugin", "texts*.def")))
 STR = r'"((?:[^"\\]|\\.)*)"'
 ENTRY = re.compile(r'T\((\w+),\s*' + STR + r',\s*' + STR + r',\s*' + STR + r'\)')
 
@@ -46,6 +47,9 @@ PHASES_ID = {
     "fase otorisasi": "(AUTHORIZATION)", "fase transaksi": "(TRANSACTION)", "fase update": "(UPDATE)",
     "fase belum login": "(Not Authenticated)", "fase sudah login": "(Authenticated)",
     "fase kotak surat terpilih": "(Selected)", "fase logout": "(Logout)",
+    "fase salam pembuka": "(greeting)", "fase perkenalan": "(EHLO/HELO)", "fase login": "(AUTH)",
+    "fase amplop": "(MAIL/RCPT)", "fase isi pesan": "(DATA/BDAT)", "fase penutupan": "(QUIT)",
+    "fase terenkripsi": "(TLS)",
 }
 # other words that may follow "fase" (generic use: "fase ini", "Fase baru", ...)
 PHASE_GENERIC = {"ini", "baru", "diperkirakan", "yang"}
