@@ -245,7 +245,8 @@ def _socks_reply(port):
     return b"\x05\x00\x00\x01" + socket.inet_aton(HOST) + struct.pack("!H", port)
 
 
-def _socks5_server(ctx, rec):
+def _socks5_server(ctx, rec, coalesce=False):
+    """COALESCE: as for HTTP, the CONNECT reply and the greeting in one segment."""
     def handshake(client):
         ver, n = _read_exact(client, 2)
         methods = _read_exact(client, n)
@@ -264,7 +265,8 @@ def _socks5_server(ctx, rec):
             client.sendall(b"\x05\x04\x00\x01" + bytes(6))     # host unreachable
             raise ValueError("SOCKS CONNECT to an unknown target %s:%d" % (host, port))
         reply = _socks_reply(upstream.getsockname()[1])
-        client.sendall(reply)
+        greeting = _read_until(upstream, b"\r\n") if coalesce else b""
+        client.sendall(reply + greeting)
         rec.tunnel["proxy_handshake"] = binascii.hexlify(SOCKS_METHOD_OK + reply).decode()
         return upstream
     return handshake
@@ -387,6 +389,27 @@ def tunnel_socks5(ctx):
         with Proxy(ctx, "tunnel-socks", _socks5_server(ctx, rec)) as proxy:
             _session(ctx, rec, _socks5_client(rec), "LOGIN", "bob",
                      "Through a SOCKS5 proxy", "tunnel-socks5")
+    ctx.log("relayed %d bytes up, %d down" % tuple(proxy.relayed))
+    _expect(rec.tunnel["proxy_handshake"], "the proxy never answered the SOCKS request")
+    return rec
+
+
+@scenario("tunnel-socks5-coalesced", "smtp",
+          "as tunnel-socks5 (alice, AUTH PLAIN), but the proxy sends its CONNECT reply and the "
+          "server's 220 greeting in one segment",
+          port="tunnel-socks")
+def tunnel_socks5_coalesced(ctx):
+    port = ctx.ports["tunnel-socks"]
+    rec = TunnelRecord("socks5", port,
+                       "SOCKS5 to a proxy on 1080 (no authentication, CONNECT mail.example:587) "
+                       "that waits for Postfix's greeting and sends its success reply and the "
+                       "'220' line in one segment; then EHLO, AUTH PLAIN with initial response "
+                       "(alice), MAIL, RCPT, DATA, QUIT through the tunnel")
+    rec.tunnel["coalesced"] = True
+    with ctx.capture(port):
+        with Proxy(ctx, "tunnel-socks", _socks5_server(ctx, rec, coalesce=True)) as proxy:
+            _session(ctx, rec, _socks5_client(rec), "PLAIN", "alice",
+                     "Through a SOCKS5 proxy, coalesced", "tunnel-socks5-coalesced")
     ctx.log("relayed %d bytes up, %d down" % tuple(proxy.relayed))
     _expect(rec.tunnel["proxy_handshake"], "the proxy never answered the SOCKS request")
     return rec

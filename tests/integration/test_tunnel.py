@@ -169,11 +169,11 @@ def check_generated(stem):
             "mailedu.phase.start": "1", "mailedu.reply_code": "220", "mailedu.status": "ok"}
     got = {k: g[k] for k in want}
     if sv_mixed:
-        # Wireshark 4.0's HTTP dissector reads bytes after a CONNECT's 200 in the same
-        # segment as the response body, so no SMTP layer runs there: mailedu does not
-        # see the greeting (see the report of branch wip-tunnel).  Known limit.
-        known_limit(got == want, "%s frame %d (200 + greeting in one segment): greeting "
-                    "annotated: got %r" % (stem, greeting, got))
+        # Wireshark 4.0 hands bytes that follow the proxy's reply in the same segment
+        # to no SMTP dissector (HTTP reads them as the 200's body, SOCKS ignores them),
+        # so mailedu, which follows the builtin layer, misses the greeting.  Known limit.
+        known_limit(got == want, "%s frame %d (proxy reply + greeting in one segment): "
+                    "greeting annotated: got %r" % (stem, greeting, got))
     else:
         c.eq(got, want, "%s frame %d: greeting" % (stem, greeting))
 
@@ -206,7 +206,8 @@ def known_limit(ok, what):
         _known.append(what)
 
 
-for stem in ("tunnel-http-connect", "tunnel-http-connect-coalesced", "tunnel-socks5"):
+for stem in ("tunnel-http-connect", "tunnel-http-connect-coalesced", "tunnel-socks5",
+             "tunnel-socks5-coalesced"):
     check_generated(stem)
 for k in _known:
     print("known limit [tunnel] " + k)
