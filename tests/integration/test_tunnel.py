@@ -168,7 +168,8 @@ def check_generated(stem):
     want = {"mailedu.direction": "server", "mailedu.phase": "greeting",
             "mailedu.phase.start": "1", "mailedu.reply_code": "220", "mailedu.status": "ok"}
     got = {k: g[k] for k in want}
-    if sv_mixed:
+    if stem in GREETING_MISSED:
+        c.check(sv_mixed, stem + ": the proxy's reply and the greeting share a segment")
         # Wireshark 4.0 hands bytes that follow the proxy's reply in the same segment
         # to no SMTP dissector (HTTP reads them as the 200's body, SOCKS ignores them),
         # so mailedu, which follows the builtin layer, misses the greeting.  Known limit.
@@ -179,7 +180,7 @@ def check_generated(stem):
 
     # credentials, commands in their phases, phases in order (as the scenario recorded)
     exp_check = dict(exp, server_port=None)  # no Decode As: the tunnel decides
-    if sv_mixed:
+    if stem in GREETING_MISSED:
         exp_check["phases"] = [p for p in exp["phases"] if p != "greeting"]
     check_expected(c, f, exp_check)
     # the password frame says the secret is readable; the user is known afterwards
@@ -195,6 +196,9 @@ def check_generated(stem):
 
 
 _known = []
+# Captures whose greeting mailedu misses today (the proxy's reply and the
+# greeting in one segment); take a name out when the glue learns the shape.
+GREETING_MISSED = {"tunnel-http-connect-coalesced", "tunnel-socks5-coalesced"}
 
 
 def known_limit(ok, what):
