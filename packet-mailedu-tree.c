@@ -193,6 +193,8 @@ static const char *line_summary(wmem_allocator_t *pool, const me_item *it)
                                   arg ? " " : "", arg ? arg : "");
     case ME_KIND_REPLY:
     case ME_KIND_CHALLENGE:
+        if (it->reply_code) /* SMTP: the code as sent */
+            return wmem_strdup_printf(pool, "S: %u %s", it->reply_code, arg ? arg : "");
         return wmem_strdup_printf(pool, "S: %s %s", me_status_name(it->status),
                                   arg ? arg : "");
     case ME_KIND_SASL:
@@ -246,18 +248,27 @@ static void render_line(tvbuff_t *tvb, packet_info *pinfo, proto_tree *t, const 
     add_expert(pinfo, t ? proto_tree_get_parent(t) : NULL, it);
 }
 
-/* With mask_passwords, the builtin dissector's Info text ("C: PASS secret")
- * would still show the secret on the projector: a frame that carries one gets
- * mailedu's own summary of its lines, masked, instead. */
-static void mask_info_column(packet_info *pinfo, const me_item *items)
+/* mailedu's own summary of a frame's lines in the Info column, instead of the
+ * builtin dissector's, where that one would mislead: with mask_passwords its
+ * "C: PASS secret" would still show the secret on the projector; inside a
+ * tunnel it may say C: for the server's lines (HTTP CONNECT). */
+static gboolean own_info_wanted(packet_info *pinfo, const me_item *items)
+{
+    const mailedu_conv *mc = mailedu_conv_get(pinfo, FALSE);
+    const me_item *it;
+    if (mc && mc->origin == MAILEDU_BY_LAYER)
+        return TRUE;
+    if (!mailedu_prefs.mask_passwords)
+        return FALSE;
+    for (it = items; it; it = it->next)
+        if (it->cleartext || it->masked || (it->auth && (it->auth->password || it->auth->token)))
+            return TRUE;
+    return FALSE;
+}
+
+static void own_info_column(packet_info *pinfo, const me_item *items)
 {
     const me_item *it;
-    gboolean secret = FALSE;
-    for (it = items; it && !secret; it = it->next)
-        secret = it->cleartext || it->masked ||
-                 (it->auth && (it->auth->password || it->auth->token));
-    if (!secret)
-        return;
     col_clear(pinfo->cinfo, COL_INFO);
     for (it = items; it; it = it->next)
         col_append_sep_str(pinfo->cinfo, COL_INFO, " | ", line_summary(pinfo->pool, it));
@@ -282,8 +293,8 @@ void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, co
         if (i == nshown && nshown < G_N_ELEMENTS(shown))
             shown[nshown++] = it->phase;
     }
-    if (mailedu_prefs.mask_passwords)
-        mask_info_column(pinfo, items);
+    if (own_info_wanted(pinfo, items))
+        own_info_column(pinfo, items);
     if (mailedu_prefs.info_column && nshown)
         col_prepend_fstr(pinfo->cinfo, COL_INFO, "[%s] ", me_phase_name(shown[0]));
 
