@@ -10,10 +10,10 @@
 #define W 840          /* width of a diagram, px */
 #define CX 200         /* the client's column */
 #define SX 700         /* the server's column */
-#define HEAD 74        /* title, facts and column names */
+#define HEAD 86        /* title, facts and column names */
 #define ROW 28         /* one dialogue line */
 #define FOOT 16
-#define MAX_CHARS 66   /* label length before it is cut with an ellipsis */
+#define MAX_CHARS 62   /* label length before it is cut with an ellipsis */
 
 /* Band colours of the phases, light enough for black text, one family per
  * protocol (POP3 blues, SMTP greens, IMAP oranges, TLS grey).
@@ -21,8 +21,8 @@
  * Wireshark profile), which another change defines: keep the two in step. */
 static const char *const phase_color[4][ME_PHASE_COUNT] = {
     [ME_PROTO_POP3] = {
-        [ME_PHASE_AUTH] = "#dce9fb", [ME_PHASE_TRANSACTION] = "#c2d9f5",
-        [ME_PHASE_UPDATE] = "#d9d4f7", [ME_PHASE_TLS] = "#e2e2e2"},
+        [ME_PHASE_AUTH] = "#d4eefc", [ME_PHASE_TRANSACTION] = "#c9d6f6",
+        [ME_PHASE_UPDATE] = "#ddd2f5", [ME_PHASE_TLS] = "#e2e2e2"},
     [ME_PROTO_SMTP] = {
         [ME_PHASE_GREETING] = "#eef7e8", [ME_PHASE_HELLO] = "#dcefd0",
         [ME_PHASE_AUTH] = "#cbe7bb", [ME_PHASE_ENVELOPE] = "#e3f1c4",
@@ -98,12 +98,14 @@ static void draw_head(me_buf *b, const rep_session *s, const me_rep_opts *o, int
     me_buf_printf(b, ":%u</text>\n<text x=\"10\" y=\"40\" font-size=\"12\">%s=%s (%s, ",
                   s->sport, v.key, v.value, v.rule);
     xml_text(b, me_text_rfc(v.text), 0);
-    me_buf_puts(b, ")<title>");
+    me_buf_puts(b, ")</text>\n<text x=\"10\" y=\"56\" font-size=\"11\" fill=\"#333333\">");
+    xml_text(b, me_text(v.text, o->lang), 132);
+    me_buf_puts(b, "<title>");
     xml_text(b, me_text(v.text, o->lang), 0);
     me_buf_puts(b, "</title></text>\n");
-    me_buf_printf(b, "<text x=\"%d\" y=\"64\" font-size=\"13\" font-weight=\"bold\" "
+    me_buf_printf(b, "<text x=\"%d\" y=\"78\" font-size=\"13\" font-weight=\"bold\" "
                   "text-anchor=\"middle\">%s</text>\n", CX, id ? "Klien" : "Client");
-    me_buf_printf(b, "<text x=\"%d\" y=\"64\" font-size=\"13\" font-weight=\"bold\" "
+    me_buf_printf(b, "<text x=\"%d\" y=\"78\" font-size=\"13\" font-weight=\"bold\" "
                   "text-anchor=\"middle\">Server</text>\n", SX);
 }
 
@@ -122,9 +124,9 @@ static void draw_bands(me_buf *b, const rep_session *s)
                       "fill=\"#333333\">%s</text>\n", HEAD + (int)i * ROW + 14, me_phase_name(ph));
         i = j;
     }
-    me_buf_printf(b, "<line x1=\"%d\" y1=\"70\" x2=\"%d\" y2=\"%d\" stroke=\"#555555\" stroke-width=\"2\"/>\n",
+    me_buf_printf(b, "<line x1=\"%d\" y1=\"82\" x2=\"%d\" y2=\"%d\" stroke=\"#555555\" stroke-width=\"2\"/>\n",
                   CX, CX, HEAD + (int)s->nlines * ROW + 4);
-    me_buf_printf(b, "<line x1=\"%d\" y1=\"70\" x2=\"%d\" y2=\"%d\" stroke=\"#555555\" stroke-width=\"2\"/>\n",
+    me_buf_printf(b, "<line x1=\"%d\" y1=\"82\" x2=\"%d\" y2=\"%d\" stroke=\"#555555\" stroke-width=\"2\"/>\n",
                   SX, SX, HEAD + (int)s->nlines * ROW + 4);
 }
 
