@@ -99,7 +99,9 @@ void me_report_transcript(const me_report *r, const me_rep_opts *o, me_buf *out)
  * profile's colours, warnings marked, the session facts' verdict in the
  * title.  One session gives one <svg> document element; several give one
  * <svg> holding a nested <svg id="mailedu-stream-N"> per session, stacked.
- * No session: an <svg> saying so.  All capture text is XML-escaped. */
+ * No session: an <svg> saying so.  All capture text is XML-escaped (XML 1.0
+ * §2.4) after being made valid UTF-8.  Appends to out, which the caller owns
+ * (me_buf_free); never fails (allocation failure aborts). */
 void me_report_ladder(const me_report *r, const me_rep_opts *o, me_buf *out);
 /* Challenge-response material of every attempt as password crackers read it:
  * CRAM-MD5 as hashcat 10200, APOP as hashcat 20 (md5($salt.$pass)), NTLMv2 as

@@ -205,7 +205,8 @@ def main_session(sessions, rubric):
 def _session_summary(s):
     """The facts of a session kept in grades.json (the dialogue lines are not copied)."""
     keep = ("stream", "protocol", "client", "server", "first_frame", "last_frame", "tls", "phases",
-            "user", "logins", "cleartext", "warnings", "mail_from", "rcpt_to", "rcpt_accepted", "mailboxes")
+            "user", "logins", "cleartext", "warnings", "mail_from", "rcpt_to", "rcpt_accepted", "mailboxes",
+            "facts")
     out = {k: s[k] for k in keep if k in s}
     out["file"] = s.get("_file")
     return out
