@@ -15,21 +15,30 @@
 #define FOOT 16
 #define MAX_CHARS 62   /* label length before it is cut with an ellipsis */
 
-/* Band colours of the phases, light enough for black text, one family per
- * protocol (POP3 blues, SMTP greens, IMAP oranges, TLS grey).
- * THEY MUST MATCH profile/mailedu/colorfilters (the coloring rules of the
- * Wireshark profile), which another change defines: keep the two in step. */
+/* Band colours of the phases: the background colours of the coloring rules
+ * of profile/mailedu/colorfilters (16-bit channels / 257), so the ladder and
+ * the packet list look alike; tests/integration/test_ladder_colors.py checks
+ * that the two agree. */
 static const char *const phase_color[4][ME_PHASE_COUNT] = {
     [ME_PROTO_POP3] = {
-        [ME_PHASE_AUTH] = "#d4eefc", [ME_PHASE_TRANSACTION] = "#c9d6f6",
-        [ME_PHASE_UPDATE] = "#ddd2f5", [ME_PHASE_TLS] = "#e2e2e2"},
+        [ME_PHASE_AUTH] = "#fff0a0",
+        [ME_PHASE_TRANSACTION] = "#c4eebc",
+        [ME_PHASE_UPDATE] = "#e8daf6",
+        [ME_PHASE_TLS] = "#ededed"},
     [ME_PROTO_SMTP] = {
-        [ME_PHASE_GREETING] = "#eef7e8", [ME_PHASE_HELLO] = "#dcefd0",
-        [ME_PHASE_AUTH] = "#cbe7bb", [ME_PHASE_ENVELOPE] = "#e3f1c4",
-        [ME_PHASE_DATA] = "#c9e6cf", [ME_PHASE_QUIT] = "#e6eee1", [ME_PHASE_TLS] = "#e2e2e2"},
+        [ME_PHASE_GREETING] = "#e4eeff",
+        [ME_PHASE_HELLO] = "#d0e0ff",
+        [ME_PHASE_AUTH] = "#ffd8a8",
+        [ME_PHASE_ENVELOPE] = "#bcd3ff",
+        [ME_PHASE_DATA] = "#a6c6ff",
+        [ME_PHASE_QUIT] = "#e8daf6",
+        [ME_PHASE_TLS] = "#ededed"},
     [ME_PROTO_IMAP] = {
-        [ME_PHASE_AUTH] = "#fde6d0", [ME_PHASE_AUTHENTICATED] = "#fbd9b8",
-        [ME_PHASE_SELECTED] = "#f8e3a8", [ME_PHASE_LOGOUT] = "#f3e2d6", [ME_PHASE_TLS] = "#e2e2e2"},
+        [ME_PHASE_AUTH] = "#ffe4a0",
+        [ME_PHASE_AUTHENTICATED] = "#ddf5d0",
+        [ME_PHASE_SELECTED] = "#b4e6ac",
+        [ME_PHASE_LOGOUT] = "#e8daf6",
+        [ME_PHASE_TLS] = "#ededed"},
 };
 
 static const char *band_color(me_proto p, me_phase ph)
