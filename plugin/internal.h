@@ -106,12 +106,26 @@ void me_expect_counted(me_session *s, me_dir dir, uint64_t n, bool capture, me_t
 /* Marks the session as begun mid-session (phase guessed); notes it once. */
 void me_mark_inferred(me_session *s, me_item *it, me_phase guess);
 
-/* Pending commands */
-void me_pend_push(me_session *s, me_item *cmd_item, int cmd, const char *tag, const char *arg);
+/* Pending commands: one FIFO per session, shared by the three engines
+ * (RFC 2920 / RFC 2449 pipelining: replies come in command order; IMAP
+ * replies are matched by tag, RFC 9051 §2.2.1).  Entries live in the session;
+ * pointers returned stay valid only until the next push or pop. */
+/* Appends a command; returns its entry (for engine fields such as aux).
+ * When ME_MAX_PENDING commands already wait, the oldest is forgotten. */
+me_pending *me_pend_push(me_session *s, me_item *cmd_item, int cmd, const char *tag,
+                         const char *arg);
 bool me_pend_pop(me_session *s, me_pending *out);          /* FIFO head */
 bool me_pend_peek(const me_session *s, me_pending *out);
 bool me_pend_take_tag(me_session *s, const char *tag, me_pending *out); /* IMAP */
 void me_pend_clear(me_session *s);
+/* The i-th waiting command, oldest first (i < s->pend_count), or NULL. */
+me_pending *me_pend_at(const me_session *s, unsigned i);
+/* The newest waiting command whose id has its bit in cmd_mask (1u << cmd),
+ * or, with a tag, the one with that tag; NULL if none. */
+me_pending *me_pend_newest(const me_session *s, uint64_t cmd_mask);
+me_pending *me_pend_with_tag(const me_session *s, const char *tag);
+/* True if a waiting command's id has its bit in cmd_mask. */
+bool me_pend_any(const me_session *s, uint64_t cmd_mask);
 /* Link a reply record to the command record. */
 void me_link(me_item *cmd, me_item *reply);
 

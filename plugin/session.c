@@ -180,7 +180,8 @@ static void data_bytes(me_session *s, me_dir dir, size_t n, me_text_id what)
 
 /* ---- pending commands ---- */
 
-void me_pend_push(me_session *s, me_item *cmd_item, int cmd, const char *tag, const char *arg)
+me_pending *me_pend_push(me_session *s, me_item *cmd_item, int cmd, const char *tag,
+                         const char *arg)
 {
     me_pending *p;
     if (s->pend_count == ME_MAX_PENDING) { /* a client that never reads: forget the oldest */
@@ -194,6 +195,41 @@ void me_pend_push(me_session *s, me_item *cmd_item, int cmd, const char *tag, co
     p->arg = arg;
     p->aux = 0;
     s->pend_count++;
+    return p;
+}
+
+me_pending *me_pend_at(const me_session *s, unsigned i)
+{
+    if (i >= s->pend_count)
+        return NULL;
+    return (me_pending *)&s->pend[(s->pend_first + i) % ME_MAX_PENDING];
+}
+
+me_pending *me_pend_newest(const me_session *s, uint64_t cmd_mask)
+{
+    unsigned i;
+    for (i = s->pend_count; i > 0; i--) {
+        me_pending *p = me_pend_at(s, i - 1);
+        if (p->cmd >= 0 && p->cmd < 64 && (cmd_mask & ((uint64_t)1 << p->cmd)))
+            return p;
+    }
+    return NULL;
+}
+
+me_pending *me_pend_with_tag(const me_session *s, const char *tag)
+{
+    unsigned i;
+    for (i = 0; tag && i < s->pend_count; i++) {
+        me_pending *p = me_pend_at(s, i);
+        if (p->tag && strcmp(p->tag, tag) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+bool me_pend_any(const me_session *s, uint64_t cmd_mask)
+{
+    return me_pend_newest(s, cmd_mask) != NULL;
 }
 
 bool me_pend_peek(const me_session *s, me_pending *out)

@@ -15,27 +15,48 @@
 
 #include "internal.h"
 
-/* The command list; X(name, phase it opens or NONE to keep the current one, text) */
-#define SMTP_COMMANDS(X)                                 \
-    X(HELO, ME_PHASE_HELLO, TXT_SMTP_HELO)               \
-    X(EHLO, ME_PHASE_HELLO, TXT_SMTP_EHLO)               \
-    X(AUTH, ME_PHASE_AUTH, TXT_SMTP_AUTH)                \
-    X(STARTTLS, ME_PHASE_HELLO, TXT_SMTP_STARTTLS)       \
-    X(MAIL, ME_PHASE_ENVELOPE, TXT_SMTP_MAIL)            \
-    X(RCPT, ME_PHASE_ENVELOPE, TXT_SMTP_RCPT)            \
-    X(DATA, ME_PHASE_DATA, TXT_SMTP_DATA)                \
-    X(BDAT, ME_PHASE_DATA, TXT_SMTP_BDAT)                \
-    X(RSET, ME_PHASE_HELLO, TXT_SMTP_RSET)               \
-    X(VRFY, ME_PHASE_NONE, TXT_SMTP_VRFY)                \
-    X(EXPN, ME_PHASE_NONE, TXT_SMTP_EXPN)                \
-    X(HELP, ME_PHASE_NONE, TXT_SMTP_HELP)                \
-    X(NOOP, ME_PHASE_NONE, TXT_SMTP_NOOP)                \
-    X(ETRN, ME_PHASE_NONE, TXT_SMTP_ETRN)                \
-    X(QUIT, ME_PHASE_QUIT, TXT_SMTP_QUIT)
+/* RFC 5321 states of a session as the server sees them (Zeek's SMTP_State
+ * idea: named states, not a set of booleans).  AUTH and TLS are orthogonal
+ * and kept apart (authed, tls_started). */
+typedef enum {
+    SM_CONNECT = 0, /* connection open, no EHLO/HELO accepted yet (§3.1, §4.1.1.1);
+                     * also after STARTTLS's 220, which forgets everything (RFC 3207 §4.2) */
+    SM_UNKNOWN,     /* the capture began mid-session: nothing is known, nothing flagged */
+    SM_READY,       /* after a 250 to EHLO/HELO or RSET, or the final reply to a
+                     * message: no transaction open (§4.1.4) */
+    SM_MAIL,        /* MAIL accepted: a transaction is open, no recipient yet (§3.3) */
+    SM_RCPT,        /* at least one RCPT accepted: DATA or BDAT may come (§3.3, RFC 3030 §2) */
+    SM_QUIT,        /* QUIT sent: the server closes after its 221 (§4.1.1.10) */
+    SM_KEEP         /* table value: the command does not change the state */
+} smtp_sm;
+
+#define S_(x) (1u << SM_##x)
+#define S_ANY (S_(CONNECT) | S_(UNKNOWN) | S_(READY) | S_(MAIL) | S_(RCPT) | S_(QUIT))
+#define S_HELLOED (S_(UNKNOWN) | S_(READY) | S_(MAIL) | S_(RCPT))
+
+/* The command list; X(name, phase it opens or NONE to keep the current one,
+ * states it is valid in, state after a success reply, text).  RSET and the
+ * informational commands are valid in every state (§4.1.4). */
+#define SMTP_COMMANDS(X)                                                    \
+    X(HELO, ME_PHASE_HELLO, S_ANY, SM_READY, TXT_SMTP_HELO)                  \
+    X(EHLO, ME_PHASE_HELLO, S_ANY, SM_READY, TXT_SMTP_EHLO)                  \
+    X(AUTH, ME_PHASE_AUTH, S_(UNKNOWN) | S_(READY), SM_KEEP, TXT_SMTP_AUTH)  \
+    X(STARTTLS, ME_PHASE_HELLO, S_HELLOED, SM_CONNECT, TXT_SMTP_STARTTLS)    \
+    X(MAIL, ME_PHASE_ENVELOPE, S_(UNKNOWN) | S_(READY), SM_MAIL, TXT_SMTP_MAIL) \
+    X(RCPT, ME_PHASE_ENVELOPE, S_(UNKNOWN) | S_(MAIL) | S_(RCPT), SM_RCPT, TXT_SMTP_RCPT) \
+    X(DATA, ME_PHASE_DATA, S_(UNKNOWN) | S_(RCPT), SM_KEEP, TXT_SMTP_DATA)   \
+    X(BDAT, ME_PHASE_DATA, S_(UNKNOWN) | S_(RCPT), SM_KEEP, TXT_SMTP_BDAT)   \
+    X(RSET, ME_PHASE_HELLO, S_ANY, SM_READY, TXT_SMTP_RSET)                  \
+    X(VRFY, ME_PHASE_NONE, S_ANY, SM_KEEP, TXT_SMTP_VRFY)                    \
+    X(EXPN, ME_PHASE_NONE, S_ANY, SM_KEEP, TXT_SMTP_EXPN)                    \
+    X(HELP, ME_PHASE_NONE, S_ANY, SM_KEEP, TXT_SMTP_HELP)                    \
+    X(NOOP, ME_PHASE_NONE, S_ANY, SM_KEEP, TXT_SMTP_NOOP)                    \
+    X(ETRN, ME_PHASE_NONE, S_ANY, SM_KEEP, TXT_SMTP_ETRN)                    \
+    X(QUIT, ME_PHASE_QUIT, S_ANY, SM_QUIT, TXT_SMTP_QUIT)
 
 enum {
     CMD_UNKNOWN = 0,
-#define X(n, ph, tx) CMD_##n,
+#define X(n, ph, ok, to, tx) CMD_##n,
     SMTP_COMMANDS(X)
 #undef X
     CMD_COUNT,
@@ -44,12 +65,20 @@ enum {
 };
 
 static const struct {
-    const char *name;
     me_phase phase;
+    unsigned valid; /* S_ bits */
+    smtp_sm next;   /* state after a success reply */
     me_text_id text;
 } cmds[CMD_COUNT] = {
-    {"", ME_PHASE_NONE, TXT_SMTP_UNKNOWN_CMD},
-#define X(n, ph, tx) {#n, ph, tx},
+    {ME_PHASE_NONE, S_ANY, SM_KEEP, TXT_SMTP_UNKNOWN_CMD},
+#define X(n, ph, ok, to, tx) {ph, ok, to, tx},
+    SMTP_COMMANDS(X)
+#undef X
+};
+
+static const char *const cmd_names[CMD_COUNT] = {
+    "",
+#define X(n, ph, ok, to, tx) #n,
     SMTP_COMMANDS(X)
 #undef X
 };
@@ -65,13 +94,10 @@ typedef struct smtp_state {
     bool started;      /* first record made (mid-session inference done) */
     bool greeted;      /* the greeting was seen, or is known to be missed */
     bool client_seen;  /* the client sent a line */
-    bool midsession;   /* the capture began mid-session: history unknown */
-    bool hello_done;   /* EHLO/HELO sent and not refused */
+    smtp_sm sm;        /* state confirmed by the server's replies */
+    smtp_sm opt;       /* state once every pending command succeeds (what a
+                        * pipelining client assumes when it sends the next one) */
     bool authed;       /* AUTH succeeded */
-    bool txn_known;    /* we know whether a mail transaction is open */
-    bool mail_open;    /* MAIL sent and not refused, transaction not over */
-    unsigned rcpts;    /* RCPTs sent in this transaction and not refused */
-    bool quit_sent;
     bool tls_started;
     bool in_sasl;      /* AUTH exchange running: client lines are SASL responses */
     /* DATA sent, its reply not yet seen */
@@ -93,14 +119,6 @@ static void init(me_session *s)
     s->phase = ME_PHASE_GREETING;
 }
 
-static int lookup(const char *w, size_t n)
-{
-    int i;
-    for (i = 1; i < CMD_COUNT; i++)
-        if (me_ieq(w, n, cmds[i].name))
-            return i;
-    return CMD_UNKNOWN;
-}
 
 /* ---- strings ---- */
 
@@ -245,64 +263,76 @@ static void first_record(me_session *s, smtp_state *p, me_item *it, me_phase gue
         return;
     me_mark_inferred(s, it, guess);
     if (guess != ME_PHASE_GREETING) {
-        p->midsession = true;
         p->greeted = true;
-        p->hello_done = true; /* whatever came before, the server is talking */
-        p->txn_known = false;
+        p->sm = p->opt = SM_UNKNOWN; /* whatever came before, the server is talking */
     }
 }
 
 /* Phase between exchanges: what a NOOP or an unsolicited reply would be in. */
 static me_phase rest_phase(const smtp_state *p)
 {
-    if (p->quit_sent)
-        return ME_PHASE_QUIT;
-    if (p->mail_open)
-        return ME_PHASE_ENVELOPE;
-    if (p->hello_done || p->tls_started || p->midsession)
-        return ME_PHASE_HELLO;
-    return ME_PHASE_GREETING;
+    switch (p->opt) {
+    case SM_QUIT: return ME_PHASE_QUIT;
+    case SM_MAIL:
+    case SM_RCPT: return ME_PHASE_ENVELOPE;
+    case SM_CONNECT: return p->tls_started ? ME_PHASE_HELLO : ME_PHASE_GREETING;
+    default: return ME_PHASE_HELLO;
+    }
 }
 
-static void push(me_session *s, me_item *it, int cmd, const char *arg, uint32_t aux)
+/* How a command's reply ended, for the state machine. */
+enum { R_PENDING, R_OK, R_FAIL };
+
+/* The state after command cmd (with its pending aux) got reply r; R_PENDING
+ * assumes success.  RFC 5321 §4.1.4: a refused command leaves the state as it
+ * was, except where the RFC says the transaction is over whatever the reply. */
+static smtp_sm sm_step(smtp_sm st, int cmd, uint32_t aux, int r)
 {
-    me_pend_push(s, it, cmd, NULL, arg);
-    s->pend[(s->pend_first + s->pend_count - 1) % ME_MAX_PENDING].aux =
-        aux | (uint32_t)s->phase | (s->inferred ? AUX_INFERRED : 0);
+    if (cmd == CMD_EOD || (cmd == CMD_BDAT && ((aux & AUX_LAST) || r == R_FAIL)))
+        return st == SM_QUIT ? st : SM_READY; /* §4.1.1.4, RFC 3030 §2: the message is settled */
+    if (cmd == CMD_QUIT)
+        return SM_QUIT;                       /* the server closes whatever it answers */
+    if (cmd <= CMD_UNKNOWN || cmd >= CMD_COUNT || r == R_FAIL || cmds[cmd].next == SM_KEEP)
+        return st;
+    if (cmd == CMD_RSET && st == SM_CONNECT)
+        return st;                            /* RSET clears a transaction, it is no EHLO */
+    return cmds[cmd].next;
 }
 
-static void txn_reset(smtp_state *p)
+/* The optimistic state: the confirmed one with every pending command applied. */
+static void sm_replay(const me_session *s, smtp_state *p)
 {
-    p->mail_open = false;
-    p->rcpts = 0;
-    p->txn_known = true;
+    unsigned i;
+    p->opt = p->sm;
+    for (i = 0; i < s->pend_count; i++) {
+        const me_pending *q = me_pend_at(s, i);
+        p->opt = sm_step(p->opt, q->cmd, q->aux, R_PENDING);
+    }
+}
+
+/* A reply settled command cmd: the server's state moves (or not). */
+static void sm_reply(me_session *s, smtp_state *p, int cmd, uint32_t aux, bool ok)
+{
+    p->sm = sm_step(p->sm, cmd, aux, ok ? R_OK : R_FAIL);
+    sm_replay(s, p);
+}
+
+static void push(me_session *s, smtp_state *p, me_item *it, int cmd, const char *arg,
+                 uint32_t aux)
+{
+    me_pending *q = me_pend_push(s, it, cmd, NULL, arg);
+    q->aux = aux | (uint32_t)s->phase | (s->inferred ? AUX_INFERRED : 0);
+    p->opt = sm_step(p->opt, cmd, q->aux, R_PENDING);
 }
 
 /* ---- client ---- */
 
+/* RFC 5321 §4.1.4 (order of commands), RFC 4954 §4 (AUTH once, outside a
+ * transaction), RFC 3207 §4 (STARTTLS after EHLO): checked against the state
+ * the client may assume once its pending commands succeed. */
 static void wrong_phase(me_session *s, smtp_state *p, me_item *it, int cmd)
 {
-    bool bad = false;
-    switch (cmd) {
-    case CMD_MAIL: /* RFC 5321 §4.1.4: EHLO/HELO first; no MAIL inside a transaction */
-        bad = !p->hello_done || (p->txn_known && p->mail_open);
-        break;
-    case CMD_RCPT: /* §4.1.1.3: RCPT only after MAIL */
-        bad = p->txn_known && !p->mail_open;
-        break;
-    case CMD_DATA: /* §4.1.1.4 and RFC 3030 §2: content only after a recipient */
-    case CMD_BDAT:
-        bad = p->txn_known && (!p->mail_open || p->rcpts == 0);
-        break;
-    case CMD_AUTH: /* RFC 4954 §4: after EHLO, once, not inside a transaction */
-        bad = !p->hello_done || p->authed || (p->txn_known && p->mail_open);
-        break;
-    case CMD_STARTTLS: /* RFC 3207 §4: after EHLO */
-        bad = !p->hello_done;
-        break;
-    default:
-        break;
-    }
+    bool bad = !(cmds[cmd].valid & (1u << p->opt)) || (cmd == CMD_AUTH && p->authed);
     if (bad) {
         it->flags |= ME_W_WRONG_PHASE;
         it->wrong_phase = s->phase;
@@ -369,7 +399,7 @@ static void client_line(me_session *s, smtp_state *p, const char *line, size_t n
         return;
     }
     me_first_word(line, n, &w, &wl, &rest, &rl);
-    cmd = lookup(w, wl);
+    cmd = me_lookup(cmd_names, CMD_COUNT, w, wl);
 
     if (!p->started && !s->start_seen && cmd == CMD_UNKNOWN) {
         /* first line of a mid-session capture that is no command: message content */
@@ -377,9 +407,7 @@ static void client_line(me_session *s, smtp_state *p, const char *line, size_t n
         it->explain = TXT_SMTP_MESSAGE_DATA;
         it->data_len = (uint32_t)n + 2;
         first_record(s, p, it, ME_PHASE_DATA, false);
-        p->mail_open = true;
-        p->rcpts = 1;
-        p->txn_known = true;
+        p->sm = p->opt = SM_RCPT; /* a message is being sent */
         p->client_seen = true;
         me_expect_dotbody(s, ME_CLIENT, TXT_SMTP_MESSAGE_DATA);
         return;
@@ -391,7 +419,7 @@ static void client_line(me_session *s, smtp_state *p, const char *line, size_t n
         it->explain = TXT_SMTP_GARBAGE;
         it->flags |= ME_W_MALFORMED;
         first_record(s, p, it, ME_PHASE_HELLO, true);
-        push(s, it, CMD_GARBAGE, NULL, 0);
+        push(s, p, it, CMD_GARBAGE, NULL, 0);
         return;
     }
 
@@ -413,10 +441,7 @@ static void client_line(me_session *s, smtp_state *p, const char *line, size_t n
     switch (cmd) {
     case CMD_HELO:
     case CMD_EHLO:
-        /* RFC 5321 §4.1.4: EHLO/HELO also resets any transaction */
-        p->hello_done = true;
-        txn_reset(p);
-        break;
+        break; /* RFC 5321 §4.1.4: its 250 also resets any transaction (sm_step) */
     case CMD_AUTH:
         auth_command(s, p, it, rest, rl);
         break;
@@ -424,15 +449,11 @@ static void client_line(me_session *s, smtp_state *p, const char *line, size_t n
         it->mail_from = arg = path_arg(s, rest, rl, "FROM:");
         if (!arg)
             it->flags |= ME_W_MALFORMED;
-        p->mail_open = true;
-        p->rcpts = 0;
-        p->txn_known = true;
         break;
     case CMD_RCPT:
         it->rcpt = arg = path_arg(s, rest, rl, "TO:");
         if (!arg)
             it->flags |= ME_W_MALFORMED;
-        p->rcpts++;
         break;
     case CMD_DATA:
         p->data_item = it;
@@ -453,22 +474,15 @@ static void client_line(me_session *s, smtp_state *p, const char *line, size_t n
         me_expect_counted(s, ME_CLIENT, size, false, TXT_SMTP_BDAT_DATA);
         if (ll) {
             aux |= AUX_LAST;
-            push(s, it, cmd, NULL, aux);
-            txn_reset(p); /* the client's side of the transaction is complete */
+            push(s, p, it, cmd, NULL, aux);
             return;
         }
         break;
     }
-    case CMD_RSET:
-        txn_reset(p);
-        break;
-    case CMD_QUIT:
-        p->quit_sent = true;
-        break;
     default:
         break;
     }
-    push(s, it, cmd, arg, aux);
+    push(s, p, it, cmd, arg, aux);
 }
 
 /* The "." that ends DATA content: a record of its own, answered by the
@@ -487,13 +501,12 @@ static void body_end(me_session *s, me_dir dir)
     if (p->data_refused) {
         /* DATA was refused: the server reads these lines as commands, not a message */
         p->data_refused = false;
-        push(s, it, CMD_GARBAGE, NULL, 0);
+        push(s, p, it, CMD_GARBAGE, NULL, 0);
         return;
     }
     if (p->data_wait)
         p->eod_early = true;
-    push(s, it, CMD_EOD, NULL, 0);
-    txn_reset(p); /* the client's side of the transaction is complete */
+    push(s, p, it, CMD_EOD, NULL, 0);
 }
 
 static void counted(me_session *s, me_dir dir, const uint8_t *d, size_t n, bool done)
@@ -827,18 +840,16 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
 {
     bool ok = code / 100 == 2;
     me_link(pc->item, it);
+    sm_reply(s, p, pc->cmd, pc->aux, ok || (pc->cmd == CMD_STARTTLS && code == 220));
     record_phase(s, it, AUX_PHASE(pc->aux), (pc->aux & AUX_INFERRED) != 0, true);
     switch (pc->cmd) {
     case CMD_EHLO:
     case CMD_HELO:
         if (ok) {
-            p->hello_done = true;
             if (pc->cmd == CMD_EHLO && multi)
                 ehlo_caps(s, p, it);
             else
                 it->explain = TXT_SMTP_HELLO_OK;
-        } else {
-            p->hello_done = false;
         }
         break;
     case CMD_AUTH:
@@ -859,8 +870,6 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
         it->mail_from = pc->arg;
         if (ok)
             it->explain = TXT_SMTP_MAIL_OK;
-        else
-            p->mail_open = false;
         break;
     case CMD_RCPT:
         it->rcpt = pc->arg;
@@ -869,8 +878,6 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
         else if (!ok) {
             if (!it->enhanced)
                 it->explain2 = TXT_SMTP_RCPT_REFUSED;
-            if (p->rcpts)
-                p->rcpts--;
         }
         break;
     case CMD_DATA:
@@ -893,9 +900,7 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
     case CMD_BDAT:
         if (ok)
             it->explain = TXT_SMTP_BDAT_OK;
-        else if (!(pc->aux & AUX_LAST))
-            txn_reset(p); /* RFC 3030 §2: a refused chunk fails the transaction */
-        break;
+        break; /* RFC 3030 §2: a refused chunk fails the transaction (sm_step) */
     case CMD_QUIT:
         if (code == 221)
             it->explain = TXT_SMTP_QUIT_OK;
@@ -970,11 +975,10 @@ static void final_reply(me_session *s, smtp_state *p, int code, const char *t, s
             me_start_tls(s);
             me_set_phase(s, ME_PHASE_HELLO);
             p->tls_started = true;
-            p->hello_done = false;
+            p->sm = p->opt = SM_CONNECT;
             p->authed = false;
             p->in_sasl = false;
             p->data_wait = false;
-            txn_reset(p);
             return;
         }
     } else {

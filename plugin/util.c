@@ -43,6 +43,15 @@ bool me_ieq(const char *a, size_t n, const char *b)
     return n == bl && me_iprefix(a, n, b);
 }
 
+int me_lookup(const char *const *names, int count, const char *w, size_t n)
+{
+    int i;
+    for (i = 1; i < count; i++)
+        if (me_ieq(w, n, names[i]))
+            return i;
+    return 0;
+}
+
 bool me_iprefix(const char *a, size_t n, const char *b)
 {
     size_t i;
