@@ -45,6 +45,8 @@ typedef struct me_dirstate {
     bool gap;              /* bytes were lost before the current position */
     bool body_midline;     /* DOTBODY: the partial line is not at a line start */
     me_text_id what;       /* explanation for DATA records of this mode */
+    me_phase body_phase;   /* phase of the record that opened this body (its content
+                            * shows it even when pipelined lines moved the session on) */
     uint32_t next_flags;   /* ME_W_* for the next record of this direction */
 } me_dirstate;
 
@@ -89,6 +91,7 @@ struct me_session {
     const char *user;      /* session user once a login succeeded (or last tried) */
     const char *mailbox;   /* IMAP mailbox selected, copied onto every record */
     bool tls_upgraded;     /* TLS started by STARTTLS/STLS, not yet seen on the wire */
+    bool tls_implicit;     /* TLS assumed from the port, no TLS record seen yet */
     bool predecrypted;     /* readable text after STARTTLS: a capture of decrypted data */
     bool tls_offered;      /* server advertised STLS/STARTTLS */
     bool tls_warned;
@@ -99,6 +102,12 @@ me_item *me_item_new(me_session *s, me_dir dir, me_kind kind);
 void me_set_phase(me_session *s, me_phase ph);            /* takes effect for the next record */
 void me_set_phase_now(me_session *s, me_item *it, me_phase ph); /* this record opens ph */
 void me_start_tls(me_session *s);
+/* Gives reply record it the phase ph of the command it answers (inferred:
+ * that phase was a guess) without moving the session's phase, which pipelined
+ * commands may have moved on.  late_ok: a late reply shows its command's phase
+ * but starts no phase the session already left (phase.start marks where
+ * phases begin).  Does nothing for ME_PHASE_NONE or undecrypted TLS. */
+void me_record_phase(me_session *s, me_item *it, me_phase ph, bool inferred, bool late_ok);
 
 /* Reading modes */
 void me_expect_dotbody(me_session *s, me_dir dir, me_text_id what);
@@ -136,6 +145,12 @@ void me_cred_result(me_session *s, me_item *it, me_result r);
 /* Applies a SASL step's output to the current attempt and to the record. */
 void me_cred_apply_sasl(me_session *s, me_item *it, const me_sasl_out *o);
 void me_note_cleartext(me_session *s, me_item *it);        /* readable secret in this line */
+/* During a SASL exchange, tells whether the client line (n bytes, no CRLF) is
+ * no SASL response but the next command: the mechanism has had all its client
+ * messages (me_sasl_client_done), or the line is not base64 (RFC 4954 §4,
+ * RFC 5034 §4) and its first word is a command of the protocol (known_cmd).
+ * Happens when the server's verdict was not captured (one-sided capture). */
+bool me_sasl_over(const me_session *s, const char *line, size_t n, bool known_cmd);
 
 /* Strings */
 const char *me_strndup(me_session *s, const char *p, size_t n);

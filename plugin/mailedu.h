@@ -79,7 +79,9 @@ enum {
     ME_W_GAP            = 1u << 11, /* bytes missing before this line (lost/unseen segment) */
     ME_W_LOGIN_DISABLED = 1u << 12, /* IMAP server said LOGINDISABLED, client sent LOGIN anyway */
     ME_W_PROTECTED      = 1u << 13, /* credential inside TLS: protected on the wire */
-    ME_W_TLS_NOT_STARTED = 1u << 14 /* STARTTLS accepted, but the session went on in clear */
+    ME_W_TLS_NOT_STARTED = 1u << 14, /* STARTTLS accepted, but the session went on in clear */
+    ME_W_PLAIN_BEFORE_TLS = 1u << 15 /* readable line after the STARTTLS OK, before TLS began
+                                      * (STARTTLS injection shape, RFC 3207 §4.2, RFC 9051 §6.2.1) */
 };
 
 /* Allocator used for everything the engines keep: records, strings, sessions. */

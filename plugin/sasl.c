@@ -230,6 +230,7 @@ void me_sasl_client(me_sasl *s, const char *p, size_t n, me_sasl_out *o)
     size_t ml = 0;
     memset(o, 0, sizeof(*o));
     s->client_steps++;
+    s->server_last = false;
     o->explain = TXT_SASL_RESPONSE;
     if (n == 1 && p[0] == '*') {
         o->cancelled = true;
@@ -262,7 +263,8 @@ void me_sasl_client(me_sasl *s, const char *p, size_t n, me_sasl_out *o)
             o->authzid = text(s, m, (size_t)(z1 - m));
         o->username = text(s, z1 + 1, (size_t)(z2 - z1 - 1));
         o->password = text(s, z2 + 1, ml - (size_t)(z2 + 1 - m));
-        o->cleartext = true;
+        o->empty_secret = !*o->password;
+        o->cleartext = !o->empty_secret;
         o->base64 = true;
         break;
     }
@@ -275,7 +277,8 @@ void me_sasl_client(me_sasl *s, const char *p, size_t n, me_sasl_out *o)
         } else if (s->login_expect == 1) {
             o->password = text(s, m, ml);
             o->explain = TXT_SASL_LOGIN_PASS;
-            o->cleartext = true;
+            o->empty_secret = ml == 0;
+            o->cleartext = ml > 0;
             o->base64 = true;
             s->login_expect = 2;
         }
@@ -350,6 +353,7 @@ void me_sasl_server(me_sasl *s, const char *p, size_t n, me_sasl_out *o)
     size_t ml = 0;
     memset(o, 0, sizeof(*o));
     s->server_steps++;
+    s->server_last = true;
     o->explain = TXT_SASL_CHALLENGE;
     if (n == 0) {
         o->explain = TXT_SASL_EMPTY_CHALLENGE;
@@ -408,5 +412,24 @@ void me_sasl_server(me_sasl *s, const char *p, size_t n, me_sasl_out *o)
         break;
     default:
         break;
+    }
+}
+
+bool me_sasl_client_done(const me_sasl *s)
+{
+    if (s->server_last || s->client_steps == 0)
+        return false;
+    switch (s->mech) {
+    case ME_SASL_LOGIN:
+        return s->login_expect == 2;
+    case ME_SASL_PLAIN:
+    case ME_SASL_CRAM_MD5:
+    case ME_SASL_EXTERNAL:
+    case ME_SASL_ANONYMOUS:
+    case ME_SASL_XOAUTH2:
+    case ME_SASL_OAUTHBEARER:
+        return true;
+    default:
+        return false;
     }
 }

@@ -94,6 +94,8 @@ typedef struct smtp_state {
     bool started;      /* first record made (mid-session inference done) */
     bool greeted;      /* the greeting was seen, or is known to be missed */
     bool client_seen;  /* the client sent a line */
+    bool early;        /* the client spoke before any greeting (one line is flagged;
+                        * after that the server side is taken as not captured) */
     smtp_sm sm;        /* state confirmed by the server's replies */
     smtp_sm opt;       /* state once every pending command succeeds (what a
                         * pipelining client assumes when it sends the next one) */
@@ -225,32 +227,6 @@ static const char *path_arg(me_session *s, const char *p, size_t n, const char *
 
 /* ---- records and phases ---- */
 
-/* Gives a record the phase of the command it answers without moving the
- * session's phase (pipelined commands may already have opened a later one).
- * A late reply to a pipelined command (MAIL's 250 arriving after the client
- * sent DATA) shows its command's phase but does not start a phase the
- * session has already left: mailedu.phase.start marks where phases begin. */
-static void record_phase(me_session *s, me_item *it, me_phase ph, bool inferred, bool late_ok)
-{
-    me_phase keep = s->phase;
-    bool inf = s->inferred;
-    if (ph == ME_PHASE_NONE || ph >= ME_PHASE_COUNT || (s->tls && !s->decrypted))
-        return;
-    if (late_ok && ph != s->phase && s->prev_shown != ME_PHASE_NONE) {
-        it->phase = ph;
-        it->inferred = inferred;
-        it->phase_start = false;
-        it->flags &= ~(uint32_t)ME_W_PHASE_CHANGE;
-        s->shown = s->prev_shown;
-        return;
-    }
-    me_set_phase_now(s, it, ph);
-    s->phase = keep;
-    s->inferred = inf;
-    if (!(s->tls && !s->decrypted))
-        it->inferred = inferred;
-}
-
 /* The first record of the session: if the capture did not see the start,
  * the phase is a guess (SPEC: mailedu.phase.inferred, noted once). */
 static void first_record(me_session *s, smtp_state *p, me_item *it, me_phase guess,
@@ -375,7 +351,7 @@ static void auth_command(me_session *s, smtp_state *p, me_item *it, const char *
         me_sasl_client(&c->sasl, ir, il, &o);
         me_cred_apply_sasl(s, it, &o);
         it->explain = TXT_SMTP_AUTH;
-        it->explain2 = o.explain;
+        it->explain2 = o.empty_secret ? TXT_AUTH_EMPTY_PASSWORD : o.explain;
         if (o.password || o.token) {
             char *m = s->a.alloc(s->a.ctx, ml + 10);
             memcpy(m, mw, ml);
@@ -394,12 +370,15 @@ static void client_line(me_session *s, smtp_state *p, const char *line, size_t n
     me_phase ph;
     uint32_t aux = 0;
 
-    if (p->in_sasl) {
-        sasl_line(s, line, n);
-        return;
-    }
     me_first_word(line, n, &w, &wl, &rest, &rl);
     cmd = me_lookup(cmd_names, CMD_COUNT, w, wl);
+    if (p->in_sasl) {
+        if (!me_sasl_over(s, line, n, cmd != CMD_UNKNOWN)) {
+            sasl_line(s, line, n);
+            return;
+        }
+        p->in_sasl = false; /* the server's verdict was not captured */
+    }
 
     if (!p->started && !s->start_seen && cmd == CMD_UNKNOWN) {
         /* first line of a mid-session capture that is no command: message content */
@@ -433,9 +412,20 @@ static void client_line(me_session *s, smtp_state *p, const char *line, size_t n
         first_record(s, p, it, ph != ME_PHASE_NONE ? ph : ME_PHASE_HELLO, false);
     } else {
         p->started = true;
-        wrong_phase(s, p, it, cmd);
-        if (ph != ME_PHASE_NONE)
-            me_set_phase_now(s, it, ph);
+        if (!p->greeted && s->start_seen && !p->early) {
+            /* RFC 5321 §3.1, §4.3.1: the client waits for the greeting.  A line
+             * sent before it stays in phase greeting, flagged; its reply opens
+             * the command's phase (README: "EHLO before the banner"). */
+            it->flags |= ME_W_WRONG_PHASE;
+            it->wrong_phase = ME_PHASE_GREETING;
+            p->early = true;
+            if (ph != ME_PHASE_NONE)
+                me_set_phase(s, ph);
+        } else {
+            wrong_phase(s, p, it, cmd);
+            if (ph != ME_PHASE_NONE)
+                me_set_phase_now(s, it, ph);
+        }
     }
 
     switch (cmd) {
@@ -803,9 +793,9 @@ static void challenge(me_session *s, smtp_state *p, me_item *it, const char *t, 
     it->explain = TXT_SMTP_R334;
     if (me_pend_peek(s, &pc) && pc.cmd == CMD_AUTH) {
         me_link(pc.item, it);
-        record_phase(s, it, ME_PHASE_AUTH, (pc.aux & AUX_INFERRED) != 0, true);
+        me_record_phase(s, it, ME_PHASE_AUTH, (pc.aux & AUX_INFERRED) != 0, true);
     } else if (p->started) {
-        record_phase(s, it, ME_PHASE_AUTH, s->inferred, true);
+        me_record_phase(s, it, ME_PHASE_AUTH, s->inferred, true);
     }
     first_record(s, p, it, ME_PHASE_AUTH, false);
     p->in_sasl = true;
@@ -841,7 +831,7 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
     bool ok = code / 100 == 2;
     me_link(pc->item, it);
     sm_reply(s, p, pc->cmd, pc->aux, ok || (pc->cmd == CMD_STARTTLS && code == 220));
-    record_phase(s, it, AUX_PHASE(pc->aux), (pc->aux & AUX_INFERRED) != 0, true);
+    me_record_phase(s, it, AUX_PHASE(pc->aux), (pc->aux & AUX_INFERRED) != 0, true);
     switch (pc->cmd) {
     case CMD_EHLO:
     case CMD_HELO:
@@ -954,7 +944,7 @@ static void final_reply(me_session *s, smtp_state *p, int code, const char *t, s
                           : code == 554 ? TXT_SMTP_GREETING_REFUSED
                                         : TXT_SMTP_R421;
             if (p->started)
-                record_phase(s, it, ME_PHASE_GREETING, false, false);
+                me_record_phase(s, it, ME_PHASE_GREETING, false, false);
             first_record(s, p, it, ME_PHASE_GREETING, true);
             return;
         }
@@ -1029,9 +1019,9 @@ static void server_line(me_session *s, smtp_state *p, const char *l, size_t n)
             it = p->ml_item = me_item_new(s, ME_SERVER, ME_KIND_DATA);
             it->explain = TXT_SMTP_REPLY_CONT;
             if (me_pend_peek(s, &pc))
-                record_phase(s, it, AUX_PHASE(pc.aux), (pc.aux & AUX_INFERRED) != 0, true);
+                me_record_phase(s, it, AUX_PHASE(pc.aux), (pc.aux & AUX_INFERRED) != 0, true);
             else if (!p->greeted && (s->start_seen || !p->client_seen))
-                record_phase(s, it, ME_PHASE_GREETING, false, false);
+                me_record_phase(s, it, ME_PHASE_GREETING, false, false);
             first_record(s, p, it, p->greeted ? guess_from_reply(code, NULL)
                                               : ME_PHASE_GREETING,
                          code == 220);

@@ -37,6 +37,17 @@ long me_b64_decode(const char *in, size_t len, uint8_t *out)
     return (long)o;
 }
 
+bool me_is_b64(const char *p, size_t n)
+{
+    size_t i;
+    while (n > 0 && p[n - 1] == '=')
+        n--;
+    for (i = 0; i < n; i++)
+        if (b64val((unsigned char)p[i]) < 0)
+            return false;
+    return true;
+}
+
 bool me_ieq(const char *a, size_t n, const char *b)
 {
     size_t bl = strlen(b);

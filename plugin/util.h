@@ -11,6 +11,10 @@
  * text is not base64. */
 long me_b64_decode(const char *in, size_t len, uint8_t *out);
 
+/* True if the n bytes are all of the base64 alphabet (RFC 4648 §4, '='
+ * padding at the end), as every SASL response line is (RFC 4954 §4). */
+bool me_is_b64(const char *p, size_t n);
+
 /* Case-insensitive comparison of n bytes of a with the NUL-terminated b;
  * true only if a has exactly strlen(b) bytes (n == strlen(b)). */
 bool me_ieq(const char *a, size_t n, const char *b);
