@@ -92,6 +92,7 @@ struct me_session {
     const char *mailbox;   /* IMAP mailbox selected, copied onto every record */
     bool tls_upgraded;     /* TLS started by STARTTLS/STLS, not yet seen on the wire */
     bool tls_implicit;     /* TLS assumed from the port, no TLS record seen yet */
+    bool clear_on_tls_port; /* implicit-TLS port, but the session turned out clear */
     bool predecrypted;     /* readable text after STARTTLS: a capture of decrypted data */
     bool tls_offered;      /* server advertised STLS/STARTTLS */
     bool tls_warned;

@@ -506,6 +506,15 @@ static size_t readable_line(const uint8_t *p, size_t n)
     return 0;
 }
 
+/* A TLS handshake record header at a line start (RFC 8446 §5.1: type 22,
+ * version 3.x): on an implicit-TLS port where the other side spoke in clear,
+ * the TLS attempt of this side, shown as TLS bytes, not as malformed lines. */
+static bool tls_record(const me_session *s, me_dir dir, const uint8_t *p, size_t n)
+{
+    return n >= 3 && p[0] == 0x16 && p[1] == 0x03 && p[2] <= 0x04 &&
+           s->d[dir].mode == ME_READ_LINES && s->d[dir].len == 0;
+}
+
 /* On an implicit-TLS port, a side that sends a readable line instead of a TLS
  * record speaks in clear (a server greeting "220 ... ESMTP" after the
  * client's ClientHello): the session is not encrypted, read it as text. */
@@ -517,6 +526,7 @@ static bool implicit_tls_check(me_session *s, me_dir dir, const uint8_t *data, s
     if (readable_line(data, len)) {
         s->tls_implicit = false;
         s->tls = false;
+        s->clear_on_tls_port = true;
         return true;
     }
     if (dir == ME_SERVER)
@@ -573,7 +583,7 @@ me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t 
     clear = !decrypted && implicit_tls_check(s, dir, data, len);
     if (decrypted)
         s->keys_seen = true;
-    if (s->tls && !decrypted) {
+    if ((s->tls && !decrypted) || (s->clear_on_tls_port && tls_record(s, dir, data, len))) {
         me_item *it = me_item_new(s, dir, ME_KIND_TLS);
         it->explain = TXT_TLS_DATA;
         it->data_len = (uint32_t)len;

@@ -94,6 +94,7 @@ typedef struct smtp_state {
     bool started;      /* first record made (mid-session inference done) */
     bool greeted;      /* the greeting was seen, or is known to be missed */
     bool client_seen;  /* the client sent a line */
+    bool after_354;    /* server side only: the next reply is the verdict on a message */
     bool early;        /* the client spoke before any greeting (one line is flagged;
                         * after that the server side is taken as not captured) */
     smtp_sm sm;        /* state confirmed by the server's replies */
@@ -795,7 +796,8 @@ static void challenge(me_session *s, smtp_state *p, me_item *it, const char *t, 
         me_link(pc.item, it);
         me_record_phase(s, it, ME_PHASE_AUTH, (pc.aux & AUX_INFERRED) != 0, true);
     } else if (p->started) {
-        me_record_phase(s, it, ME_PHASE_AUTH, s->inferred, true);
+        /* server side only: nothing is late, the challenge opens auth */
+        me_record_phase(s, it, ME_PHASE_AUTH, s->inferred, p->client_seen);
     }
     first_record(s, p, it, ME_PHASE_AUTH, false);
     p->in_sasl = true;
@@ -900,6 +902,30 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
     }
 }
 
+/* Only the server side was captured (no client line yet): the reply code
+ * tells what it answers (RFC 5321 §4.2, §4.3.2), so it gives the phase. */
+static void server_only_phase(me_session *s, smtp_state *p, me_item *it, int code, bool multi)
+{
+    me_phase ph;
+    if (code == 354 || p->after_354)
+        ph = ME_PHASE_DATA; /* 354, then the verdict on the message */
+    else if (code == 235 || code == 535 || code == 538)
+        ph = ME_PHASE_AUTH;
+    else if (code == 221)
+        ph = ME_PHASE_QUIT;
+    else if (code == 250 && multi)
+        ph = ME_PHASE_HELLO; /* the EHLO reply: the only multi-line 250 */
+    else
+        ph = guess_from_reply(code, it->enhanced);
+    p->after_354 = code == 354;
+    if (s->tls && !s->decrypted)
+        return;
+    if (s->inferred) /* mid-session too: the phase stays a guess */
+        me_mark_inferred(s, it, ph);
+    else
+        me_set_phase_now(s, it, ph);
+}
+
 static void final_reply(me_session *s, smtp_state *p, int code, const char *t, size_t tl)
 {
     me_item *it;
@@ -950,7 +976,7 @@ static void final_reply(me_session *s, smtp_state *p, int code, const char *t, s
         }
     }
     if (code == 334) {
-        if (p->in_sasl || !p->started ||
+        if (p->in_sasl || !p->started || !p->client_seen ||
             (me_pend_peek(s, &pc) && pc.cmd == CMD_AUTH)) {
             challenge(s, p, it, t, tl);
             return;
@@ -980,6 +1006,10 @@ static void final_reply(me_session *s, smtp_state *p, int code, const char *t, s
             me_cred_result(s, it, code / 100 == 2 ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
         } else if (code == 354 && s->d[ME_CLIENT].mode == ME_READ_LINES) {
             me_expect_dotbody(s, ME_CLIENT, TXT_SMTP_MESSAGE_DATA);
+        }
+        if (!p->client_seen) {
+            server_only_phase(s, p, it, code, multi);
+            return;
         }
     }
     /* between exchanges the session rests in the phase of its state */
