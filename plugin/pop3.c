@@ -70,6 +70,8 @@ typedef struct pop3_state {
     me_phase listing_phase; /* phase of the reply that opened the listing */
     const char *apop_ts;    /* greeting timestamp <...> */
     const char *user;       /* name given by the last USER */
+    bool client_seen;       /* the client sent a line */
+    bool unmatched_ok;      /* the last server line was a +OK no command waited for */
 } pop3_state;
 
 static void init(me_session *s)
@@ -224,6 +226,7 @@ static void client_line(me_session *s, pop3_state *p, const char *line, size_t n
     me_item *it;
     me_pending *q;
 
+    p->client_seen = true;
     me_first_word(line, n, &w, &wl, &rest, &rl);
     cmd = me_lookup(cmd_names, CMD_COUNT, w, wl);
     if (p->in_sasl) {
@@ -443,6 +446,7 @@ static void status_reply(me_session *s, pop3_state *p, const char *line, size_t 
         return;
     }
     it->explain = ok ? TXT_POP3_OK : TXT_POP3_ERR;
+    p->unmatched_ok = ok && !p->client_seen;
     if (p->in_sasl) { /* reply to an AUTH we did not see */
         p->in_sasl = false;
         me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
@@ -464,7 +468,23 @@ static void server_line(me_session *s, pop3_state *p, const char *line, size_t n
         return;
     }
     if (ok || err) {
+        p->unmatched_ok = false;
         status_reply(s, p, line, n, ok);
+        return;
+    }
+    if (p->unmatched_ok) {
+        /* server side only: a line after a +OK is a multi-line reply (RFC 1939
+         * §3), read up to its "." like a message; content means TRANSACTION */
+        p->unmatched_ok = false;
+        it = me_item_new(s, ME_SERVER, ME_KIND_DATA);
+        it->explain = TXT_POP3_LISTING_DATA;
+        it->data_len = (uint32_t)n + 2;
+        if (s->phase == ME_PHASE_AUTH) {
+            me_mark_inferred(s, it, ME_PHASE_TRANSACTION);
+            it->phase_start = true;
+        }
+        if (n != 1 || line[0] != '.')
+            me_expect_dotbody(s, ME_SERVER, TXT_POP3_LISTING_DATA);
         return;
     }
     it = me_item_new(s, ME_SERVER, ME_KIND_UNKNOWN);
