@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "smtp_text.h"
 
 /* RFC 5321 states of a session as the server sees them (Zeek's SMTP_State
  * idea: named states, not a set of booleans).  AUTH and TLS are orthogonal
@@ -124,69 +125,6 @@ static void init(me_session *s)
 
 
 /* ---- strings ---- */
-
-/* Length of a valid UTF-8 sequence at p (1..4), or 0. */
-static size_t utf8_len(const uint8_t *p, size_t n)
-{
-    size_t len, i;
-    uint32_t c;
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        len = 2, c = p[0] & 0x1fu;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef)
-        len = 3, c = p[0] & 0x0fu;
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-        len = 4, c = p[0] & 0x07u;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (p[i] & 0x3fu);
-    }
-    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-        (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    return len;
-}
-
-/* The bytes as a displayable string: valid UTF-8 kept, control bytes and
- * invalid sequences written as \xNN.  Wire text is never trusted raw. */
-static const char *clean(me_session *s, const char *p, size_t n)
-{
-    static const char hexd[] = "0123456789abcdef";
-    const uint8_t *u = (const uint8_t *)p;
-    size_t i = 0, o = 0, l;
-    char *r;
-    while (i < n) {
-        if (u[i] < 0x20 || u[i] == 0x7f || !(l = utf8_len(u + i, n - i)))
-            break;
-        i += l;
-    }
-    if (i == n)
-        return me_strndup(s, p, n);
-    r = s->a.alloc(s->a.ctx, 4 * n + 1);
-    for (i = 0; i < n;) {
-        l = (u[i] < 0x20 || u[i] == 0x7f) ? 0 : utf8_len(u + i, n - i);
-        if (l) {
-            memcpy(r + o, p + i, l);
-            o += l;
-            i += l;
-        } else {
-            r[o++] = '\\';
-            r[o++] = 'x';
-            r[o++] = hexd[u[i] >> 4];
-            r[o++] = hexd[u[i] & 15];
-            i++;
-        }
-    }
-    r[o] = '\0';
-    return r;
-}
-
 /* A command verb: 1 to 20 letters, digits, '-' or '_'. */
 static bool verb_ok(const char *w, size_t n)
 {
@@ -218,12 +156,12 @@ static const char *path_arg(me_session *s, const char *p, size_t n, const char *
             e++;
         if (e == i + 1)
             return "<>";
-        return clean(s, p + i + 1, e - i - 1);
+        return me_smtp_clean(s, p + i + 1, e - i - 1);
     }
     e = i;
     while (e < n && p[e] != ' ')
         e++;
-    return e > i ? clean(s, p + i, e - i) : NULL;
+    return e > i ? me_smtp_clean(s, p + i, e - i) : NULL;
 }
 
 /* ---- records and phases ---- */
@@ -319,7 +257,7 @@ static void wrong_phase(me_session *s, smtp_state *p, me_item *it, int cmd)
 static void sasl_line(me_session *s, const char *line, size_t n)
 {
     me_item *it = me_item_new(s, ME_CLIENT, ME_KIND_SASL);
-    it->argument = clean(s, line, n);
+    it->argument = me_smtp_clean(s, line, n);
     it->explain = TXT_SASL_RESPONSE;
     if (s->cred && s->cred->is_sasl && !s->cred->finished) {
         me_sasl_out o;
@@ -362,13 +300,112 @@ static void auth_command(me_session *s, smtp_state *p, me_item *it, const char *
     }
 }
 
+/* The first line of a mid-session capture that is no command: message content. */
+static void midsession_content(me_session *s, smtp_state *p, size_t n)
+{
+    me_item *it = me_item_new(s, ME_CLIENT, ME_KIND_DATA);
+    it->explain = TXT_SMTP_MESSAGE_DATA;
+    it->data_len = (uint32_t)n + 2;
+    first_record(s, p, it, ME_PHASE_DATA, false);
+    p->sm = p->opt = SM_RCPT; /* a message is being sent */
+    p->client_seen = true;
+    me_expect_dotbody(s, ME_CLIENT, TXT_SMTP_MESSAGE_DATA);
+}
+
+/* A line that is no command at all; the server answers it all the same. */
+static void garbage_line(me_session *s, smtp_state *p, const char *line, size_t n)
+{
+    me_item *it = me_item_new(s, ME_CLIENT, ME_KIND_UNKNOWN);
+    it->argument = me_smtp_clean(s, line, n > 256 ? 256 : n);
+    it->explain = TXT_SMTP_GARBAGE;
+    it->flags |= ME_W_MALFORMED;
+    first_record(s, p, it, ME_PHASE_HELLO, true);
+    push(s, p, it, CMD_GARBAGE, NULL, 0);
+}
+
+/* The phase of a command record: the one the command opens (SPEC phase
+ * model), checked against the state machine. */
+static void command_phase(me_session *s, smtp_state *p, me_item *it, int cmd)
+{
+    me_phase ph = cmds[cmd].phase;
+    if (!p->started && !s->start_seen) {
+        first_record(s, p, it, ph != ME_PHASE_NONE ? ph : ME_PHASE_HELLO, false);
+        return;
+    }
+    p->started = true;
+    if (!p->greeted && s->start_seen && !p->early) {
+        /* RFC 5321 §3.1, §4.3.1: the client waits for the greeting.  A line
+         * sent before it stays in phase greeting, flagged; its reply opens
+         * the command's phase (README: "EHLO before the banner"). */
+        it->flags |= ME_W_WRONG_PHASE;
+        it->wrong_phase = ME_PHASE_GREETING;
+        p->early = true;
+        if (ph != ME_PHASE_NONE)
+            me_set_phase(s, ph);
+        return;
+    }
+    wrong_phase(s, p, it, cmd);
+    if (ph != ME_PHASE_NONE)
+        me_set_phase_now(s, it, ph);
+}
+
+/* BDAT n [LAST] (RFC 3030 §2): the chunk is read by count.  Returns the
+ * pending aux flags, or false when the arguments are malformed. */
+static bool bdat_command(me_session *s, me_item *it, const char *rest, size_t rl, uint32_t *aux)
+{
+    const char *nw, *lw;
+    size_t nl, ll;
+    uint64_t size;
+    me_first_word(rest, rl, &nw, &nl, &lw, &ll);
+    if (!me_parse_u64(nw, nl, &size) || (ll && !me_ieq(lw, ll, "LAST"))) {
+        it->flags |= ME_W_MALFORMED;
+        return false;
+    }
+    me_expect_counted(s, ME_CLIENT, size, false, TXT_SMTP_BDAT_DATA);
+    if (ll)
+        *aux |= AUX_LAST;
+    return true;
+}
+
+/* What the arguments of a command do; returns the argument kept for its reply. */
+static const char *command_args(me_session *s, smtp_state *p, me_item *it, int cmd,
+                                const char *rest, size_t rl, uint32_t *aux)
+{
+    const char *arg = NULL;
+    switch (cmd) {
+    case CMD_AUTH:
+        auth_command(s, p, it, rest, rl);
+        break;
+    case CMD_MAIL:
+        it->mail_from = arg = path_arg(s, rest, rl, "FROM:");
+        break;
+    case CMD_RCPT:
+        it->rcpt = arg = path_arg(s, rest, rl, "TO:");
+        break;
+    case CMD_DATA:
+        p->data_item = it;
+        p->data_wait = true;
+        p->data_refused = false;
+        p->eod_early = false;
+        me_expect_dotbody(s, ME_CLIENT, TXT_SMTP_MESSAGE_DATA);
+        break;
+    case CMD_BDAT:
+        bdat_command(s, it, rest, rl, aux);
+        break;
+    default: /* HELO/EHLO: their 250 resets any transaction (sm_step, §4.1.4) */
+        break;
+    }
+    if ((cmd == CMD_MAIL || cmd == CMD_RCPT) && !arg)
+        it->flags |= ME_W_MALFORMED;
+    return arg;
+}
+
 static void client_line(me_session *s, smtp_state *p, const char *line, size_t n)
 {
-    const char *w, *rest, *arg = NULL;
+    const char *w, *rest, *arg;
     size_t wl, rl;
     int cmd;
     me_item *it;
-    me_phase ph;
     uint32_t aux = 0;
 
     me_first_word(line, n, &w, &wl, &rest, &rl);
@@ -380,100 +417,23 @@ static void client_line(me_session *s, smtp_state *p, const char *line, size_t n
         }
         p->in_sasl = false; /* the server's verdict was not captured */
     }
-
     if (!p->started && !s->start_seen && cmd == CMD_UNKNOWN) {
-        /* first line of a mid-session capture that is no command: message content */
-        it = me_item_new(s, ME_CLIENT, ME_KIND_DATA);
-        it->explain = TXT_SMTP_MESSAGE_DATA;
-        it->data_len = (uint32_t)n + 2;
-        first_record(s, p, it, ME_PHASE_DATA, false);
-        p->sm = p->opt = SM_RCPT; /* a message is being sent */
-        p->client_seen = true;
-        me_expect_dotbody(s, ME_CLIENT, TXT_SMTP_MESSAGE_DATA);
+        midsession_content(s, p, n);
         return;
     }
     p->client_seen = true;
     if (cmd == CMD_UNKNOWN && !verb_ok(w, wl)) {
-        it = me_item_new(s, ME_CLIENT, ME_KIND_UNKNOWN);
-        it->argument = clean(s, line, n > 256 ? 256 : n);
-        it->explain = TXT_SMTP_GARBAGE;
-        it->flags |= ME_W_MALFORMED;
-        first_record(s, p, it, ME_PHASE_HELLO, true);
-        push(s, p, it, CMD_GARBAGE, NULL, 0);
+        garbage_line(s, p, line, n);
         return;
     }
-
     it = me_item_new(s, ME_CLIENT, ME_KIND_COMMAND);
     it->command = me_upper(s, w, wl);
     if (rl)
-        it->argument = clean(s, rest, rl);
+        it->argument = me_smtp_clean(s, rest, rl);
     it->explain = cmds[cmd].text;
-    ph = cmds[cmd].phase;
-    if (!p->started && !s->start_seen) {
-        first_record(s, p, it, ph != ME_PHASE_NONE ? ph : ME_PHASE_HELLO, false);
-    } else {
-        p->started = true;
-        if (!p->greeted && s->start_seen && !p->early) {
-            /* RFC 5321 §3.1, §4.3.1: the client waits for the greeting.  A line
-             * sent before it stays in phase greeting, flagged; its reply opens
-             * the command's phase (README: "EHLO before the banner"). */
-            it->flags |= ME_W_WRONG_PHASE;
-            it->wrong_phase = ME_PHASE_GREETING;
-            p->early = true;
-            if (ph != ME_PHASE_NONE)
-                me_set_phase(s, ph);
-        } else {
-            wrong_phase(s, p, it, cmd);
-            if (ph != ME_PHASE_NONE)
-                me_set_phase_now(s, it, ph);
-        }
-    }
-
-    switch (cmd) {
-    case CMD_HELO:
-    case CMD_EHLO:
-        break; /* RFC 5321 §4.1.4: its 250 also resets any transaction (sm_step) */
-    case CMD_AUTH:
-        auth_command(s, p, it, rest, rl);
-        break;
-    case CMD_MAIL:
-        it->mail_from = arg = path_arg(s, rest, rl, "FROM:");
-        if (!arg)
-            it->flags |= ME_W_MALFORMED;
-        break;
-    case CMD_RCPT:
-        it->rcpt = arg = path_arg(s, rest, rl, "TO:");
-        if (!arg)
-            it->flags |= ME_W_MALFORMED;
-        break;
-    case CMD_DATA:
-        p->data_item = it;
-        p->data_wait = true;
-        p->data_refused = false;
-        p->eod_early = false;
-        me_expect_dotbody(s, ME_CLIENT, TXT_SMTP_MESSAGE_DATA);
-        break;
-    case CMD_BDAT: {
-        const char *nw, *lw;
-        size_t nl, ll;
-        uint64_t size;
-        me_first_word(rest, rl, &nw, &nl, &lw, &ll);
-        if (!me_parse_u64(nw, nl, &size) || (ll && !me_ieq(lw, ll, "LAST"))) {
-            it->flags |= ME_W_MALFORMED;
-            break;
-        }
-        me_expect_counted(s, ME_CLIENT, size, false, TXT_SMTP_BDAT_DATA);
-        if (ll) {
-            aux |= AUX_LAST;
-            push(s, p, it, cmd, NULL, aux);
-            return;
-        }
-        break;
-    }
-    default:
-        break;
-    }
-    push(s, p, it, cmd, arg, aux);
+    command_phase(s, p, it, cmd);
+    arg = command_args(s, p, it, cmd, rest, rl, &aux);
+    push(s, p, it, cmd, (aux & AUX_LAST) ? NULL : arg, aux);
 }
 
 /* The "." that ends DATA content: a record of its own, answered by the
@@ -507,140 +467,6 @@ static void counted(me_session *s, me_dir dir, const uint8_t *d, size_t n, bool 
 
 /* ---- server ---- */
 
-/* "ddd", "ddd text" or "ddd-text", first digit 2-5 (RFC 5321 §4.2).  The
- * second digit should be 0-5, but servers do send codes like 472: accepted. */
-static bool parse_reply(const char *l, size_t n, int *code, char *sep, const char **text,
-                        size_t *tl)
-{
-    if (n < 3 || l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '9' || l[2] < '0' ||
-        l[2] > '9')
-        return false;
-    if (n > 3 && l[3] != ' ' && l[3] != '-')
-        return false;
-    *code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
-    *sep = n > 3 ? l[3] : ' ';
-    *text = n > 4 ? l + 4 : l + n;
-    *tl = n > 4 ? n - 4 : 0;
-    if (*code != 334) /* "250- 4404 byte chunk": the text, not the spaces (334 keeps its payload) */
-        while (*tl && **text == ' ')
-            (*text)++, (*tl)--;
-    return true;
-}
-
-/* Enhanced status code "c.sss.ddd" at the start of the text (RFC 3463 §2). */
-static size_t enhanced_len(const char *t, size_t n)
-{
-    size_t i = 1, part;
-    int dots = 0;
-    if (n < 5 || (t[0] != '2' && t[0] != '4' && t[0] != '5') || t[1] != '.')
-        return 0;
-    while (dots < 2) {
-        if (t[i] != '.')
-            return 0;
-        i++;
-        part = 0;
-        while (i < n && t[i] >= '0' && t[i] <= '9' && part < 3)
-            i++, part++;
-        if (part == 0)
-            return 0;
-        dots++;
-    }
-    if (i < n && t[i] != ' ')
-        return 0;
-    return i;
-}
-
-static me_text_id code_text(int code)
-{
-    switch (code) {
-    case 211: return TXT_SMTP_R211;
-    case 214: return TXT_SMTP_R214;
-    case 220: return TXT_SMTP_R220;
-    case 221: return TXT_SMTP_R221;
-    case 235: return TXT_SMTP_R235;
-    case 250: return TXT_SMTP_R250;
-    case 251: return TXT_SMTP_R251;
-    case 252: return TXT_SMTP_R252;
-    case 334: return TXT_SMTP_R334;
-    case 354: return TXT_SMTP_R354;
-    case 421: return TXT_SMTP_R421;
-    case 432: return TXT_SMTP_R432;
-    case 450: return TXT_SMTP_R450;
-    case 451: return TXT_SMTP_R451;
-    case 452: return TXT_SMTP_R452;
-    case 453: return TXT_SMTP_R453;
-    case 454: return TXT_SMTP_R454;
-    case 455: return TXT_SMTP_R455;
-    case 500: return TXT_SMTP_R500;
-    case 501: return TXT_SMTP_R501;
-    case 502: return TXT_SMTP_R502;
-    case 503: return TXT_SMTP_R503;
-    case 504: return TXT_SMTP_R504;
-    case 521: return TXT_SMTP_R521;
-    case 530: return TXT_SMTP_R530;
-    case 534: return TXT_SMTP_R534;
-    case 535: return TXT_SMTP_R535;
-    case 538: return TXT_SMTP_R538;
-    case 550: return TXT_SMTP_R550;
-    case 551: return TXT_SMTP_R551;
-    case 552: return TXT_SMTP_R552;
-    case 553: return TXT_SMTP_R553;
-    case 554: return TXT_SMTP_R554;
-    case 555: return TXT_SMTP_R555;
-    case 556: return TXT_SMTP_R556;
-    case 557: return TXT_SMTP_R557;
-    default: break;
-    }
-    switch (code / 100) {
-    case 2: return TXT_SMTP_CLASS_2;
-    case 3: return TXT_SMTP_CLASS_3;
-    case 4: return TXT_SMTP_CLASS_4;
-    default: return TXT_SMTP_CLASS_5;
-    }
-}
-
-static me_text_id class_text(int code)
-{
-    return code_text(code / 100 * 100 + 99); /* no such code: falls to the class */
-}
-
-/* RFC 3463: by class.subject.detail where a detail is well known, else by subject. */
-static me_text_id enhanced_text(const char *e)
-{
-    unsigned cls, subj = 0, det = 0;
-    const char *q = e + 2;
-    static const struct {
-        unsigned cls, subj, det; /* cls 0: any class */
-        me_text_id t;
-    } known[] = {
-        {2, 0, 0, TXT_SMTP_E_2_0_0}, {2, 1, 0, TXT_SMTP_E_2_1_0}, {0, 1, 1, TXT_SMTP_E_X_1_1}, {0, 1, 2, TXT_SMTP_E_X_1_2},
-        {0, 1, 3, TXT_SMTP_E_X_1_3}, {0, 1, 5, TXT_SMTP_E_X_1_5}, {0, 1, 6, TXT_SMTP_E_X_1_6},
-        {0, 1, 7, TXT_SMTP_E_X_1_7}, {0, 1, 8, TXT_SMTP_E_X_1_8}, {0, 2, 1, TXT_SMTP_E_X_2_1},
-        {0, 2, 2, TXT_SMTP_E_X_2_2}, {0, 2, 3, TXT_SMTP_E_X_2_3}, {0, 3, 4, TXT_SMTP_E_X_3_4},
-        {0, 4, 2, TXT_SMTP_E_X_4_2}, {0, 4, 7, TXT_SMTP_E_X_4_7}, {0, 5, 1, TXT_SMTP_E_X_5_1},
-        {0, 5, 2, TXT_SMTP_E_X_5_2}, {0, 5, 3, TXT_SMTP_E_X_5_3}, {0, 5, 4, TXT_SMTP_E_X_5_4},
-        {2, 7, 0, TXT_SMTP_E_2_7_0}, {0, 7, 0, TXT_SMTP_E_X_7_0}, {0, 7, 1, TXT_SMTP_E_X_7_1},
-        {0, 7, 8, TXT_SMTP_E_X_7_8}, {0, 7, 9, TXT_SMTP_E_X_7_9}, {0, 7, 11, TXT_SMTP_E_X_7_11},
-        {0, 7, 12, TXT_SMTP_E_X_7_12},
-    };
-    static const me_text_id subjects[] = {TXT_SMTP_E_X0, TXT_SMTP_E_X1, TXT_SMTP_E_X2,
-                                          TXT_SMTP_E_X3, TXT_SMTP_E_X4, TXT_SMTP_E_X5,
-                                          TXT_SMTP_E_X6, TXT_SMTP_E_X7};
-    size_t i;
-    cls = (unsigned)(e[0] - '0');
-    while (*q >= '0' && *q <= '9')
-        subj = subj * 10 + (unsigned)(*q++ - '0');
-    if (*q == '.')
-        q++;
-    while (*q >= '0' && *q <= '9')
-        det = det * 10 + (unsigned)(*q++ - '0');
-    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-        if ((known[i].cls == 0 || known[i].cls == cls) && known[i].subj == subj &&
-            known[i].det == det)
-            return known[i].t;
-    return subj < 8 ? subjects[subj] : TXT_NONE;
-}
-
 static void ml_append(me_session *s, smtp_state *p, const char *t, size_t tl)
 {
     size_t room;
@@ -668,7 +494,7 @@ static const char *ml_joined(me_session *s, const smtp_state *p)
             r[o++] = p->ml_buf[i];
         }
     }
-    return clean(s, r, o);
+    return me_smtp_clean(s, r, o);
 }
 
 /* Capability keywords of an EHLO reply with their RFC (language-neutral detail). */
@@ -728,7 +554,7 @@ static void ehlo_caps(me_session *s, smtp_state *p, me_item *it)
         i = e + 1;
     }
     if (o)
-        it->detail = clean(s, d, o);
+        it->detail = me_smtp_clean(s, d, o);
     if (starttls && !s->tls)
         s->tls_offered = true;
     it->explain = TXT_SMTP_EHLO_CAPS;
@@ -770,7 +596,7 @@ static void challenge(me_session *s, smtp_state *p, me_item *it, const char *t, 
     me_pending pc;
     it->kind = ME_KIND_CHALLENGE;
     it->status = ME_STATUS_CONTINUE;
-    it->argument = clean(s, t, tl);
+    it->argument = me_smtp_clean(s, t, tl);
     if (!s->cred || s->cred->finished) {
         /* mid-session: the AUTH line was not seen; LOGIN prompts are recognisable */
         uint8_t buf[64];
@@ -885,7 +711,7 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
         }
         break;
     case CMD_EOD:
-        it->explain = ok ? TXT_SMTP_EOD_OK : code_text(code);
+        it->explain = ok ? TXT_SMTP_EOD_OK : me_smtp_code_text(code);
         if (!ok && !it->enhanced)
             it->explain2 = TXT_SMTP_EOD_REFUSED;
         break;
@@ -926,13 +752,13 @@ static void server_only_phase(me_session *s, smtp_state *p, me_item *it, int cod
         me_set_phase_now(s, it, ph);
 }
 
-static void final_reply(me_session *s, smtp_state *p, int code, const char *t, size_t tl)
+/* The record of a complete reply (the last line "ddd text"), with its code,
+ * status, enhanced code and texts; continuation lines are joined into it. */
+static me_item *reply_record(me_session *s, smtp_state *p, int code, const char *t, size_t tl)
 {
     me_item *it;
     bool multi = p->ml;
     size_t el;
-    me_pending pc;
-
     if (multi && p->ml_item && p->ml_item == s->tail) {
         it = p->ml_item; /* the continuation lines arrived in this same frame */
         it->kind = ME_KIND_REPLY;
@@ -944,7 +770,7 @@ static void final_reply(me_session *s, smtp_state *p, int code, const char *t, s
     p->ml = false;
     it->reply_code = (uint16_t)code;
     it->status = code >= 400 ? ME_STATUS_ERROR : code >= 300 ? ME_STATUS_CONTINUE : ME_STATUS_OK;
-    el = enhanced_len(t, tl);
+    el = me_smtp_enhanced_len(t, tl);
     if (el)
         it->enhanced = me_strndup(s, t, el);
     else if (multi && p->ml_enh)
@@ -953,28 +779,41 @@ static void final_reply(me_session *s, smtp_state *p, int code, const char *t, s
         ml_append(s, p, t, tl);
         it->argument = ml_joined(s, p);
     } else if (tl) {
-        it->argument = clean(s, t, tl);
+        it->argument = me_smtp_clean(s, t, tl);
     }
-    it->explain = code_text(code);
-    it->explain2 = it->enhanced ? enhanced_text(it->enhanced) : TXT_NONE;
-    if (it->explain2 == TXT_NONE && it->explain != class_text(code))
-        it->explain2 = class_text(code);
+    it->explain = me_smtp_code_text(code);
+    it->explain2 = it->enhanced ? me_smtp_enhanced_text(it->enhanced) : TXT_NONE;
+    if (it->explain2 == TXT_NONE && it->explain != me_smtp_class_text(code))
+        it->explain2 = me_smtp_class_text(code);
+    return it;
+}
 
-    /* the greeting (RFC 5321 §4.3.1): 220, or 554 when the server refuses */
-    if (!p->greeted) {
-        bool greet = (code == 220 || code == 554 || code == 421) &&
-                     (s->start_seen || !p->client_seen);
-        p->greeted = true;
-        if (greet) {
-            it->explain = code == 220 ? TXT_SMTP_GREETING
-                          : code == 554 ? TXT_SMTP_GREETING_REFUSED
-                                        : TXT_SMTP_R421;
-            if (p->started)
-                me_record_phase(s, it, ME_PHASE_GREETING, false, false);
-            first_record(s, p, it, ME_PHASE_GREETING, true);
-            return;
-        }
-    }
+/* The first reply: the greeting (RFC 5321 §4.3.1), 220, or 554/421 when the
+ * server refuses.  Returns true when it was one. */
+static bool greeting(me_session *s, smtp_state *p, me_item *it, int code)
+{
+    bool greet = (code == 220 || code == 554 || code == 421) &&
+                 (s->start_seen || !p->client_seen);
+    p->greeted = true;
+    if (!greet)
+        return false;
+    it->explain = code == 220 ? TXT_SMTP_GREETING
+                  : code == 554 ? TXT_SMTP_GREETING_REFUSED
+                                : TXT_SMTP_R421;
+    if (p->started)
+        me_record_phase(s, it, ME_PHASE_GREETING, false, false);
+    first_record(s, p, it, ME_PHASE_GREETING, true);
+    return true;
+}
+
+static void final_reply(me_session *s, smtp_state *p, int code, const char *t, size_t tl)
+{
+    bool multi = p->ml;
+    me_pending pc;
+    me_item *it = reply_record(s, p, code, t, tl);
+
+    if (!p->greeted && greeting(s, p, it, code))
+        return;
     if (code == 334) {
         if (p->in_sasl || !p->started || !p->client_seen ||
             (me_pend_peek(s, &pc) && pc.cmd == CMD_AUTH)) {
@@ -1025,9 +864,9 @@ static void server_line(me_session *s, smtp_state *p, const char *l, size_t n)
     size_t tl;
     me_item *it;
 
-    if (!parse_reply(l, n, &code, &sep, &t, &tl)) {
+    if (!me_smtp_parse_reply(l, n, &code, &sep, &t, &tl)) {
         it = me_item_new(s, ME_SERVER, ME_KIND_UNKNOWN);
-        it->argument = clean(s, l, n > 256 ? 256 : n);
+        it->argument = me_smtp_clean(s, l, n > 256 ? 256 : n);
         it->explain = TXT_SMTP_BAD_REPLY;
         it->flags |= ME_W_MALFORMED;
         first_record(s, p, it, ME_PHASE_HELLO, false);
@@ -1035,7 +874,7 @@ static void server_line(me_session *s, smtp_state *p, const char *l, size_t n)
     }
     if (sep == '-') {
         /* continuation line: kept until the last line "ddd " makes the record */
-        size_t el = enhanced_len(t, tl);
+        size_t el = me_smtp_enhanced_len(t, tl);
         if (!p->ml) {
             p->ml = true;
             p->ml_len = 0;
