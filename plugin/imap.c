@@ -348,88 +348,75 @@ static void done_line(me_session *s, imap_state *st, const char *l, size_t n)
 }
 
 /* A complete logical line from the client: one command. */
-static void command(me_session *s, imap_state *st)
+/* Mid-session: until a line is clearly IMAP, lines are taken for the content
+ * of a literal that began before the capture.  Returns true when it took one. */
+static bool midsession_line(me_session *s, imap_state *st, size_t n, bool ok, int cmd)
 {
-    imap_cline *c = &st->c;
-    const char *l = c->buf ? c->buf : "", *tag, *after, *w, *rest;
-    size_t n = c->len, tl, al, wl, rl, argpos;
-    int cmd, pend_cmd;
     me_item *it;
-    bool ok;
-    const char *tagstr = NULL, *arg = NULL;
-
-    me_first_word(l, n, &tag, &tl, &after, &al);
-    me_first_word(after, al, &w, &wl, &rest, &rl);
-    ok = me_imap_valid_tag(tag, tl) && valid_verb(w, wl);
-    cmd = ok ? lookup(w, wl) : CMD_UNKNOWN;
-
-    if (st->mid && !st->cli_synced) {
-        /* mid-session: until a line is clearly IMAP, lines are taken for the
-         * content of a literal that began before the capture */
-        if (!ok || cmd == CMD_UNKNOWN) {
-            it = me_imap_new_item(s, st, ME_CLIENT, ME_KIND_DATA);
-            it->explain = TXT_IMAP_MIDSESSION_DATA;
-            it->data_len = (uint32_t)n + 2;
-            if (!s->inferred)
-                me_mark_inferred(s, it, ME_PHASE_AUTHENTICATED);
-            return;
-        }
+    if (!st->mid || st->cli_synced)
+        return false;
+    if (ok && cmd != CMD_UNKNOWN) {
         st->cli_synced = true;
+        return false;
     }
+    it = me_imap_new_item(s, st, ME_CLIENT, ME_KIND_DATA);
+    it->explain = TXT_IMAP_MIDSESSION_DATA;
+    it->data_len = (uint32_t)n + 2;
+    if (!s->inferred)
+        me_mark_inferred(s, it, ME_PHASE_AUTHENTICATED);
+    return true;
+}
 
-    if (!ok) {
-        it = me_imap_new_item(s, st, ME_CLIENT, ME_KIND_UNKNOWN);
-        it->flags |= ME_W_MALFORMED;
-        it->explain = n ? TXT_IMAP_BAD_LINE : TXT_IMAP_EMPTY_LINE;
-        if (n)
-            it->argument = me_imap_disp(s, l, n);
-        if (me_imap_valid_tag(tag, tl)) {
-            it->tag = me_strndup(s, tag, tl);
-            me_pend_push(s, it, CMD_UNKNOWN, it->tag, NULL);
-        }
-        return;
+/* A line that is no command (no tag, or no verb): malformed, yet answered. */
+static void bad_line(me_session *s, imap_state *st, const char *l, size_t n, const char *tag,
+                     size_t tl)
+{
+    me_item *it = me_imap_new_item(s, st, ME_CLIENT, ME_KIND_UNKNOWN);
+    it->flags |= ME_W_MALFORMED;
+    it->explain = n ? TXT_IMAP_BAD_LINE : TXT_IMAP_EMPTY_LINE;
+    if (n)
+        it->argument = me_imap_disp(s, l, n);
+    if (me_imap_valid_tag(tag, tl)) {
+        it->tag = me_strndup(s, tag, tl);
+        me_pend_push(s, it, CMD_UNKNOWN, it->tag, NULL);
     }
+}
 
-    it = me_imap_new_item(s, st, ME_CLIENT, ME_KIND_COMMAND);
-    it->tag = tagstr = me_strndup(s, tag, tl);
-    it->explain = cmds[cmd].text;
-    if (c->overflow)
-        it->flags |= ME_W_OVERLONG;
-    pend_cmd = cmd;
-    argpos = (size_t)(rest - l);
-    if (cmd == CMD_UID) {
-        /* "UID FETCH ...": two words, explained by the second (RFC 9051 §6.4.9) */
-        const char *w2, *r2;
-        size_t w2l, r2l;
-        int sub;
-        me_first_word(rest, rl, &w2, &w2l, &r2, &r2l);
-        sub = lookup(w2, w2l);
-        if (w2l && (sub == CMD_FETCH || sub == CMD_STORE || sub == CMD_COPY || sub == CMD_MOVE ||
-                    sub == CMD_SEARCH || sub == CMD_EXPUNGE || sub == CMD_SORT ||
-                    sub == CMD_THREAD)) {
-            it->command = me_upper(s, w, (size_t)(w2 + w2l - w));
-            it->explain = cmds[sub].text;
-            it->explain2 = TXT_IMAP_UID;
-            pend_cmd = sub;
-            argpos = (size_t)(r2 - l);
-        } else if (w2l && valid_verb(w2, w2l)) {
-            /* an extension (UID REPLACE, ...): two words, not known here */
-            it->command = me_upper(s, w, (size_t)(w2 + w2l - w));
-            it->explain = TXT_IMAP_UNKNOWN_CMD;
-            it->explain2 = TXT_IMAP_UID;
-            pend_cmd = CMD_UNKNOWN;
-            argpos = (size_t)(r2 - l);
-        } else {
-            it->command = me_upper(s, w, wl);
-            it->flags |= ME_W_MALFORMED;
-        }
-    } else {
-        it->command = me_upper(s, w, wl);
+/* "UID FETCH ...": two words, explained by the second (RFC 9051 §6.4.9).
+ * Returns the command the reply answers; *argpos moves past the second word. */
+static int uid_command(me_session *s, me_item *it, const char *l, const char *w, size_t wl,
+                       const char *rest, size_t rl, size_t *argpos)
+{
+    const char *w2, *r2;
+    size_t w2l, r2l;
+    int sub;
+    me_first_word(rest, rl, &w2, &w2l, &r2, &r2l);
+    sub = lookup(w2, w2l);
+    if (w2l && (sub == CMD_FETCH || sub == CMD_STORE || sub == CMD_COPY || sub == CMD_MOVE ||
+                sub == CMD_SEARCH || sub == CMD_EXPUNGE || sub == CMD_SORT ||
+                sub == CMD_THREAD)) {
+        it->command = me_upper(s, w, (size_t)(w2 + w2l - w));
+        it->explain = cmds[sub].text;
+        it->explain2 = TXT_IMAP_UID;
+        *argpos = (size_t)(r2 - l);
+        return sub;
     }
-    if (argpos < n)
-        it->argument = me_imap_disp(s, l + argpos, n - argpos);
+    if (w2l && valid_verb(w2, w2l)) {
+        /* an extension (UID REPLACE, ...): two words, not known here */
+        it->command = me_upper(s, w, (size_t)(w2 + w2l - w));
+        it->explain = TXT_IMAP_UNKNOWN_CMD;
+        it->explain2 = TXT_IMAP_UID;
+        *argpos = (size_t)(r2 - l);
+        return CMD_UNKNOWN;
+    }
+    it->command = me_upper(s, w, wl);
+    it->flags |= ME_W_MALFORMED;
+    return CMD_UID;
+}
 
-    /* phase checks */
+/* RFC 9051 §6: states a command is valid in; guesses while mid-session. */
+static void command_phase(me_session *s, imap_state *st, me_item *it, int cmd)
+{
     if (st->mid && !s->mid_noted) {
         me_mark_inferred(s, it, guess_for(cmd)); /* first command of a mid-session capture */
     } else if (s->inferred) {
@@ -439,24 +426,30 @@ static void command(me_session *s, imap_state *st)
         it->flags |= ME_W_WRONG_PHASE;
         it->wrong_phase = s->phase;
     }
+}
 
+/* What a command's arguments do; returns the argument kept for its reply. */
+static const char *command_args(me_session *s, imap_state *st, me_item *it, int cmd,
+                                const char *tagstr, size_t argpos)
+{
+    imap_cline *c = &st->c;
+    const char *l = c->buf ? c->buf : "", *arg = NULL;
+    size_t pos = argpos, b, e;
+    bool bad = false;
     switch (cmd) {
     case CMD_LOGIN:
         cmd_login(s, st, it, argpos);
         break;
     case CMD_AUTHENTICATE:
-        cmd_authenticate(s, st, it, tagstr, l + argpos, n - argpos);
+        cmd_authenticate(s, st, it, tagstr, l + argpos, c->len - argpos);
         break;
     case CMD_SELECT:
-    case CMD_EXAMINE: {
-        size_t pos = argpos, b, e;
-        bool bad = false;
+    case CMD_EXAMINE:
         arg = astring(s, c, &pos, &b, &e, &bad);
         if (!arg || bad)
             it->flags |= ME_W_MALFORMED;
         it->mailbox = arg;
         break;
-    }
     case CMD_IDLE:
         st->idle = true;
         st->idle_tag = tagstr;
@@ -470,6 +463,43 @@ static void command(me_session *s, imap_state *st)
     default:
         break;
     }
+    return arg;
+}
+
+static void command(me_session *s, imap_state *st)
+{
+    imap_cline *c = &st->c;
+    const char *l = c->buf ? c->buf : "", *tag, *after, *w, *rest, *tagstr, *arg;
+    size_t n = c->len, tl, al, wl, rl, argpos;
+    int cmd, pend_cmd;
+    me_item *it;
+    bool ok;
+
+    me_first_word(l, n, &tag, &tl, &after, &al);
+    me_first_word(after, al, &w, &wl, &rest, &rl);
+    ok = me_imap_valid_tag(tag, tl) && valid_verb(w, wl);
+    cmd = ok ? lookup(w, wl) : CMD_UNKNOWN;
+    if (midsession_line(s, st, n, ok, cmd))
+        return;
+    if (!ok) {
+        bad_line(s, st, l, n, tag, tl);
+        return;
+    }
+    it = me_imap_new_item(s, st, ME_CLIENT, ME_KIND_COMMAND);
+    it->tag = tagstr = me_strndup(s, tag, tl);
+    it->explain = cmds[cmd].text;
+    if (c->overflow)
+        it->flags |= ME_W_OVERLONG;
+    pend_cmd = cmd;
+    argpos = (size_t)(rest - l);
+    if (cmd == CMD_UID)
+        pend_cmd = uid_command(s, it, l, w, wl, rest, rl, &argpos);
+    else
+        it->command = me_upper(s, w, wl);
+    if (argpos < n)
+        it->argument = me_imap_disp(s, l + argpos, n - argpos);
+    command_phase(s, st, it, cmd);
+    arg = command_args(s, st, it, cmd, tagstr, argpos);
     me_pend_push(s, it, pend_cmd, tagstr, arg);
 }
 

@@ -315,115 +315,126 @@ static void tagged(me_session *s, imap_state *st, const char *l, size_t n)
     }
 }
 
+/* "* OK/NO/BAD/BYE/PREAUTH text" (RFC 9051 §7.1). */
+static void untagged_status(me_session *s, imap_state *st, me_item *it, const char *w, size_t wl,
+                            const char *rest, size_t rl)
+{
+    int code = resp_code(s, st, it, rest, rl);
+    it->status = status_word(w, wl);
+    srv_infer(s, st, it,
+              code_is(code, TXT_IMAP_CODE_UIDVALIDITY) || code_is(code, TXT_IMAP_CODE_UIDNEXT) ||
+                      code_is(code, TXT_IMAP_CODE_UNSEEN) ||
+                      code_is(code, TXT_IMAP_CODE_PERMANENTFLAGS)
+                  ? ME_PHASE_SELECTED
+                  : ME_PHASE_AUTHENTICATED,
+              false);
+    if (me_ieq(w, wl, "OK")) {
+        it->explain = TXT_IMAP_UNTAGGED_OK;
+    } else if (me_ieq(w, wl, "NO")) {
+        it->explain = TXT_IMAP_UNTAGGED_NO;
+    } else if (me_ieq(w, wl, "BAD")) {
+        it->explain = TXT_IMAP_UNTAGGED_BAD;
+    } else if (me_ieq(w, wl, "PREAUTH")) {
+        it->explain = TXT_IMAP_PREAUTH_LATE;
+        it->flags |= ME_W_MALFORMED;
+    } else if (st->logout_sent) {
+        it->explain = TXT_IMAP_BYE_LOGOUT;
+    } else {
+        /* RFC 9051 §7.1.5: an unsolicited BYE ends the session */
+        it->explain = TXT_IMAP_BYE;
+        if (s->phase != ME_PHASE_LOGOUT)
+            me_set_phase(s, ME_PHASE_LOGOUT);
+    }
+}
+
+/* "* n EXISTS", "* n FETCH (...)": message data (RFC 9051 §7.4, §7.5). */
+static void untagged_numbered(me_session *s, imap_state *st, me_item *it, const char *w,
+                              size_t wl, const char *rest, size_t rl)
+{
+    const char *w2, *r2;
+    size_t w2l, r2l;
+    uint64_t num;
+    me_item *c = NULL;
+    me_first_word(rest, rl, &w2, &w2l, &r2, &r2l);
+    if (!me_parse_u64(w, wl, &num))
+        it->flags |= ME_W_MALFORMED;
+    if (me_ieq(w2, w2l, "EXISTS")) {
+        c = me_imap_pending_of(s, CMD_SELECT, CMD_EXAMINE);
+        it->explain = TXT_IMAP_EXISTS;
+    } else if (me_ieq(w2, w2l, "RECENT")) {
+        it->explain = TXT_IMAP_RECENT;
+    } else if (me_ieq(w2, w2l, "EXPUNGE")) {
+        c = me_imap_pending_of(s, CMD_EXPUNGE, CMD_MOVE);
+        it->explain = TXT_IMAP_EXPUNGE_DATA;
+    } else if (me_ieq(w2, w2l, "FETCH")) {
+        c = me_imap_pending_of(s, CMD_FETCH, CMD_STORE);
+        it->explain = TXT_IMAP_FETCH_DATA;
+    } else {
+        it->explain = TXT_IMAP_UNTAGGED_OTHER;
+        if (!w2l)
+            it->flags |= ME_W_MALFORMED;
+    }
+    if (c)
+        it->request_in = c->frame;
+    srv_infer(s, st, it, ME_PHASE_SELECTED, true);
+}
+
+/* "* CAPABILITY ...", "* LIST ...": data named by its first word (RFC 9051 §7.2-7.3). */
+static void untagged_data(me_session *s, imap_state *st, me_item *it, const char *w, size_t wl,
+                          const char *rest, size_t rl)
+{
+    size_t i;
+    it->explain = TXT_IMAP_UNTAGGED_OTHER;
+    if (!wl)
+        it->flags |= ME_W_MALFORMED;
+    for (i = 0; i < sizeof(data_resps) / sizeof(data_resps[0]); i++) {
+        if (me_ieq(w, wl, data_resps[i].name)) {
+            me_item *c = data_resps[i].cmd != CMD_UNKNOWN
+                             ? me_imap_pending_of(s, data_resps[i].cmd,
+                                                  data_resps[i].cmd == CMD_SELECT ? CMD_EXAMINE
+                                                                                  : CMD_UNKNOWN)
+                             : NULL;
+            it->explain = data_resps[i].text;
+            if (c)
+                it->request_in = c->frame;
+            break;
+        }
+    }
+    if (it->explain == TXT_IMAP_CAPABILITY_DATA)
+        it->explain2 = capabilities(s, st, rest, rl);
+    srv_infer(s, st, it,
+              it->explain == TXT_IMAP_FLAGS_DATA || it->explain == TXT_IMAP_SEARCH_DATA
+                  ? ME_PHASE_SELECTED
+                  : ME_PHASE_AUTHENTICATED,
+              it->explain == TXT_IMAP_SEARCH_DATA);
+}
+
 static void untagged(me_session *s, imap_state *st, const char *l, size_t n)
 {
     const char *w, *rest;
-    size_t wl, rl, i;
-    me_status status;
+    size_t wl, rl;
     me_item *it = me_imap_new_item(s, st, ME_SERVER, ME_KIND_REPLY);
-    bool data = true;
+    uint64_t num;
+    bool plus, bad = false;
+    size_t mark;
 
     it->argument = me_imap_disp(s, l + 2, n - 2);
     me_first_word(l + 2, n - 2, &w, &wl, &rest, &rl);
-    status = status_word(w, wl);
-    if (status != ME_STATUS_NONE || me_ieq(w, wl, "BYE") || me_ieq(w, wl, "PREAUTH")) {
-        data = false;
-        it->status = status;
-        {
-            int code = resp_code(s, st, it, rest, rl);
-            srv_infer(s, st, it,
-                      code_is(code, TXT_IMAP_CODE_UIDVALIDITY) ||
-                              code_is(code, TXT_IMAP_CODE_UIDNEXT) ||
-                              code_is(code, TXT_IMAP_CODE_UNSEEN) ||
-                              code_is(code, TXT_IMAP_CODE_PERMANENTFLAGS)
-                          ? ME_PHASE_SELECTED
-                          : ME_PHASE_AUTHENTICATED,
-                      false);
-        }
-        if (me_ieq(w, wl, "OK")) {
-            it->explain = TXT_IMAP_UNTAGGED_OK;
-        } else if (me_ieq(w, wl, "NO")) {
-            it->explain = TXT_IMAP_UNTAGGED_NO;
-        } else if (me_ieq(w, wl, "BAD")) {
-            it->explain = TXT_IMAP_UNTAGGED_BAD;
-        } else if (me_ieq(w, wl, "PREAUTH")) {
-            it->explain = TXT_IMAP_PREAUTH_LATE;
-            it->flags |= ME_W_MALFORMED;
-        } else if (st->logout_sent) {
-            it->explain = TXT_IMAP_BYE_LOGOUT;
-        } else {
-            /* RFC 9051 §7.1.5: an unsolicited BYE ends the session */
-            it->explain = TXT_IMAP_BYE;
-            if (s->phase != ME_PHASE_LOGOUT)
-                me_set_phase(s, ME_PHASE_LOGOUT);
-        }
-    } else if (wl && w[0] >= '0' && w[0] <= '9') {
-        /* "* n EXISTS", "* n FETCH (...)" */
-        const char *w2, *r2;
-        size_t w2l, r2l;
-        uint64_t num;
-        me_first_word(rest, rl, &w2, &w2l, &r2, &r2l);
-        if (!me_parse_u64(w, wl, &num))
-            it->flags |= ME_W_MALFORMED;
-        if (me_ieq(w2, w2l, "EXISTS")) {
-            me_item *c = me_imap_pending_of(s, CMD_SELECT, CMD_EXAMINE);
-            it->explain = TXT_IMAP_EXISTS;
-            if (c)
-                it->request_in = c->frame;
-        } else if (me_ieq(w2, w2l, "RECENT")) {
-            it->explain = TXT_IMAP_RECENT;
-        } else if (me_ieq(w2, w2l, "EXPUNGE")) {
-            me_item *c = me_imap_pending_of(s, CMD_EXPUNGE, CMD_MOVE);
-            it->explain = TXT_IMAP_EXPUNGE_DATA;
-            if (c)
-                it->request_in = c->frame;
-        } else if (me_ieq(w2, w2l, "FETCH")) {
-            me_item *c = me_imap_pending_of(s, CMD_FETCH, CMD_STORE);
-            it->explain = TXT_IMAP_FETCH_DATA;
-            if (c)
-                it->request_in = c->frame;
-        } else {
-            it->explain = TXT_IMAP_UNTAGGED_OTHER;
-            if (!w2l)
-                it->flags |= ME_W_MALFORMED;
-        }
-        srv_infer(s, st, it, ME_PHASE_SELECTED, true);
-    } else {
-        it->explain = TXT_IMAP_UNTAGGED_OTHER;
-        if (!wl)
-            it->flags |= ME_W_MALFORMED;
-        for (i = 0; i < sizeof(data_resps) / sizeof(data_resps[0]); i++) {
-            if (me_ieq(w, wl, data_resps[i].name)) {
-                me_item *c = data_resps[i].cmd != CMD_UNKNOWN
-                                 ? me_imap_pending_of(s, data_resps[i].cmd,
-                                              data_resps[i].cmd == CMD_SELECT ? CMD_EXAMINE
-                                                                              : CMD_UNKNOWN)
-                                 : NULL;
-                it->explain = data_resps[i].text;
-                if (c)
-                    it->request_in = c->frame;
-                break;
-            }
-        }
-        if (it->explain == TXT_IMAP_CAPABILITY_DATA)
-            it->explain2 = capabilities(s, st, rest, rl);
-        srv_infer(s, st, it,
-                  it->explain == TXT_IMAP_FLAGS_DATA || it->explain == TXT_IMAP_SEARCH_DATA
-                      ? ME_PHASE_SELECTED
-                      : ME_PHASE_AUTHENTICATED,
-                  it->explain == TXT_IMAP_SEARCH_DATA);
+    if (status_word(w, wl) != ME_STATUS_NONE || me_ieq(w, wl, "BYE") ||
+        me_ieq(w, wl, "PREAUTH")) {
+        untagged_status(s, st, it, w, wl, rest, rl);
+        return;
     }
-    if (data) {
-        /* data responses may carry literals (FETCH bodies, LIST names) */
-        uint64_t num;
-        bool plus, bad = false;
-        size_t mark;
-        if (me_imap_literal_end(l, n, &num, &plus, &mark, &bad)) {
-            st->srv_cont = true;
-            me_expect_counted(s, ME_SERVER, num, false, TXT_IMAP_LITERAL);
-        } else if (bad) {
-            it->flags |= ME_W_MALFORMED;
-        }
+    if (wl && w[0] >= '0' && w[0] <= '9')
+        untagged_numbered(s, st, it, w, wl, rest, rl);
+    else
+        untagged_data(s, st, it, w, wl, rest, rl);
+    /* data responses may carry literals (FETCH bodies, LIST names) */
+    if (me_imap_literal_end(l, n, &num, &plus, &mark, &bad)) {
+        st->srv_cont = true;
+        me_expect_counted(s, ME_SERVER, num, false, TXT_IMAP_LITERAL);
+    } else if (bad) {
+        it->flags |= ME_W_MALFORMED;
     }
 }
 
