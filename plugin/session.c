@@ -557,38 +557,12 @@ static size_t plain_before_tls(me_session *s, me_dir dir, const uint8_t *p, size
     return used;
 }
 
-me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t len,
-                         uint32_t frame, bool decrypted)
+/* Reads a segment's bytes in the direction's current mode: lines to the
+ * engine, dot-body lines, counted bytes; stops where TLS begins. */
+static void read_bytes(me_session *s, me_dir dir, const uint8_t *data, size_t len, bool decrypted)
 {
     me_dirstate *d = &s->d[dir];
     size_t i = 0;
-    bool clear;
-    s->head = s->tail = NULL;
-    s->frame = frame;
-    s->cur_dir = dir;
-    s->decrypted = decrypted;
-    if (s->tls_upgraded && len > 0) {
-        /* The first bytes after STARTTLS must be a TLS record (handshake 0x16,
-         * alert 0x15, or an SSLv2 hello).  Readable commands that the server
-         * answers mean the capture was taken after decryption (a TLS proxy,
-         * an export of decrypted data): annotate it as a decrypted session. */
-        s->tls_upgraded = false;
-        if (!decrypted && data[0] != 0x16 && data[0] != 0x15 && data[0] != 0x80) {
-            s->predecrypted = true;
-            d->next_flags |= ME_W_TLS_NOT_STARTED;
-        }
-    }
-    if (s->predecrypted)
-        s->decrypted = decrypted = true;
-    clear = !decrypted && implicit_tls_check(s, dir, data, len);
-    if (decrypted)
-        s->keys_seen = true;
-    if ((s->tls && !decrypted) || (s->clear_on_tls_port && tls_record(s, dir, data, len))) {
-        me_item *it = me_item_new(s, dir, ME_KIND_TLS);
-        it->explain = TXT_TLS_DATA;
-        it->data_len = (uint32_t)len;
-        return s->head;
-    }
     while (i < len) {
         const uint8_t *nl;
         size_t end;
@@ -633,6 +607,40 @@ me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t 
             break;
         }
     }
+}
+
+me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t len,
+                         uint32_t frame, bool decrypted)
+{
+    me_dirstate *d = &s->d[dir];
+    bool clear;
+    s->head = s->tail = NULL;
+    s->frame = frame;
+    s->cur_dir = dir;
+    s->decrypted = decrypted;
+    if (s->tls_upgraded && len > 0) {
+        /* The first bytes after STARTTLS must be a TLS record (handshake 0x16,
+         * alert 0x15, or an SSLv2 hello).  Readable commands that the server
+         * answers mean the capture was taken after decryption (a TLS proxy,
+         * an export of decrypted data): annotate it as a decrypted session. */
+        s->tls_upgraded = false;
+        if (!decrypted && data[0] != 0x16 && data[0] != 0x15 && data[0] != 0x80) {
+            s->predecrypted = true;
+            d->next_flags |= ME_W_TLS_NOT_STARTED;
+        }
+    }
+    if (s->predecrypted)
+        s->decrypted = decrypted = true;
+    clear = !decrypted && implicit_tls_check(s, dir, data, len);
+    if (decrypted)
+        s->keys_seen = true;
+    if ((s->tls && !decrypted) || (s->clear_on_tls_port && tls_record(s, dir, data, len))) {
+        me_item *it = me_item_new(s, dir, ME_KIND_TLS);
+        it->explain = TXT_TLS_DATA;
+        it->data_len = (uint32_t)len;
+        return s->head;
+    }
+    read_bytes(s, dir, data, len, decrypted);
     if (!s->head) {
         /* nothing complete in this frame: part of a line or of a body */
         me_item *it = body_item(s, dir);
