@@ -142,26 +142,15 @@ bool me_imap_literal_end(const char *l, size_t n, uint64_t *num, bool *plus, siz
 /* The newest pending command of the given kind (for untagged data), or NULL. */
 me_item *me_imap_pending_of(const me_session *s, int cmd, int alt)
 {
-    unsigned i;
-    for (i = s->pend_count; i > 0; i--) {
-        const me_pending *p = &s->pend[(s->pend_first + i - 1) % ME_MAX_PENDING];
-        if (p->cmd == cmd || (alt != CMD_UNKNOWN && p->cmd == alt))
-            return p->item;
-    }
-    return NULL;
+    uint64_t mask = ((uint64_t)1 << cmd) | (alt != CMD_UNKNOWN ? (uint64_t)1 << alt : 0);
+    const me_pending *p = me_pend_newest(s, mask);
+    return p ? p->item : NULL;
 }
 
 me_item *me_imap_pending_tag(const me_session *s, const char *tag)
 {
-    unsigned i;
-    if (!tag)
-        return NULL;
-    for (i = 0; i < s->pend_count; i++) {
-        const me_pending *p = &s->pend[(s->pend_first + i) % ME_MAX_PENDING];
-        if (p->tag && strcmp(p->tag, tag) == 0)
-            return p->item;
-    }
-    return NULL;
+    const me_pending *p = me_pend_with_tag(s, tag);
+    return p ? p->item : NULL;
 }
 
 /* A pending command will move the session to a phase where cmd is valid

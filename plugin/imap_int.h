@@ -60,6 +60,8 @@ enum {
     CMD_COUNT,
     CMD_DONE /* the IDLE terminator: not a tagged command, never pending */
 };
+/* pending commands are found by bit masks of command ids (me_pend_newest) */
+_Static_assert(CMD_DONE < 64, "IMAP command ids fit a 64-bit mask");
 
 #define LIT_KEEP 1024u                 /* bytes kept of a captured literal */
 #define LIT_MAX ((uint64_t)1 << 40)    /* a larger count is not believed */
