@@ -48,7 +48,7 @@ Conventions of `expected.json`:
 
 FOOTER = """
 ## Notes
-- `oneside-{pop3,smtp,imap}-{client,server}-only.pcapng` are not made by a scenario: they
+- `oneside/oneside-{pop3,smtp,imap}-{client,server}-only.pcapng` are not made by a scenario: they
   are one direction of `pop3-userpass-ok`, `smtp-auth-login` and `imap-login-quoted`, cut with
   `tshark -r X -Y 'tcp.dstport==PORT' -w ...` (client only) or `tcp.srcport==PORT` (server
   only); their expected results are written by hand in `tests/integration/test_faults.py`.

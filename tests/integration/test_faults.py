@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Issue 12 field faults through the real tshark: the shared field captures
 (../shared/captures/field, see its SOURCES.md) and one-sided captures cut from
-generated ones (test-captures/oneside-*, made with
+generated ones (test-captures/oneside/, made with
 `tshark -r X -Y 'tcp.dstport==PORT' -w ...` / 'tcp.srcport==PORT').  Every expected
 value below was read from the bytes (tshark -x, base64 -d) and the RFC named.
 
@@ -86,7 +86,7 @@ same_both_passes(f)
 
 # --- fault 5 for every protocol: one-sided cuts of generated captures
 POP = ["-d", "tcp.port==11110,pop"]
-f = os.path.join(CAPTURES, "oneside-pop3-client-only.pcapng")
+f = os.path.join(CAPTURES, "oneside", "oneside-pop3-client-only.pcapng")
 v = rows(f, POP)
 # USER alice, PASS alicepw (auth), then STAT LIST RETR DELE QUIT: valid only in
 # TRANSACTION (RFC 1939 §5), sent after PASS
@@ -95,7 +95,7 @@ c.eq([phases(v)[k] for k in sorted(v)], ["auth", "auth"] + ["transaction"] * 5,
 c.eq(creds(f, POP), [("USER-PASS", "alice", "alicepw", "")], "pop3 client only: credential")
 same_both_passes(f, POP)
 
-f = os.path.join(CAPTURES, "oneside-pop3-server-only.pcapng")
+f = os.path.join(CAPTURES, "oneside", "oneside-pop3-server-only.pcapng")
 v = rows(f, POP)
 c.eq([k for k, x in v.items() if x["mailedu.malformed"] == "1"], [],
      "pop3 server only: listing and message lines are no malformed replies")
@@ -104,13 +104,13 @@ c.check("multi-line" in v[11]["mailedu.explain"], "pop3 server only: the message
 same_both_passes(f, POP)
 
 SUB = ["-d", "tcp.port==11587,smtp"]
-f = os.path.join(CAPTURES, "oneside-smtp-client-only.pcapng")
+f = os.path.join(CAPTURES, "oneside", "oneside-smtp-client-only.pcapng")
 c.eq(starts(f, SUB), ["greeting", "auth", "envelope", "data", "quit"],
      "smtp client only: phases (EHLO with no greeting seen stays in greeting)")
 c.eq(creds(f, SUB), [("LOGIN", "carol", 'c"q\\x', "")], "smtp client only: credential")
 same_both_passes(f, SUB)
 
-f = os.path.join(CAPTURES, "oneside-smtp-server-only.pcapng")
+f = os.path.join(CAPTURES, "oneside", "oneside-smtp-server-only.pcapng")
 # 220, 250-EHLO list, 334 334 235, 250 2.1.0, 250 2.1.5, 354, 250 queued, 221 (RFC 5321 §4.2)
 c.eq(starts(f, SUB), ["greeting", "hello", "auth", "envelope", "data", "quit"],
      "smtp server only: phases from the reply codes")
@@ -118,12 +118,12 @@ c.eq(rows(f, SUB)[7]["mailedu.auth.result"], "success", "smtp server only: 235 i
 same_both_passes(f, SUB)
 
 IMAP = ["-d", "tcp.port==11143,imap"]
-f = os.path.join(CAPTURES, "oneside-imap-client-only.pcapng")
+f = os.path.join(CAPTURES, "oneside", "oneside-imap-client-only.pcapng")
 c.eq(creds(f, IMAP), [("IMAP-LOGIN", "bob", "b0b pass", "")], "imap client only: credential")
 c.eq(rows(f, IMAP)[4]["mailedu.phase"], "auth", "imap client only: LOGIN in Not Authenticated")
 same_both_passes(f, IMAP)
 
-f = os.path.join(CAPTURES, "oneside-imap-server-only.pcapng")
+f = os.path.join(CAPTURES, "oneside", "oneside-imap-server-only.pcapng")
 v = rows(f, IMAP)
 c.eq(v[2]["mailedu.phase"], "auth", "imap server only: the * OK greeting")
 c.check("logout" in v[8]["mailedu.phase"], "imap server only: * BYE is logout")
