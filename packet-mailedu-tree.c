@@ -220,6 +220,10 @@ static void render_line(tvbuff_t *tvb, packet_info *pinfo, proto_tree *t, const 
     add_expert(pinfo, t ? proto_tree_get_parent(t) : NULL, it);
 }
 
+/* Lines rendered per frame at most: the session's bound plus the few records
+ * a frame can get besides (notes of held segments, several feeds). */
+#define MAX_RENDERED (ME_MAX_FRAME_RECORDS + 64u)
+
 void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const me_item *items)
 {
     proto_item *ti, *pi;
@@ -265,8 +269,14 @@ void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, co
     }
     add_str(mt, hf_session_user, tvb, last->session_user);
 
-    for (it = items; it; it = it->next) {
+    for (it = items, i = 0; it; it = it->next, i++) {
         proto_tree *lt = mt;
+        if (i == MAX_RENDERED) { /* the session bounds records; this bounds the tree too */
+            pi = proto_tree_add_string_format_value(mt, hf_line, tvb, 0, 0, "", "%u more records not shown",
+                                                    nitems - i);
+            proto_item_set_generated(pi);
+            break;
+        }
         if (nitems > 1) {
             pi = proto_tree_add_string(mt, hf_line, tvb, 0, 0, line_summary(pinfo->pool, it));
             proto_item_set_generated(pi);
