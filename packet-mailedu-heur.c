@@ -33,6 +33,11 @@ static me_proto proto_of_handle(dissector_handle_t h)
     return ME_PROTO_NONE;
 }
 
+me_proto mailedu_port_proto(guint32 port)
+{
+    return proto_of_handle(dissector_get_uint_handle(tcp_port_table, port));
+}
+
 /* Implicit-TLS ports (RFC 8314 §3.3, §7.3) when no table names them. */
 static me_proto implicit_tls_port(guint32 port)
 {

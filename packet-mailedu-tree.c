@@ -92,6 +92,32 @@ static void add_explain(proto_tree *t, tvbuff_t *tvb, me_text_id id)
         add_str(t, hf_rfc, tvb, me_text_rfc(id));
 }
 
+/* A phase as messages name it: the RFC's state name and the filter value, in
+ * the chosen language ("fase transaksi (TRANSACTION) - transaction"). */
+static const char *phase_label(me_proto proto, me_phase ph)
+{
+    me_text_id id = TXT_NONE;
+    switch (ph) {
+    case ME_PHASE_AUTH:
+        id = proto == ME_PROTO_POP3 ? TXT_PHASE_POP3_AUTH
+           : proto == ME_PROTO_IMAP ? TXT_PHASE_IMAP_AUTH : TXT_PHASE_SMTP_AUTH;
+        break;
+    case ME_PHASE_TRANSACTION: id = TXT_PHASE_POP3_TRANSACTION; break;
+    case ME_PHASE_UPDATE: id = TXT_PHASE_POP3_UPDATE; break;
+    case ME_PHASE_GREETING: id = TXT_PHASE_SMTP_GREETING; break;
+    case ME_PHASE_HELLO: id = TXT_PHASE_SMTP_HELLO; break;
+    case ME_PHASE_ENVELOPE: id = TXT_PHASE_SMTP_ENVELOPE; break;
+    case ME_PHASE_DATA: id = TXT_PHASE_SMTP_DATA; break;
+    case ME_PHASE_QUIT: id = TXT_PHASE_SMTP_QUIT; break;
+    case ME_PHASE_AUTHENTICATED: id = TXT_PHASE_IMAP_AUTHENTICATED; break;
+    case ME_PHASE_SELECTED: id = TXT_PHASE_IMAP_SELECTED; break;
+    case ME_PHASE_LOGOUT: id = TXT_PHASE_IMAP_LOGOUT; break;
+    case ME_PHASE_TLS: id = TXT_PHASE_TLS; break;
+    default: return me_phase_name(ph);
+    }
+    return lang_text(id);
+}
+
 /* The text after a warning's message, per the DETAIL column of warnings.def. */
 enum { DETAIL_PLAIN, DETAIL_USER, DETAIL_PHASE, DETAIL_WRONG_PHASE };
 
@@ -109,11 +135,11 @@ static void add_one_expert(packet_info *pinfo, proto_item *pi, const me_item *it
         }
         break;
     case DETAIL_PHASE:
-        expert_add_info_format(pinfo, pi, &ei[e], "%s: %s", msg, me_phase_name(it->phase));
+        expert_add_info_format(pinfo, pi, &ei[e], "%s: %s", msg, phase_label(it->proto, it->phase));
         return;
     case DETAIL_WRONG_PHASE:
         expert_add_info_format(pinfo, pi, &ei[e], "%s (%s): %s", msg,
-                               me_phase_name(it->wrong_phase), it->command ? it->command : "");
+                               phase_label(it->proto, it->wrong_phase), it->command ? it->command : "");
         return;
     default:
         break;
@@ -167,6 +193,8 @@ static const char *line_summary(wmem_allocator_t *pool, const me_item *it)
                                   arg ? " " : "", arg ? arg : "");
     case ME_KIND_REPLY:
     case ME_KIND_CHALLENGE:
+        if (it->reply_code) /* SMTP: the code as sent */
+            return wmem_strdup_printf(pool, "S: %u %s", it->reply_code, arg ? arg : "");
         return wmem_strdup_printf(pool, "S: %s %s", me_status_name(it->status),
                                   arg ? arg : "");
     case ME_KIND_SASL:
@@ -223,6 +251,39 @@ static void render_line(tvbuff_t *tvb, packet_info *pinfo, proto_tree *t, const 
 /* Lines rendered per frame at most: the session's bound plus the few records
  * a frame can get besides (notes of held segments, several feeds). */
 #define MAX_RENDERED (ME_MAX_FRAME_RECORDS + 64u)
+#define INFO_LINES 16u /* line summaries in the Info column at most */
+
+/* mailedu's own summary of a frame's lines in the Info column, instead of the
+ * builtin dissector's, where that one would mislead: with mask_passwords its
+ * "C: PASS secret" would still show the secret on the projector; inside a
+ * tunnel it may say C: for the server's lines (HTTP CONNECT). */
+static gboolean own_info_wanted(packet_info *pinfo, const me_item *items)
+{
+    const mailedu_conv *mc = mailedu_conv_get(pinfo, FALSE);
+    const me_item *it;
+    if (mc && mc->origin == MAILEDU_BY_LAYER)
+        return TRUE;
+    if (!mailedu_prefs.mask_passwords)
+        return FALSE;
+    for (it = items; it; it = it->next)
+        if (it->cleartext || it->masked || (it->auth && (it->auth->password || it->auth->token)))
+            return TRUE;
+    return FALSE;
+}
+
+static void own_info_column(packet_info *pinfo, const me_item *items)
+{
+    const me_item *it;
+    unsigned n = 0;
+    col_clear(pinfo->cinfo, COL_INFO);
+    for (it = items; it; it = it->next) {
+        if (n++ == INFO_LINES) { /* a column, not a transcript */
+            col_append_str(pinfo->cinfo, COL_INFO, " | ...");
+            break;
+        }
+        col_append_sep_str(pinfo->cinfo, COL_INFO, " | ", line_summary(pinfo->pool, it));
+    }
+}
 
 void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const me_item *items)
 {
@@ -243,6 +304,8 @@ void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, co
         if (i == nshown && nshown < G_N_ELEMENTS(shown))
             shown[nshown++] = it->phase;
     }
+    if (own_info_wanted(pinfo, items))
+        own_info_column(pinfo, items);
     if (mailedu_prefs.info_column && nshown)
         col_prepend_fstr(pinfo->cinfo, COL_INFO, "[%s] ", me_phase_name(shown[0]));
 
@@ -323,7 +386,7 @@ void mailedu_tree_register(int proto)
         {&hf_auth_decoded, {"Decoded", "mailedu.auth.decoded", FT_STRING, BASE_NONE, NULL, 0, "The SASL message decoded from base64", HFILL}},
         {&hf_auth_attempt, {"Attempt", "mailedu.auth.attempt", FT_UINT32, BASE_DEC, NULL, 0, "Login attempt number in the session", HFILL}},
         {&hf_auth_result, {"Result", "mailedu.auth.result", FT_STRING, BASE_NONE, NULL, 0, "success or failure", HFILL}},
-        {&hf_auth_cleartext, {"Cleartext secret", "mailedu.auth.cleartext", FT_BOOLEAN, BASE_NONE, NULL, 0, "A reusable secret is readable in this packet", HFILL}},
+        {&hf_auth_cleartext, {"Cleartext secret", "mailedu.auth.cleartext", FT_BOOLEAN, BASE_NONE, NULL, 0, "A password or token can be read in this packet (base64 counts as readable)", HFILL}},
         {&hf_session_user, {"Session user", "mailedu.session.user", FT_STRING, BASE_NONE, NULL, 0, "User of this session", HFILL}},
         {&hf_tls, {"TLS", "mailedu.tls", FT_BOOLEAN, BASE_NONE, NULL, 0, "The session is protected by TLS here", HFILL}},
         {&hf_mail_from, {"Mail from", "mailedu.mail.from", FT_STRING, BASE_NONE, NULL, 0, "SMTP envelope sender", HFILL}},

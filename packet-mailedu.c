@@ -14,6 +14,7 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "packet-mailedu.h"
@@ -50,12 +51,16 @@ typedef enum {
     WF_POP,          /* the builtin dissectors' protocol items: where their bytes start */
     WF_IMAP,
     WF_SMTP,
+    WF_HTTP_CODE,    /* a CONNECT's 2xx reply with bytes after it (RFC 9110 §9.3.6) */
+    WF_HTTP_FOR_URI,
+    WF_HTTP_FILE_DATA,
     WF_COUNT
 } wanted_field;
 
 static const char *const wanted_name[WF_COUNT] = {
-    "tcp.payload", "tcp.seq_raw", "tcp.ack_raw", "tcp.len", "tcp.flags", "pop", "imap", "smtp"};
-static int wanted_hf[WF_COUNT] = {-1, -1, -1, -1, -1, -1, -1, -1};
+    "tcp.payload", "tcp.seq_raw", "tcp.ack_raw", "tcp.len", "tcp.flags", "pop", "imap", "smtp",
+    "http.response.code", "http.response_for.uri", "http.file_data"};
+static int wanted_hf[WF_COUNT] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
 #define TCP_FIN 0x001
 #define TCP_SYN 0x002
@@ -93,6 +98,27 @@ typedef struct segment {
     guint32 layer_offset;          /* where its bytes start in the payload */
 } segment;
 
+/* A 2xx reply to CONNECT (its request-URI is in authority form, host:port,
+ * RFC 9112 §3.2.3) with bytes after its header in the same segment: the
+ * tunnel starts there (RFC 9110 §9.3.6), but Wireshark's HTTP dissector
+ * reads them as a body.  They are mail if the URI's port is a mail port. */
+static void read_connect_reply(proto_tree *tree, segment *s, field_info *fpay)
+{
+    field_info *code = wanted(tree, WF_HTTP_CODE), *uri = wanted(tree, WF_HTTP_FOR_URI);
+    field_info *body = wanted(tree, WF_HTTP_FILE_DATA);
+    const char *u, *colon;
+    guint32 c;
+    if (!code || !uri || !body || body->ds_tvb != fpay->ds_tvb || body->start < fpay->start ||
+        body->start >= fpay->start + (gint)s->caplen)
+        return;
+    c = fvalue_get_uinteger(MAILEDU_FVALUE(code));
+    u = fvalue_get_string(MAILEDU_FVALUE(uri));
+    if (c < 200 || c > 299 || !u || strchr(u, '/') || !(colon = strrchr(u, ':')))
+        return;
+    s->layer = mailedu_port_proto((guint32)strtoul(colon + 1, NULL, 10));
+    s->layer_offset = (guint32)(body->start - fpay->start);
+}
+
 static void read_layer(proto_tree *tree, segment *s, field_info *fpay)
 {
     static const struct { wanted_field w; me_proto p; } layers[] = {
@@ -107,6 +133,8 @@ static void read_layer(proto_tree *tree, segment *s, field_info *fpay)
             return;
         }
     }
+    if (fpay)
+        read_connect_reply(tree, s, fpay);
 }
 
 static gboolean read_segment(proto_tree *tree, segment *s)

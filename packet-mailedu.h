@@ -70,6 +70,8 @@ void mailedu_heur_handoff(void);
 /* Which side is the server and which protocol, from the tcp and tls port
  * tables the builtin dissectors (and Decode As) use; ME_PROTO_NONE if no mail port. */
 me_proto mailedu_classify_port(packet_info *pinfo, guint16 *server_port, gboolean *tls);
+/* The mail protocol the tcp.port table gives PORT, or ME_PROTO_NONE. */
+me_proto mailedu_port_proto(guint32 port);
 /* Recognition on any port (first pass): TRUE once the conversation is mail. */
 gboolean mailedu_recognise(mailedu_conv *mc, packet_info *pinfo, const guint8 *p, guint len);
 /* A builtin POP/IMAP/SMTP dissector ran on this frame where no port says mail

@@ -159,6 +159,17 @@ static void keep_greeting(me_detect *d, const uint8_t *p, size_t n)
     d->greeting = detect_dup(d, p, d->greeting_len);
 }
 
+/* A byte no mail line carries (RFC 5321 §2.3.8, RFC 1939 §3: lines of
+ * printable text): such a first line is not waited for. */
+static bool has_binary(const uint8_t *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if ((p[i] < 0x20 && p[i] != '\r' && p[i] != '\n' && p[i] != '\t') || p[i] == 0x7f)
+            return true;
+    return false;
+}
+
 /* A first line arriving in pieces: gather it in the side's probe buffer. */
 static me_detect_verdict probe_side(me_detect *d, unsigned i, uint16_t src, uint16_t dst,
                                     const uint8_t *p, size_t len)
@@ -175,7 +186,8 @@ static me_detect_verdict probe_side(me_detect *d, unsigned i, uint16_t src, uint
     guess = me_guess_protocol(d->probe[i], have, &from_server, &maybe_smtp);
     if (guess != ME_PROTO_NONE) /* earlier bytes stay in the probe: the session reads them */
         return decided(d, guess, from_server, src, dst);
-    if (!memchr(d->probe[i], '\n', have) && have < ME_DETECT_PROBE_MAX) {
+    if (!memchr(d->probe[i], '\n', have) && have < ME_DETECT_PROBE_MAX &&
+        !has_binary(d->probe[i], have)) {
         d->probe_len[i] = have; /* no line yet: wait, this is not a try */
         return ME_DETECT_WAIT;
     }

@@ -104,7 +104,8 @@ def check_clean(capture, extra=(), server_ports=(143, 993)):
 
 def tshark_credentials(capture, extra=()):
     """(frame, username) pairs that tshark -z credentials lists for IMAP."""
-    out = m.tshark(["-n", "-r", capture, "-q", "-z", "credentials"] + list(extra), check=False)
+    out = m.tshark(["-n", "-r", capture, "-q", "-z", "credentials", "--disable-protocol", "mailedu"] + list(extra),
+                   check=False)  # Wireshark alone: mailedu feeds this tap too
     res = []
     for line in out.splitlines():
         f = line.split()
