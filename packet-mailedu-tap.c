@@ -1,6 +1,7 @@
 /* packet-mailedu-tap.c - mailedu's taps: the "mailedu" tap with its reports
  * (-z mailedu,tree as a stats_tree, -z mailedu,sessions[,json][,FILTER],
- * -z mailedu,transcript[,STREAM], -z mailedu,hashes[,FILTER]) and records
+ * -z mailedu,transcript[,STREAM], -z mailedu,hashes[,FILTER], -z mailedu,ladder[,STREAM]
+ * as SVG) and records
  * for Wireshark's own "credentials" tap (Tools -> Credentials, -z credentials).
  *
  * The dissector queues each frame's records (on every pass, only when a
@@ -165,7 +166,7 @@ static tap_packet_status tree_packet(stats_tree *st, packet_info *pinfo _U_,
 
 /* ---- -z mailedu,sessions / transcript / hashes ---- */
 
-typedef enum { OUT_TABLE, OUT_JSON, OUT_TRANSCRIPT, OUT_HASHES } out_kind;
+typedef enum { OUT_TABLE, OUT_JSON, OUT_TRANSCRIPT, OUT_HASHES, OUT_LADDER } out_kind;
 
 typedef struct {
     out_kind kind;
@@ -237,7 +238,8 @@ static char *capture_name(void)
 
 static void report_draw(void *tapdata)
 {
-    static const char *const titles[] = {"sessions", "sessions (json)", "transcript", "hashes"};
+    static const char *const titles[] = {"sessions", "sessions (json)", "transcript", "hashes",
+                                         "ladder"};
     report_listener *l = (report_listener *)tapdata;
     me_rep_opts o;
     me_buf out = {0};
@@ -253,8 +255,12 @@ static void report_draw(void *tapdata)
     case OUT_JSON: me_report_json(l->rep, &o, &out); break;
     case OUT_TRANSCRIPT: me_report_transcript(l->rep, &o, &out); break;
     case OUT_HASHES: me_report_hashes(l->rep, &o, &out); break;
+    case OUT_LADDER: me_report_ladder(l->rep, &o, &out); break;
     }
-    printf("=== mailedu %s ===\n%s=== end ===\n", titles[l->kind], out.p ? out.p : "");
+    if (l->kind == OUT_LADDER) /* markers as XML comments: the output is an SVG file as is */
+        printf("<!-- === mailedu ladder === -->\n%s<!-- === end === -->\n", out.p ? out.p : "");
+    else
+        printf("=== mailedu %s ===\n%s=== end ===\n", titles[l->kind], out.p ? out.p : "");
     me_buf_free(&out);
     g_free(cap);
     g_free(gen);
@@ -279,7 +285,8 @@ static void start_listener(const char *opt, out_kind kind, long stream, const ch
     GString *err;
     l->kind = kind;
     l->stream = stream;
-    l->rep = me_report_new(kind == OUT_JSON || kind == OUT_TABLE ? MAILEDU_JSON_MAX_LINES
+    l->rep = me_report_new(kind == OUT_JSON || kind == OUT_TABLE || kind == OUT_LADDER
+                               ? MAILEDU_JSON_MAX_LINES
                            : kind == OUT_HASHES                 ? 0
                                                                 : (size_t)-1);
     err = register_tap_listener("mailedu", l, filter && *filter ? filter : NULL,
@@ -324,6 +331,22 @@ static void transcript_init(const char *opt, void *userdata _U_)
     start_listener(opt, OUT_TRANSCRIPT, stream, NULL);
 }
 
+/* mailedu,ladder[,STREAM] */
+static void ladder_init(const char *opt, void *userdata _U_)
+{
+    const char *rest = opt + strlen("mailedu,ladder");
+    long stream = -1;
+    if (*rest == ',') {
+        char *end = NULL;
+        stream = strtol(rest + 1, &end, 10);
+        if (!rest[1] || *end || stream < 0)
+            bad_argument(opt, "STREAM must be a tcp.stream number (mailedu,ladder[,STREAM])");
+    } else if (*rest) {
+        bad_argument(opt, "expected mailedu,ladder[,STREAM]");
+    }
+    start_listener(opt, OUT_LADDER, stream, NULL);
+}
+
 /* mailedu,hashes[,FILTER] */
 static void hashes_init(const char *opt, void *userdata _U_)
 {
@@ -343,11 +366,14 @@ void mailedu_tap_register(void)
                                         "mailedu,transcript", transcript_init, 0, NULL};
     static stat_tap_ui hashes_ui = {REGISTER_STAT_GROUP_GENERIC, "mailedu hashes",
                                     "mailedu,hashes", hashes_init, 0, NULL};
+    static stat_tap_ui ladder_ui = {REGISTER_STAT_GROUP_GENERIC, "mailedu ladder",
+                                    "mailedu,ladder", ladder_init, 0, NULL};
     mailedu_tap = register_tap("mailedu");
     stats_tree_register_plugin("mailedu", "mailedu", "mailedu", 0, tree_packet, tree_init, NULL);
     register_stat_tap_ui(&sessions_ui, NULL);
     register_stat_tap_ui(&transcript_ui, NULL);
     register_stat_tap_ui(&hashes_ui, NULL);
+    register_stat_tap_ui(&ladder_ui, NULL);
 }
 
 void mailedu_tap_handoff(void)

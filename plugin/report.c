@@ -198,7 +198,7 @@ me_report *me_report_new(size_t max_lines)
     return r;
 }
 
-static void strs_free(rep_strs *l)
+void rep_strs_free(rep_strs *l)
 {
     size_t i;
     for (i = 0; i < l->n; i++)
@@ -219,10 +219,11 @@ static void session_free(rep_session *s)
         free(l->text); free(l->masked); free(l->detail);
         free(l->username); free(l->password); free(l->token);
     }
-    strs_free(&s->mail_from);
-    strs_free(&s->rcpt_to);
-    strs_free(&s->rcpt_ok);
-    strs_free(&s->mailboxes);
+    rep_strs_free(&s->mail_from);
+    rep_strs_free(&s->rcpt_to);
+    rep_strs_free(&s->rcpt_ok);
+    rep_strs_free(&s->mailboxes);
+    rep_facts_free(&s->facts);
     free(s->logins);
     free(s->lines);
     free(s->phases);
@@ -288,7 +289,7 @@ static rep_session *session_of(me_report *r, const me_rep_frame *f, const me_ite
     return s;
 }
 
-static void strs_add(rep_strs *l, const char *v, bool unique)
+void rep_strs_add(rep_strs *l, const char *v, bool unique)
 {
     size_t i;
     if (unique)
@@ -480,13 +481,14 @@ static void add_item(me_report *r, rep_session *s, const me_item *it)
     if (it->auth && it->auth->attempt)
         add_login(s, it);
     if (it->kind == ME_KIND_COMMAND && it->mail_from)
-        strs_add(&s->mail_from, it->mail_from, false);
+        rep_strs_add(&s->mail_from, it->mail_from, false);
     if (it->kind == ME_KIND_COMMAND && it->rcpt)
-        strs_add(&s->rcpt_to, it->rcpt, false);
+        rep_strs_add(&s->rcpt_to, it->rcpt, false);
     if (it->kind == ME_KIND_REPLY && it->rcpt && it->status == ME_STATUS_OK)
-        strs_add(&s->rcpt_ok, it->rcpt, false);
+        rep_strs_add(&s->rcpt_ok, it->rcpt, false);
     if (it->kind == ME_KIND_REPLY && it->mailbox && it->status == ME_STATUS_OK)
-        strs_add(&s->mailboxes, it->mailbox, true);
+        rep_strs_add(&s->mailboxes, it->mailbox, true);
+    rep_facts_add(s, it);
     add_line(r, s, it);
 }
 

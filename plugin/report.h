@@ -92,6 +92,17 @@ void me_report_table(const me_report *r, const me_rep_opts *o, me_buf *out);
  * headings with explanations, credentials and warnings; content and
  * encrypted bytes summarised by size. */
 void me_report_transcript(const me_report *r, const me_rep_opts *o, me_buf *out);
+/* Every session (or only o->stream) as an SVG 1.1 ladder diagram: client and
+ * server columns, one arrow per dialogue line (the transcript's lines, at
+ * most max_lines of me_report_new) with its text (passwords masked when
+ * o->mask) and the explanation as tooltip, the phases as bands in the
+ * profile's colours, warnings marked, the session facts' verdict in the
+ * title.  One session gives one <svg> document element; several give one
+ * <svg> holding a nested <svg id="mailedu-stream-N"> per session, stacked.
+ * No session: an <svg> saying so.  All capture text is XML-escaped (XML 1.0
+ * §2.4) after being made valid UTF-8.  Appends to out, which the caller owns
+ * (me_buf_free); never fails (allocation failure aborts). */
+void me_report_ladder(const me_report *r, const me_rep_opts *o, me_buf *out);
 /* Challenge-response material of every attempt as password crackers read it:
  * CRAM-MD5 as hashcat 10200, APOP as hashcat 20 (md5($salt.$pass)), NTLMv2 as
  * hashcat 5600; one "# " comment line per attempt that has no such format

@@ -44,6 +44,33 @@ typedef struct rep_phase {
     uint32_t frame;
 } rep_phase;
 
+/* What the session did, in the course's words (report_facts.c): POP3
+ * retrievals and deletions, SMTP greeting name and messages, IMAP reading,
+ * flags and expunges.  Folded from the records as they arrive. */
+typedef struct rep_facts {
+    rep_strs pending;      /* POP3 commands awaiting their reply, "VERB arg", FIFO */
+    size_t pending_head;
+    rep_strs retrieved;    /* POP3 message numbers RETR/TOP answered +OK */
+    rep_strs deleted;      /* POP3 message numbers DELE answered +OK (RSET clears) */
+    bool uidl;             /* the client asked UIDL */
+    bool update;           /* QUIT answered +OK in the TRANSACTION state: UPDATE ran */
+    bool clear_lines;      /* some command was readable (not only encrypted bytes) */
+    char *hello;           /* SMTP EHLO/HELO/LHLO argument, last one sent */
+    uint32_t messages;     /* SMTP messages accepted after the end of data */
+    uint32_t rcpt_refused; /* SMTP RCPT answered 4xx/5xx */
+    rep_strs fetched;      /* IMAP sequence sets of FETCHes that asked for content */
+    uint32_t seen_set, deleted_set; /* IMAP STORE adding \Seen / \Deleted */
+    uint32_t expunge_cmds, close_cmds, expunged; /* EXPUNGE, CLOSE, "* n EXPUNGE" */
+} rep_facts;
+
+/* The verdict of the facts: which value, which rule decided it. */
+typedef struct rep_verdict {
+    const char *key;       /* "pop3_mode", "smtp_role", "imap_outcome" */
+    const char *value;     /* "retrieve-and-delete", "submission", ... */
+    const char *rule;      /* stable rule id: "dele-quit", "auth", "port-587", ... */
+    me_text_id text;       /* the explanation; its RFC is me_text_rfc(text) */
+} rep_verdict;
+
 typedef struct rep_session {
     uint32_t stream;
     me_proto proto;
@@ -66,6 +93,7 @@ typedef struct rep_session {
     rep_line *lines;
     size_t nlines, caplines;
     bool truncated;
+    rep_facts facts;
 } rep_session;
 
 struct me_report {
@@ -92,5 +120,24 @@ const char *rep_secret(const me_rep_opts *o, const char *v);
 /* A login "crossed the wire": a secret or digest, or a user name that got an
  * answer (an AUTH cancelled before anything was sent is not one). */
 bool rep_login_sent(const rep_login *l);
+
+/* ---- report_facts.c ---- */
+/* Folds one record into s->facts (every record of the session, in order). */
+void rep_facts_add(rep_session *s, const me_item *it);
+/* Frees what s->facts holds. */
+void rep_facts_free(rep_facts *f);
+/* Decides the session's verdict (POP3 mode, SMTP role, IMAP outcome) from
+ * its facts; the rules are listed in docs/sessions-schema.md. */
+rep_verdict rep_facts_verdict(const rep_session *s);
+/* The `facts` object of the JSON (docs/sessions-schema.md), no newline. */
+void rep_facts_json(me_buf *b, const rep_session *s, const me_rep_opts *o);
+/* The facts as lines of text for the transcript header: the verdict with its
+ * rule, RFC and explanation, then the counts; each line begins with indent. */
+void rep_facts_text(me_buf *b, const rep_session *s, const me_rep_opts *o, const char *indent);
+/* The verdict in a few words ("pop3_mode=leave-on-server (rule retr-no-dele)"). */
+void rep_facts_brief(me_buf *b, const rep_session *s);
+/* Appends a copy of v to l; unique: not when an equal string is there. */
+void rep_strs_add(rep_strs *l, const char *v, bool unique);
+void rep_strs_free(rep_strs *l);
 
 #endif

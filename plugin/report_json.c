@@ -145,6 +145,8 @@ static void session_body(me_buf *b, const rep_session *s, const me_rep_opts *o)
     strs(b, &s->rcpt_ok);
     key(b, in, "mailboxes");
     strs(b, &s->mailboxes);
+    key(b, in, "facts");
+    rep_facts_json(b, s, o);
 }
 
 static void session_lines(me_buf *b, const rep_session *s, const me_rep_opts *o)

@@ -120,6 +120,9 @@ void me_report_table(const me_report *r, const me_rep_opts *o, me_buf *out)
     me_buf_puts(out, "\nLogin attempts (stream #attempt mechanism user secret result frames=start/secret/result):\n");
     REP_FOREACH(r, s)
         logins_list(s, o, out);
+    me_buf_puts(out, "\nFacts per session (stream verdict rule (RFC): counts):\n");
+    REP_FOREACH(r, s)
+        rep_facts_brief(out, s);
 }
 
 
@@ -171,6 +174,7 @@ static void session_header(const rep_session *s, const me_rep_opts *o, me_buf *o
     me_buf_printf(out, "   %s: ", label(L_USER, o->lang));
     me_buf_utf8(out, s->user ? s->user : "-");
     me_buf_printf(out, "   frames %u-%u\n", s->first_frame, s->last_frame);
+    rep_facts_text(out, s, o, "");
     me_buf_puts(out, RULE);
 }
 

@@ -123,7 +123,7 @@ def _remove_outputs(out_dir, name):
 
 
 def _load_scenarios():
-    from . import pop3, imap, smtp, negative, tunnel  # noqa: F401  (registration order = file order)
+    from . import pop3, imap, smtp, negative, tunnel, facts  # noqa: F401  (registration order = file order)
 
 
 def write_readme(out_dir):

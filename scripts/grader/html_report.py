@@ -2,6 +2,7 @@
 sorting script; no external file).  Every text from a capture, a file name
 or a rubric goes through esc()."""
 import html
+import xml.etree.ElementTree as ET
 
 from .reports import reason_text
 from .texts import tr
@@ -106,7 +107,34 @@ def _student(n, r, lang):
             "c_item", "c_status", "c_points", "c_evidence", "c_missing")), "".join(rows))
     copies = "".join("<p class=\"fail\">%s: %s — %s</p>" % (esc(tr(L, "h_copies")), esc(" / ".join(p["files"])), esc(p["evidence"]))
                      for p in r["copies"])
-    return head + copies + table + "</section>"
+    return head + copies + table + ladder(r.get("_main"), L) + "</section>"
+
+
+LADDER_WIDTH = 560   # px: two thirds of mailedu's 840: small, still readable
+
+
+def ladder(session, lang):
+    """The main session's ladder diagram (mailedu's -z mailedu,ladder) inline
+    and scaled to LADDER_WIDTH, in a scrolling box.  The SVG is re-serialized
+    from its parsed tree by ElementTree, which escapes every text and
+    attribute again, whatever the capture held; "" without one."""
+    el = session.get("_ladder") if session else None
+    if el is None:
+        return ""
+    ET.register_namespace("", "http://www.w3.org/2000/svg")
+    w, h = float(el.get("width", "840")), float(el.get("height", "100"))
+    copy = ET.fromstring(ET.tostring(el))
+    for k in ("id", "x", "y"):
+        copy.attrib.pop(k, None)
+    copy.set("width", "%d" % LADDER_WIDTH)
+    copy.set("height", "%d" % round(h * LADDER_WIDTH / w))
+    copy.set("viewBox", "0 0 %g %g" % (w, h))
+    copy.set("role", "img")
+    svg = ET.tostring(copy, encoding="unicode")
+    what = "%s, stream %s (%s)" % (session.get("_file") or "", session.get("stream"), session.get("protocol"))
+    return ('<figure class="ladder"><figcaption>%s: %s</figcaption><div style="max-height:520px;overflow:auto;'
+            'display:inline-block;border:1px solid #ccc">%s</div></figure>'
+            % (esc(tr(lang, "h_ladder")), esc(what), svg))
 
 
 def _copies(pairs, lang):

@@ -133,6 +133,9 @@ def _run_tshark(res, path, keylog, kind, scan, ctx):
     counts = tshark.parse_io_stat(out, len(ctx.filters))
     res["filter_counts"] = dict(zip(ctx.filters, counts))
     res["sessions"] = [s for s in doc["sessions"] if isinstance(s, dict)]
+    ladders = tshark.parse_ladders(out)
+    for s in res["sessions"]:
+        s["_ladder"] = ladders.get(s.get("stream"))
     res["status"], res["reason"] = _classify(res, kind, scan, res["sessions"], ctx.lang)
 
 
@@ -185,13 +188,25 @@ def grade_submission(sub, ctx, index):
         view.answers, view.answers_error = load_answers(sub.answers)
         result["items"], result["score"] = checks.grade(ctx.rubric, view)
         result["sessions"] = [_session_summary(s) for s in view.sessions]
+        result["_main"] = main_session(view.sessions, ctx.rubric)
     return result
+
+
+def main_session(sessions, rubric):
+    """The student's main session, whose ladder the HTML report draws: of the
+    sessions in the protocols the rubric's items name (all when they name
+    none), the one with the most dialogue lines; None without a ladder."""
+    wanted = {i.params.get("protocol") for i in rubric.items} - {None, "any"}
+    pool = [s for s in sessions if s.get("_ladder") is not None and (not wanted or s.get("protocol") in wanted)]
+    pool = pool or [s for s in sessions if s.get("_ladder") is not None]
+    return max(pool, key=lambda s: len(s.get("lines") or []), default=None)
 
 
 def _session_summary(s):
     """The facts of a session kept in grades.json (the dialogue lines are not copied)."""
     keep = ("stream", "protocol", "client", "server", "first_frame", "last_frame", "tls", "phases",
-            "user", "logins", "cleartext", "warnings", "mail_from", "rcpt_to", "rcpt_accepted", "mailboxes")
+            "user", "logins", "cleartext", "warnings", "mail_from", "rcpt_to", "rcpt_accepted", "mailboxes",
+            "facts")
     out = {k: s[k] for k in keep if k in s}
     out["file"] = s.get("_file")
     return out

@@ -80,6 +80,7 @@ T = {
     "h_title": ("mailedu grades", "Nilai mailedu"), "h_overview": ("Class overview", "Ringkasan kelas"),
     "h_hist": ("Scores", "Sebaran nilai"), "h_pass": ("Pass rate per item", "Persentase lulus per item"),
     "h_table": ("Grades", "Nilai"), "h_students": ("Per student", "Per mahasiswa"),
+    "h_ladder": ("Main session as a ladder diagram", "Sesi utama sebagai diagram tangga"),
     "h_copies": ("Possible copies", "Kemungkinan salinan"), "h_no_copies": ("No copies found.", "Tidak ada salinan."),
     "c_student": ("Student", "Mahasiswa"), "c_id": ("ID", "NIM"), "c_file": ("File", "Berkas"),
     "c_score": ("Score", "Nilai"), "c_max": ("Max", "Maks"), "c_status": ("Status", "Status"),

@@ -7,9 +7,13 @@ import re
 import shutil
 import subprocess
 import tempfile
+import xml.etree.ElementTree as ET
 
 BEGIN = "=== mailedu sessions (json) ==="
 END = "=== end ==="
+LADDER_BEGIN = "<!-- === mailedu ladder === -->"
+LADDER_END = "<!-- === end === -->"
+SVG_NS = "http://www.w3.org/2000/svg"
 SCHEMA_VERSION = 1
 
 
@@ -63,12 +67,13 @@ class Runner:
 
 
 def report_args(path, lang, show_passwords, filters, keylog=None):
-    """tshark arguments for one capture: the sessions report in `lang`,
-    passwords masked unless show_passwords, and one io,stat column per filter."""
+    """tshark arguments for one capture: the sessions report and the ladder
+    diagrams in `lang`, passwords masked unless show_passwords, and one
+    io,stat column per filter."""
     args = ["-n", "-r", path, "-q",
             "-o", "mailedu.language:" + lang,
             "-o", "mailedu.mask_passwords:" + ("FALSE" if show_passwords else "TRUE"),
-            "-z", "mailedu,sessions,json"]
+            "-z", "mailedu,sessions,json", "-z", "mailedu,ladder"]
     if keylog:
         args += ["-o", "tls.keylog_file:" + keylog]
     if filters:
@@ -95,6 +100,26 @@ def parse_sessions(stdout):
     if not isinstance(doc.get("sessions"), list):
         raise ValueError("the sessions report has no sessions list")
     return doc
+
+
+def parse_ladders(stdout):
+    """{tcp.stream: <svg> Element} from the -z mailedu,ladder output (one
+    session: the document element; several: its nested <svg
+    id="mailedu-stream-N">).  {} when the output is missing or not XML: the
+    picture is an illustration, grading does not depend on it."""
+    start, end = stdout.find(LADDER_BEGIN), stdout.find(LADDER_END)
+    if start < 0 or end < start:
+        return {}
+    try:
+        root = ET.fromstring(stdout[start + len(LADDER_BEGIN):end])
+    except ET.ParseError:
+        return {}
+    out = {}
+    for el in [root] + root.findall("{%s}svg" % SVG_NS):
+        m = re.fullmatch(r"mailedu-stream-(\d+)", el.get("id") or "")
+        if m:
+            out[int(m.group(1))] = el
+    return out
 
 
 _ROW = re.compile(r"^\|\s*[\d.]+\s*<>\s*(?:[\d.]+|Dur)\s*\|(.*)\|\s*$")

@@ -146,6 +146,33 @@ def check_class(out, want):
             "login evidence has the USER line")
 
 
+def check_ladders(out):
+    """Each graded student's main session drawn as mailedu's ladder: Budi's
+    POP3 session (pop3-userpass-ok: USER, PASS, STAT, LIST, RETR, DELE, QUIT)
+    with the three POP3 phases in order and the password masked; none for a
+    capture without mail."""
+    import re
+    import xml.etree.ElementTree as ET
+    page = open(os.path.join(out, "report.html"), encoding="utf-8").read()
+    sections = {}
+    for sec in re.findall(r'<section id="s\d+">.*?</section>', page, re.S):
+        sections[re.search(r"<h3>(.*?)[ <(]", sec).group(1)] = sec
+    budi = sections.get("Budi")
+    if not c.check(budi and '<figure class="ladder">' in budi, "Budi's section has a ladder"):
+        return
+    svg = ET.fromstring(re.search(r"<svg.*</svg>", budi, re.S).group(0))
+    ns = "{http://www.w3.org/2000/svg}"
+    c.eq(svg.get("width"), "560", "the ladder is drawn small")
+    c.eq([r.get("data-phase") for r in svg.iter(ns + "rect") if r.get("data-phase")],
+         ["auth", "transaction", "update"], "Budi's ladder: the POP3 phases in order")
+    labels = ["".join(t.itertext()) for t in svg.iter(ns + "text") if t.get("font-family") == "monospace"]
+    c.check(any(l.startswith("USER alice") for l in labels) and any(l.startswith("PASS ********") for l in labels),
+            "Budi's ladder: USER line, password masked")
+    c.check(any(l.startswith("DELE 1") for l in labels), "Budi's ladder: DELE line")
+    c.check("pop3_mode=retrieve-and-delete" in budi, "Budi's ladder names the POP3 mode")
+    c.check('<figure class="ladder">' not in sections.get("Made", ""), "no ladder without mail")
+
+
 def passwords():
     """Every password and token of the bundled captures' scenarios, and their base64."""
     out = set()
@@ -212,6 +239,7 @@ def main():
         p = grade([klass, "--out", out, "--jobs", "2", "--max-size", "0.5"], expect_rc=1)
         c.check("graded" in p.stderr, "a progress line on stderr")
         check_class(out, want)
+        check_ladders(out)
         check_browser(out, [s for s in want if s != HOSTILE] + [HOSTILE])
         z, roster = make_zip(root)
         zout = os.path.join(root, "zout")

@@ -1,0 +1,343 @@
+/* report_facts.c - session facts in the course's vocabulary: what a POP3
+ * client did with the mail (retrieve-and-delete "offline" or leave-on-server
+ * "online"/"inline"), whether an SMTP client submitted (MUA -> MTA) or relayed
+ * (MTA -> MTA), what an IMAP client read, flagged and expunged.  The facts are
+ * folded from the records as they arrive; the verdict is decided when printed,
+ * by the first rule that applies (docs/sessions-schema.md lists them). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "report_int.h"
+
+/* ---- small helpers ---- */
+
+static char lower(char c)
+{
+    return (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+}
+
+/* hay contains needle, ASCII case-insensitively; NULL hay contains nothing. */
+static bool ci_has(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; hay && *hay; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] && lower(hay[i]) == lower(needle[i]))
+            i++;
+        if (i == n)
+            return true;
+    }
+    return false;
+}
+
+/* The first word of s (up to a space), copied; "" for NULL. */
+static char *first_word(const char *s)
+{
+    size_t n = 0;
+    char *w;
+    s = s ? s : "";
+    while (s[n] && s[n] != ' ')
+        n++;
+    w = rep_xalloc(n + 1);
+    memcpy(w, s, n);
+    return w;
+}
+
+static void strs_clear(rep_strs *l)
+{
+    rep_strs_free(l);
+    memset(l, 0, sizeof *l);
+}
+
+void rep_facts_free(rep_facts *f)
+{
+    rep_strs_free(&f->pending);
+    rep_strs_free(&f->retrieved);
+    rep_strs_free(&f->deleted);
+    rep_strs_free(&f->fetched);
+    free(f->hello);
+}
+
+/* ---- folding records ---- */
+
+/* POP3 answers in order (RFC 1939 §3, RFC 2449 §6.6 for pipelining): each
+ * status reply belongs to the oldest command still waiting. */
+static void pop3_add(rep_facts *f, const me_item *it)
+{
+    const char *cmd, *arg;
+    char *num;
+    if (it->kind == ME_KIND_COMMAND && it->command) {
+        me_buf b = {0};
+        me_buf_printf(&b, "%s %s", it->command, it->argument ? it->argument : "");
+        rep_strs_add(&f->pending, b.p, false);
+        me_buf_free(&b);
+        f->uidl |= strcmp(it->command, "UIDL") == 0;
+        return;
+    }
+    if (it->kind != ME_KIND_REPLY || it->explain == TXT_POP3_GREETING ||
+        it->explain == TXT_POP3_GREETING_APOP || f->pending_head >= f->pending.n)
+        return;
+    cmd = f->pending.v[f->pending_head++];
+    if (it->status != ME_STATUS_OK)
+        return;
+    arg = strchr(cmd, ' ') + 1; /* always there: "VERB " was written above */
+    num = first_word(arg);
+    if (strncmp(cmd, "RETR ", 5) == 0 || strncmp(cmd, "TOP ", 4) == 0)
+        rep_strs_add(&f->retrieved, num, true);
+    else if (strncmp(cmd, "DELE ", 5) == 0)
+        rep_strs_add(&f->deleted, num, true);
+    else if (strncmp(cmd, "RSET ", 5) == 0)
+        strs_clear(&f->deleted); /* RFC 1939 §5: RSET unmarks every message */
+    else if (strncmp(cmd, "QUIT ", 5) == 0 && it->explain == TXT_POP3_QUIT_UPDATE)
+        f->update = true;
+    free(num);
+}
+
+static void smtp_add(rep_facts *f, const me_item *it)
+{
+    if (it->kind == ME_KIND_COMMAND && it->command &&
+        (strcmp(it->command, "EHLO") == 0 || strcmp(it->command, "HELO") == 0 ||
+         strcmp(it->command, "LHLO") == 0)) {
+        free(f->hello);
+        f->hello = first_word(it->argument);
+    }
+    if (it->kind == ME_KIND_REPLY && it->explain == TXT_SMTP_EOD_OK)
+        f->messages++;
+    if (it->kind == ME_KIND_REPLY && it->rcpt && it->status == ME_STATUS_ERROR)
+        f->rcpt_refused++;
+}
+
+/* A FETCH that asks for message content (RFC 9051 §6.4.5), not only flags,
+ * sizes or envelope. */
+static bool fetches_content(const char *arg)
+{
+    return ci_has(arg, "BODY[") || ci_has(arg, "BODY.PEEK[") || ci_has(arg, "RFC822") ||
+           ci_has(arg, "BINARY[") || ci_has(arg, "BINARY.PEEK[");
+}
+
+static void imap_add(rep_facts *f, const me_item *it)
+{
+    const char *c = it->command;
+    if (it->kind == ME_KIND_REPLY && it->explain == TXT_IMAP_EXPUNGE_DATA)
+        f->expunged++;
+    if (it->kind != ME_KIND_COMMAND || !c)
+        return;
+    if (strncmp(c, "UID ", 4) == 0)
+        c += 4;
+    if (strcmp(c, "FETCH") == 0 && fetches_content(it->argument)) {
+        char *set = first_word(it->argument);
+        rep_strs_add(&f->fetched, set, true);
+        free(set);
+    } else if (strcmp(c, "STORE") == 0 && !ci_has(it->argument, "-FLAGS")) {
+        /* RFC 9051 §6.4.6: FLAGS and +FLAGS set the flags, -FLAGS removes them */
+        f->seen_set += ci_has(it->argument, "\\Seen");
+        f->deleted_set += ci_has(it->argument, "\\Deleted");
+    } else if (strcmp(c, "EXPUNGE") == 0) {
+        f->expunge_cmds++;
+    } else if (strcmp(c, "CLOSE") == 0) {
+        f->close_cmds++;
+    }
+}
+
+void rep_facts_add(rep_session *s, const me_item *it)
+{
+    rep_facts *f = &s->facts;
+    if (it->kind == ME_KIND_COMMAND && it->command)
+        f->clear_lines = true;
+    switch (it->proto) {
+    case ME_PROTO_POP3: pop3_add(f, it); break;
+    case ME_PROTO_SMTP: smtp_add(f, it); break;
+    case ME_PROTO_IMAP: imap_add(f, it); break;
+    default: break;
+    }
+}
+
+/* ---- the verdict ---- */
+
+static rep_verdict verdict(const char *key, const char *value, const char *rule, me_text_id t)
+{
+    rep_verdict v;
+    v.key = key;
+    v.value = value;
+    v.rule = rule;
+    v.text = t;
+    return v;
+}
+
+/* A name a mail program sends, not a mail server's domain (RFC 5321 §4.1.4:
+ * an MTA sends its fully-qualified domain name; a client without one an
+ * address literal; desktop programs often their bare computer name). */
+static bool client_name(const char *h)
+{
+    bool dot = false, digits = true;
+    const char *p;
+    if (h[0] == '[' || ci_has(h, "localhost"))
+        return true;
+    for (p = h; *p; p++) {
+        dot |= *p == '.';
+        digits &= (*p >= '0' && *p <= '9') || *p == '.';
+    }
+    return !dot || digits;
+}
+
+static rep_verdict pop3_verdict(const rep_facts *f)
+{
+    const char *k = "pop3_mode";
+    if (!f->clear_lines)
+        return verdict(k, "undecided", "encrypted", TXT_FACT_ENCRYPTED);
+    if (f->deleted.n)
+        return f->update ? verdict(k, "retrieve-and-delete", "dele-quit", TXT_FACT_POP3_DELETE)
+                         : verdict(k, "undecided", "dele-no-quit", TXT_FACT_POP3_NO_QUIT);
+    if (f->retrieved.n)
+        return f->uidl ? verdict(k, "leave-on-server", "retr-uidl", TXT_FACT_POP3_KEEP_UIDL)
+                       : verdict(k, "leave-on-server", "retr-no-dele", TXT_FACT_POP3_KEEP);
+    return verdict(k, "undecided", "nothing-retrieved", TXT_FACT_POP3_NOTHING);
+}
+
+static rep_verdict smtp_verdict(const rep_session *s)
+{
+    const char *k = "smtp_role";
+    const rep_facts *f = &s->facts;
+    if (s->nlogins)
+        return verdict(k, "submission", "auth", TXT_FACT_SMTP_AUTH);
+    if (s->sport == 587)
+        return verdict(k, "submission", "port-587", TXT_FACT_SMTP_PORT587);
+    if (s->sport == 465)
+        return verdict(k, "submission", "port-465", TXT_FACT_SMTP_PORT465);
+    if (!f->clear_lines)
+        return verdict(k, "undecided", "encrypted", TXT_FACT_ENCRYPTED);
+    if (!f->hello || !*f->hello)
+        return verdict(k, "undecided", "no-hello", TXT_FACT_SMTP_UNKNOWN);
+    if (client_name(f->hello))
+        return verdict(k, "submission", "client-name", TXT_FACT_SMTP_CLIENT_NAME);
+    return verdict(k, "relay", "server-name", TXT_FACT_SMTP_RELAY);
+}
+
+static rep_verdict imap_verdict(const rep_facts *f)
+{
+    const char *k = "imap_outcome";
+    if (!f->clear_lines)
+        return verdict(k, "undecided", "encrypted", TXT_FACT_ENCRYPTED);
+    if (f->expunged || (f->deleted_set && (f->expunge_cmds || f->close_cmds)))
+        return verdict(k, "expunged", "expunge", TXT_FACT_IMAP_EXPUNGED);
+    if (f->deleted_set)
+        return verdict(k, "marked-deleted", "deleted-flag", TXT_FACT_IMAP_MARKED);
+    if (f->fetched.n)
+        return verdict(k, "read-on-server", "fetch", TXT_FACT_IMAP_READ);
+    return verdict(k, "nothing-read", "no-fetch", TXT_FACT_IMAP_NONE);
+}
+
+rep_verdict rep_facts_verdict(const rep_session *s)
+{
+    switch (s->proto) {
+    case ME_PROTO_POP3: return pop3_verdict(&s->facts);
+    case ME_PROTO_SMTP: return smtp_verdict(s);
+    default: return imap_verdict(&s->facts);
+    }
+}
+
+/* ---- printing ---- */
+
+static void json_strs(me_buf *b, const rep_strs *l)
+{
+    size_t i;
+    me_buf_puts(b, "[");
+    for (i = 0; i < l->n; i++) {
+        if (i)
+            me_buf_puts(b, ", ");
+        me_buf_json_str(b, l->v[i]);
+    }
+    me_buf_puts(b, "]");
+}
+
+static const char *yes(bool v)
+{
+    return v ? "true" : "false";
+}
+
+void rep_facts_json(me_buf *b, const rep_session *s, const me_rep_opts *o)
+{
+    const rep_facts *f = &s->facts;
+    rep_verdict v = rep_facts_verdict(s);
+    me_buf_printf(b, "{\"%s\": \"%s\", \"rule\": \"%s\", \"rfc\": ", v.key, v.value, v.rule);
+    me_buf_json_str(b, me_text_rfc(v.text));
+    me_buf_puts(b, ", \"explain\": ");
+    me_buf_json_str(b, me_text(v.text, o->lang));
+    if (s->proto == ME_PROTO_POP3) {
+        me_buf_puts(b, ", \"retrieved\": ");
+        json_strs(b, &f->retrieved);
+        me_buf_puts(b, ", \"deleted\": ");
+        json_strs(b, &f->deleted);
+        me_buf_printf(b, ", \"uidl\": %s, \"update\": %s}", yes(f->uidl), yes(f->update));
+    } else if (s->proto == ME_PROTO_SMTP) {
+        me_buf_puts(b, ", \"hello\": ");
+        me_buf_json_str(b, f->hello);
+        me_buf_printf(b, ", \"auth\": %s, \"messages\": %u, \"recipients_accepted\": %zu, "
+                      "\"recipients_refused\": %u}", yes(s->nlogins > 0), f->messages,
+                      s->rcpt_ok.n, f->rcpt_refused);
+    } else {
+        me_buf_puts(b, ", \"mailboxes\": ");
+        json_strs(b, &s->mailboxes);
+        me_buf_puts(b, ", \"fetched\": ");
+        json_strs(b, &f->fetched);
+        me_buf_printf(b, ", \"seen_set\": %u, \"deleted_set\": %u, \"expunge_commands\": %u, "
+                      "\"close_commands\": %u, \"expunged\": %u}", f->seen_set, f->deleted_set,
+                      f->expunge_cmds, f->close_cmds, f->expunged);
+    }
+}
+
+static void text_strs(me_buf *b, const rep_strs *l)
+{
+    size_t i;
+    if (!l->n)
+        me_buf_puts(b, "-");
+    for (i = 0; i < l->n; i++) {
+        if (i)
+            me_buf_puts(b, ",");
+        me_buf_utf8(b, l->v[i]);
+    }
+}
+
+/* The counts behind the verdict, one line. */
+static void text_counts(me_buf *b, const rep_session *s)
+{
+    const rep_facts *f = &s->facts;
+    if (s->proto == ME_PROTO_POP3) {
+        me_buf_puts(b, "retrieved ");
+        text_strs(b, &f->retrieved);
+        me_buf_puts(b, "; deleted ");
+        text_strs(b, &f->deleted);
+        me_buf_printf(b, "; UIDL %s; UPDATE %s\n", f->uidl ? "yes" : "no", f->update ? "yes" : "no");
+    } else if (s->proto == ME_PROTO_SMTP) {
+        me_buf_puts(b, "EHLO ");
+        me_buf_utf8(b, f->hello ? f->hello : "-");
+        me_buf_printf(b, "; AUTH %s; messages %u; recipients accepted %zu, refused %u\n",
+                      s->nlogins ? "yes" : "no", f->messages, s->rcpt_ok.n, f->rcpt_refused);
+    } else {
+        me_buf_puts(b, "mailboxes ");
+        text_strs(b, &s->mailboxes);
+        me_buf_puts(b, "; fetched ");
+        text_strs(b, &f->fetched);
+        me_buf_printf(b, "; \\Seen set %u; \\Deleted set %u; EXPUNGE %u, CLOSE %u, expunged %u\n",
+                      f->seen_set, f->deleted_set, f->expunge_cmds, f->close_cmds, f->expunged);
+    }
+}
+
+void rep_facts_text(me_buf *b, const rep_session *s, const me_rep_opts *o, const char *indent)
+{
+    rep_verdict v = rep_facts_verdict(s);
+    me_buf_printf(b, "%s%s: %s=%s (rule %s, %s)\n%s  ", indent,
+                  o->lang == ME_LANG_ID ? "Fakta sesi" : "Facts", v.key, v.value, v.rule,
+                  me_text_rfc(v.text), indent);
+    me_buf_utf8(b, me_text(v.text, o->lang));
+    me_buf_printf(b, "\n%s  ", indent);
+    text_counts(b, s);
+}
+
+void rep_facts_brief(me_buf *b, const rep_session *s)
+{
+    rep_verdict v = rep_facts_verdict(s);
+    me_buf_printf(b, "  stream %u %s=%s rule=%s (%s): ", s->stream, v.key, v.value, v.rule,
+                  me_text_rfc(v.text));
+    text_counts(b, s);
+}
