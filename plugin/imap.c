@@ -314,7 +314,7 @@ static me_item *pending_of(const me_session *s, int cmd, int alt)
 {
     unsigned i;
     for (i = s->pend_count; i > 0; i--) {
-        const me_pending *p = &s->pend[(s->pend_first + i - 1) % ME_MAX_PENDING];
+        const me_pending *p = me_pend_at(s, i - 1);
         if (p->cmd == cmd || (alt != CMD_UNKNOWN && p->cmd == alt))
             return p->item;
     }
@@ -327,7 +327,7 @@ static me_item *pending_tag(const me_session *s, const char *tag)
     if (!tag)
         return NULL;
     for (i = 0; i < s->pend_count; i++) {
-        const me_pending *p = &s->pend[(s->pend_first + i) % ME_MAX_PENDING];
+        const me_pending *p = me_pend_at(s, i);
         if (p->tag && strcmp(p->tag, tag) == 0)
             return p->item;
     }
@@ -340,7 +340,7 @@ static bool reachable(const me_session *s, int cmd)
 {
     unsigned i;
     for (i = 0; i < s->pend_count; i++) {
-        int c = s->pend[(s->pend_first + i) % ME_MAX_PENDING].cmd;
+        int c = me_pend_at(s, i)->cmd;
         unsigned to = 0;
         if (c == CMD_LOGIN || c == CMD_AUTHENTICATE || c == CMD_CLOSE || c == CMD_UNSELECT)
             to = PH_A;

@@ -9,6 +9,7 @@
 
 #define ME_MAX_LINE    16384u /* longest line kept; longer ones are flagged and cut */
 #define ME_MAX_PENDING 64u    /* commands awaiting a reply (pipelining) */
+#define ME_PEND_MIN    4u     /* the ring starts this small and doubles up to ME_MAX_PENDING */
 #define ME_LINE_TAIL   64u    /* last bytes of an over-long line that are kept */
 #define ME_LINE_BUF_MIN 128u /* a partial line's buffer starts here and doubles */
 
@@ -86,8 +87,8 @@ struct me_session {
     me_item *limit_item;    /* the frame's summary of lines left out, or NULL */
     uint32_t limit_lines;
     /* pending commands, FIFO (POP3/SMTP) or searched by tag (IMAP) */
-    me_pending pend[ME_MAX_PENDING];
-    unsigned pend_first, pend_count;
+    me_pending *pend;      /* ring of pend_cap entries (NULL until the first command) */
+    unsigned pend_first, pend_count, pend_cap;
     /* credentials */
     me_cred *cred;         /* current attempt, or NULL */
     uint32_t attempts;
@@ -117,6 +118,11 @@ bool me_pend_pop(me_session *s, me_pending *out);          /* FIFO head */
 bool me_pend_peek(const me_session *s, me_pending *out);
 bool me_pend_take_tag(me_session *s, const char *tag, me_pending *out); /* IMAP */
 void me_pend_clear(me_session *s);
+/* The i-th pending command from the oldest (i < s->pend_count). */
+static inline me_pending *me_pend_at(const me_session *s, unsigned i)
+{
+    return &s->pend[(s->pend_first + i) % s->pend_cap];
+}
 /* Link a reply record to the command record. */
 void me_link(me_item *cmd, me_item *reply);
 

@@ -79,7 +79,7 @@ static bool login_pending(const me_session *s)
 {
     unsigned i;
     for (i = 0; i < s->pend_count; i++) {
-        int c = s->pend[(s->pend_first + i) % ME_MAX_PENDING].cmd;
+        int c = me_pend_at(s, i)->cmd;
         if (c == CMD_PASS || c == CMD_APOP || c == CMD_AUTH)
             return true;
     }

@@ -267,7 +267,7 @@ static me_phase rest_phase(const smtp_state *p)
 static void push(me_session *s, me_item *it, int cmd, const char *arg, uint32_t aux)
 {
     me_pend_push(s, it, cmd, NULL, arg);
-    s->pend[(s->pend_first + s->pend_count - 1) % ME_MAX_PENDING].aux =
+    me_pend_at(s, s->pend_count - 1)->aux =
         aux | (uint32_t)s->phase | (s->inferred ? AUX_INFERRED : 0);
 }
 

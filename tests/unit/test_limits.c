@@ -126,8 +126,36 @@ static void imap_huge_literal(void)
     CHECK(it && !it->command);
 }
 
+static void pending_ring(void)
+{
+    /* 70 NOOPs pipelined one per frame (RFC 2449 §6.6), then 70 replies: the
+     * ring grows from 4 to 64 entries, the 6 oldest commands are forgotten, so
+     * reply 1 answers NOOP 7 and reply 65 answers none */
+    h_sess h = h_new(ME_PROTO_POP3, false, true);
+    uint32_t noop_frame[70];
+    me_item *it;
+    int i;
+    h_s(&h, "+OK ready\r\n");
+    h_c(&h, "USER a\r\n");
+    h_s(&h, "+OK\r\n");
+    h_c(&h, "PASS b\r\n");
+    h_s(&h, "+OK\r\n");
+    for (i = 0; i < 70; i++) {
+        it = h_c(&h, "NOOP\r\n");
+        noop_frame[i] = it ? it->frame : 0;
+    }
+    for (i = 0; i < 70; i++) {
+        it = h_s(&h, "+OK\r\n");
+        if (i < 64)
+            CHECK(it && it->request_in == noop_frame[i + 6]);
+        else
+            CHECK(it && it->request_in == 0);
+    }
+}
+
 int main(void)
 {
+    pending_ring();
     records_per_frame();
     bodies_are_not_cut();
     long_partial_line();
