@@ -43,7 +43,10 @@ me_proto me_guess_protocol(const uint8_t *data, size_t len, bool *from_server, b
 
     /* server lines */
     *from_server = true;
-    if (n >= 3 && memcmp(l, "+OK", 3) == 0 && (n == 3 || l[3] == ' '))
+    /* A POP3 server greets with "+OK" and a line of text before the client
+     * speaks (RFC 1939 §4).  A bare "+OK" is also the simple-string reply of
+     * Redis (RESP) and the ack of other line protocols: no evidence alone. */
+    if (n > 4 && memcmp(l, "+OK ", 4) == 0)
         return ME_PROTO_POP3;
     if (me_iprefix(l, n, "* OK") || me_iprefix(l, n, "* PREAUTH") ||
         me_iprefix(l, n, "* CAPABILITY ") || (me_iprefix(l, n, "* ") && me_ifind(l, n, " EXISTS") > 0))

@@ -9,7 +9,6 @@
 
 #define ME_MAX_LINE    16384u /* longest line kept; longer ones are flagged and cut */
 #define ME_MAX_PENDING 64u    /* commands awaiting a reply (pipelining) */
-#define ME_PEND_MIN    4u     /* the ring starts this small and doubles up to ME_MAX_PENDING */
 #define ME_LINE_TAIL   64u    /* last bytes of an over-long line that are kept */
 #define ME_LINE_BUF_MIN 128u /* a partial line's buffer starts here and doubles */
 
@@ -47,6 +46,8 @@ typedef struct me_dirstate {
     bool gap;              /* bytes were lost before the current position */
     bool body_midline;     /* DOTBODY: the partial line is not at a line start */
     me_text_id what;       /* explanation for DATA records of this mode */
+    me_phase body_phase;   /* phase of the record that opened this body (its content
+                            * shows it even when pipelined lines moved the session on) */
     uint32_t next_flags;   /* ME_W_* for the next record of this direction */
 } me_dirstate;
 
@@ -87,14 +88,16 @@ struct me_session {
     me_item *limit_item;    /* the frame's summary of lines left out, or NULL */
     uint32_t limit_lines;
     /* pending commands, FIFO (POP3/SMTP) or searched by tag (IMAP) */
-    me_pending *pend;      /* ring of pend_cap entries (NULL until the first command) */
-    unsigned pend_first, pend_count, pend_cap;
+    me_pending pend[ME_MAX_PENDING];
+    unsigned pend_first, pend_count;
     /* credentials */
     me_cred *cred;         /* current attempt, or NULL */
     uint32_t attempts;
     const char *user;      /* session user once a login succeeded (or last tried) */
     const char *mailbox;   /* IMAP mailbox selected, copied onto every record */
     bool tls_upgraded;     /* TLS started by STARTTLS/STLS, not yet seen on the wire */
+    bool tls_implicit;     /* TLS assumed from the port, no TLS record seen yet */
+    bool clear_on_tls_port; /* implicit-TLS port, but the session turned out clear */
     bool predecrypted;     /* readable text after STARTTLS: a capture of decrypted data */
     bool tls_offered;      /* server advertised STLS/STARTTLS */
     bool tls_warned;
@@ -105,6 +108,12 @@ me_item *me_item_new(me_session *s, me_dir dir, me_kind kind);
 void me_set_phase(me_session *s, me_phase ph);            /* takes effect for the next record */
 void me_set_phase_now(me_session *s, me_item *it, me_phase ph); /* this record opens ph */
 void me_start_tls(me_session *s);
+/* Gives reply record it the phase ph of the command it answers (inferred:
+ * that phase was a guess) without moving the session's phase, which pipelined
+ * commands may have moved on.  late_ok: a late reply shows its command's phase
+ * but starts no phase the session already left (phase.start marks where
+ * phases begin).  Does nothing for ME_PHASE_NONE or undecrypted TLS. */
+void me_record_phase(me_session *s, me_item *it, me_phase ph, bool inferred, bool late_ok);
 
 /* Reading modes */
 void me_expect_dotbody(me_session *s, me_dir dir, me_text_id what);
@@ -112,17 +121,26 @@ void me_expect_counted(me_session *s, me_dir dir, uint64_t n, bool capture, me_t
 /* Marks the session as begun mid-session (phase guessed); notes it once. */
 void me_mark_inferred(me_session *s, me_item *it, me_phase guess);
 
-/* Pending commands */
-void me_pend_push(me_session *s, me_item *cmd_item, int cmd, const char *tag, const char *arg);
+/* Pending commands: one FIFO per session, shared by the three engines
+ * (RFC 2920 / RFC 2449 pipelining: replies come in command order; IMAP
+ * replies are matched by tag, RFC 9051 §2.2.1).  Entries live in the session;
+ * pointers returned stay valid only until the next push or pop. */
+/* Appends a command; returns its entry (for engine fields such as aux).
+ * When ME_MAX_PENDING commands already wait, the oldest is forgotten. */
+me_pending *me_pend_push(me_session *s, me_item *cmd_item, int cmd, const char *tag,
+                         const char *arg);
 bool me_pend_pop(me_session *s, me_pending *out);          /* FIFO head */
 bool me_pend_peek(const me_session *s, me_pending *out);
 bool me_pend_take_tag(me_session *s, const char *tag, me_pending *out); /* IMAP */
 void me_pend_clear(me_session *s);
-/* The i-th pending command from the oldest (i < s->pend_count). */
-static inline me_pending *me_pend_at(const me_session *s, unsigned i)
-{
-    return &s->pend[(s->pend_first + i) % s->pend_cap];
-}
+/* The i-th waiting command, oldest first (i < s->pend_count), or NULL. */
+me_pending *me_pend_at(const me_session *s, unsigned i);
+/* The newest waiting command whose id has its bit in cmd_mask (1u << cmd),
+ * or, with a tag, the one with that tag; NULL if none. */
+me_pending *me_pend_newest(const me_session *s, uint64_t cmd_mask);
+me_pending *me_pend_with_tag(const me_session *s, const char *tag);
+/* True if a waiting command's id has its bit in cmd_mask. */
+bool me_pend_any(const me_session *s, uint64_t cmd_mask);
 /* Link a reply record to the command record. */
 void me_link(me_item *cmd, me_item *reply);
 
@@ -133,6 +151,12 @@ void me_cred_result(me_session *s, me_item *it, me_result r);
 /* Applies a SASL step's output to the current attempt and to the record. */
 void me_cred_apply_sasl(me_session *s, me_item *it, const me_sasl_out *o);
 void me_note_cleartext(me_session *s, me_item *it);        /* readable secret in this line */
+/* During a SASL exchange, tells whether the client line (n bytes, no CRLF) is
+ * no SASL response but the next command: the mechanism has had all its client
+ * messages (me_sasl_client_done), or the line is not base64 (RFC 4954 §4,
+ * RFC 5034 §4) and its first word is a command of the protocol (known_cmd).
+ * Happens when the server's verdict was not captured (one-sided capture). */
+bool me_sasl_over(const me_session *s, const char *line, size_t n, bool known_cmd);
 
 /* Strings */
 const char *me_strndup(me_session *s, const char *p, size_t n);

@@ -72,6 +72,9 @@ enum {
     ME_W_NONE = 0
 };
 
+/* Number of bits warnings.def may use (0 .. ME_W_BITS-1); warnings.c checks it. */
+#define ME_W_BITS 32
+
 /* The expert name of one ME_W_* bit ("cleartext", "gap"); NULL for a value
  * that is not exactly one known bit.  Static storage. */
 const char *me_warning_name(uint32_t bit);

@@ -38,25 +38,40 @@ enum {
     CMD_COUNT
 };
 
+static const char *const cmd_names[CMD_COUNT] = {
+    "",
+#define X(n, ph, sh, tx) #n,
+    POP3_COMMANDS(X)
+#undef X
+};
+
 static const struct {
-    const char *name;
     unsigned phases;
     int shape;
     me_text_id text;
 } cmds[CMD_COUNT] = {
-    {"", A | T, SINGLE, TXT_POP3_UNKNOWN_CMD},
-#define X(n, ph, sh, tx) {#n, ph, sh, tx},
+    {A | T, SINGLE, TXT_POP3_UNKNOWN_CMD},
+#define X(n, ph, sh, tx) {ph, sh, tx},
     POP3_COMMANDS(X)
 #undef X
 };
+
+/* Pending entry aux: the phase the command was sent in (low byte) and flags. */
+#define AUX_PHASE(a) ((me_phase)((a) & 0xffu))
+#define AUX_LOGIN 0x100u     /* the command tries to log in (sent in AUTHORIZATION) */
+#define AUX_INFERRED 0x200u  /* the command's phase was inferred */
+#define LOGIN_CMDS ((1u << CMD_PASS) | (1u << CMD_APOP) | (1u << CMD_AUTH))
 
 typedef struct pop3_state {
     bool greeted;
     bool in_sasl;           /* AUTH exchange running */
     bool listing;           /* server sends lines of a multi-line listing */
     int listing_cmd;
+    me_phase listing_phase; /* phase of the reply that opened the listing */
     const char *apop_ts;    /* greeting timestamp <...> */
     const char *user;       /* name given by the last USER */
+    bool client_seen;       /* the client sent a line */
+    bool unmatched_ok;      /* the last server line was a +OK no command waited for */
 } pop3_state;
 
 static void init(me_session *s)
@@ -65,22 +80,13 @@ static void init(me_session *s)
     s->phase = ME_PHASE_AUTH;
 }
 
-static int lookup(const char *w, size_t n)
-{
-    int i;
-    for (i = 1; i < CMD_COUNT; i++)
-        if (me_ieq(w, n, cmds[i].name))
-            return i;
-    return CMD_UNKNOWN;
-}
-
 /* A command that will change the phase when its reply comes is still pending. */
 static bool login_pending(const me_session *s)
 {
     unsigned i;
     for (i = 0; i < s->pend_count; i++) {
-        int c = me_pend_at(s, i)->cmd;
-        if (c == CMD_PASS || c == CMD_APOP || c == CMD_AUTH)
+        const me_pending *q = me_pend_at(s, i);
+        if ((q->aux & AUX_LOGIN) && ((1u << q->cmd) & LOGIN_CMDS))
             return true;
     }
     return false;
@@ -94,27 +100,142 @@ static const char *mask_rest(me_session *s, const char *keep, size_t klen)
     return r;
 }
 
+/* A client line inside an AUTH exchange: a SASL response (RFC 5034 §4). */
+static void sasl_response(me_session *s, const char *line, size_t n)
+{
+    me_sasl_out o;
+    me_item *it = me_item_new(s, ME_CLIENT, ME_KIND_SASL);
+    it->argument = me_strndup(s, line, n);
+    if (s->cred) {
+        me_sasl_client(&s->cred->sasl, line, n, &o);
+        me_cred_apply_sasl(s, it, &o);
+        if (o.password || o.token)
+            it->masked = "********";
+    }
+}
+
+/* The phase of a command record, as if the command had been sent alone: a
+ * transaction command pipelined after PASS/APOP/AUTH (RFC 2449 §6.6) is in
+ * TRANSACTION once the login succeeds.  Flags commands not valid in it. */
+static void command_phase(me_session *s, pop3_state *p, me_item *it, int cmd)
+{
+    unsigned ph = cmds[cmd].phases;
+    if (!p->greeted && !s->inferred) {
+        /* a client speaking first: the capture began after the greeting;
+         * with the handshake captured and no greeting, we are at the start */
+        me_phase guess = s->start_seen || ((ph & A) && !(ph & T)) ? ME_PHASE_AUTH
+                                                                  : ME_PHASE_TRANSACTION;
+        me_mark_inferred(s, it, guess);
+        p->greeted = true;
+    }
+    if (!s->inferred && s->phase == ME_PHASE_AUTH && (ph & T) && cmd != CMD_UNKNOWN &&
+        login_pending(s))
+        me_set_phase_now(s, it, ME_PHASE_TRANSACTION);
+    if (!(ph & (1u << s->phase)) && !s->inferred) {
+        it->flags |= ME_W_WRONG_PHASE;
+        it->wrong_phase = s->phase;
+    }
+    /* while guessing, what the client does corrects the guess */
+    if (s->inferred && s->phase == ME_PHASE_AUTH && !(ph & A))
+        me_mark_inferred(s, it, ME_PHASE_TRANSACTION);
+    else if (s->inferred && s->phase == ME_PHASE_TRANSACTION && !(ph & T))
+        me_mark_inferred(s, it, ME_PHASE_AUTH);
+}
+
+/* The USER-PASS attempt PASS belongs to: the one USER opened, else a new one. */
+static me_cred *userpass_attempt(me_session *s, const pop3_state *p, bool from_user)
+{
+    if (!s->cred || s->cred->finished || strcmp(s->cred->a.mechanism, "USER-PASS") != 0 ||
+        s->cred->a.password) {
+        me_cred_begin(s, "USER-PASS");
+        if (!from_user)
+            s->cred->a.username = p->user;
+    }
+    return s->cred;
+}
+
+static void pass_cmd(me_session *s, pop3_state *p, me_item *it, bool login)
+{
+    me_auth *a;
+    it->masked = "********";
+    if (!login) { /* not a login, but the secret crossed the wire all the same */
+        me_note_cleartext(s, it);
+        return;
+    }
+    userpass_attempt(s, p, false)->a.password = it->argument ? it->argument : "";
+    a = me_auth_snapshot(s, it);
+    a->password = s->cred->a.password;
+    if (!it->argument || !*it->argument) {
+        it->explain2 = TXT_AUTH_EMPTY_PASSWORD; /* nothing secret was readable */
+        return;
+    }
+    me_note_cleartext(s, it);
+}
+
+static void apop_cmd(me_session *s, pop3_state *p, me_item *it, const char *rest, size_t rl)
+{
+    const char *nw, *dg;
+    size_t nl, dl;
+    me_auth *a;
+    me_first_word(rest, rl, &nw, &nl, &dg, &dl);
+    me_cred_begin(s, "APOP");
+    s->cred->a.username = me_strndup(s, nw, nl);
+    a = me_auth_snapshot(s, it);
+    a->digest = me_strndup(s, dg, dl);
+    a->challenge = p->apop_ts;
+    if (!s->tls)
+        it->flags |= ME_W_HASH;
+    if (!dl)
+        it->flags |= ME_W_MALFORMED;
+}
+
+static void auth_cmd(me_session *s, pop3_state *p, me_item *it, const char *rest, size_t rl)
+{
+    const char *mw, *ir;
+    size_t ml, il;
+    me_cred *c;
+    if (!rl) {
+        it->explain = TXT_POP3_AUTH_LIST;
+        return;
+    }
+    me_first_word(rest, rl, &mw, &ml, &ir, &il);
+    c = me_cred_begin(s, NULL);
+    me_sasl_start(&c->sasl, &s->a, mw, ml);
+    c->is_sasl = true;
+    c->a.mechanism = c->sasl.name;
+    me_auth_snapshot(s, it);
+    p->in_sasl = true;
+    if (il) {
+        me_sasl_out o;
+        me_text_id keep = it->explain;
+        me_sasl_client(&c->sasl, ir, il, &o);
+        me_cred_apply_sasl(s, it, &o);
+        it->explain = keep;
+        it->explain2 = o.empty_secret ? TXT_AUTH_EMPTY_PASSWORD : o.explain;
+        if (o.password || o.token)
+            it->masked = mask_rest(s, mw, ml + 1);
+    }
+}
+
 static void client_line(me_session *s, pop3_state *p, const char *line, size_t n)
 {
     const char *w, *rest;
     size_t wl, rl;
     int cmd;
+    bool login;
     me_item *it;
+    me_pending *q;
 
-    if (p->in_sasl) {
-        me_sasl_out o;
-        it = me_item_new(s, ME_CLIENT, ME_KIND_SASL);
-        it->argument = me_strndup(s, line, n);
-        if (s->cred) {
-            me_sasl_client(&s->cred->sasl, line, n, &o);
-            me_cred_apply_sasl(s, it, &o);
-            if (o.password || o.token)
-                it->masked = "********";
-        }
-        return;
-    }
+    p->client_seen = true;
     me_first_word(line, n, &w, &wl, &rest, &rl);
-    cmd = lookup(w, wl);
+    cmd = me_lookup(cmd_names, CMD_COUNT, w, wl);
+    if (p->in_sasl) {
+        if (!me_sasl_over(s, line, n, cmd != CMD_UNKNOWN)) {
+            sasl_response(s, line, n);
+            return;
+        }
+        p->in_sasl = false; /* the server's verdict was not captured */
+    }
     it = me_item_new(s, ME_CLIENT, ME_KIND_COMMAND);
     it->command = me_upper(s, w, wl);
     if (rl)
@@ -122,101 +243,25 @@ static void client_line(me_session *s, pop3_state *p, const char *line, size_t n
     it->explain = cmds[cmd].text;
     if (cmd == CMD_UNKNOWN && wl == 0)
         it->flags |= ME_W_MALFORMED;
-
-    if (!p->greeted && !s->inferred) {
-        /* a client speaking first: the capture began after the greeting */
-        /* with the handshake captured and no greeting, we are at the start */
-        me_phase guess = s->start_seen || ((cmds[cmd].phases & A) && !(cmds[cmd].phases & T))
-                             ? ME_PHASE_AUTH
-                             : ME_PHASE_TRANSACTION;
-        me_mark_inferred(s, it, guess);
-        p->greeted = true;
-    }
-    if (!(cmds[cmd].phases & (1u << s->phase)) && !s->inferred &&
-        !(s->phase == ME_PHASE_AUTH && login_pending(s))) {
-        it->flags |= ME_W_WRONG_PHASE;
-        it->wrong_phase = s->phase;
-    }
-    /* while guessing, what the client does corrects the guess */
-    if (s->inferred && s->phase == ME_PHASE_AUTH && !(cmds[cmd].phases & A))
-        me_mark_inferred(s, it, ME_PHASE_TRANSACTION);
-    else if (s->inferred && s->phase == ME_PHASE_TRANSACTION && !(cmds[cmd].phases & T))
-        me_mark_inferred(s, it, ME_PHASE_AUTH);
-
-    switch (cmd) {
+    command_phase(s, p, it, cmd);
+    /* only a command sent in AUTHORIZATION tries to log in (RFC 1939 §4) */
+    login = s->phase == ME_PHASE_AUTH || s->inferred;
+    switch (login ? cmd : cmd == CMD_PASS ? CMD_PASS : CMD_UNKNOWN) {
     case CMD_USER:
         p->user = it->argument;
-        if (!s->cred || s->cred->finished || strcmp(s->cred->a.mechanism, "USER-PASS") != 0 ||
-            s->cred->a.password)
-            me_cred_begin(s, "USER-PASS");
-        s->cred->a.username = p->user;
+        userpass_attempt(s, p, true)->a.username = p->user;
         me_auth_snapshot(s, it);
         break;
-    case CMD_PASS: {
-        me_auth *a;
-        if (!s->cred || s->cred->finished || strcmp(s->cred->a.mechanism, "USER-PASS") != 0 ||
-            s->cred->a.password) {
-            me_cred_begin(s, "USER-PASS");
-            s->cred->a.username = p->user;
-        }
-        s->cred->a.password = it->argument ? it->argument : "";
-        a = me_auth_snapshot(s, it);
-        a->password = s->cred->a.password;
-        it->masked = "********";
-        me_note_cleartext(s, it);
-        break;
+    case CMD_PASS: pass_cmd(s, p, it, login); break;
+    case CMD_APOP: apop_cmd(s, p, it, rest, rl); break;
+    case CMD_AUTH: auth_cmd(s, p, it, rest, rl); break;
+    default: break;
     }
-    case CMD_APOP: {
-        const char *nw, *dg;
-        size_t nl, dl;
-        me_auth *a;
-        me_first_word(rest, rl, &nw, &nl, &dg, &dl);
-        me_cred_begin(s, "APOP");
-        s->cred->a.username = me_strndup(s, nw, nl);
-        a = me_auth_snapshot(s, it);
-        a->digest = me_strndup(s, dg, dl);
-        a->challenge = p->apop_ts;
-        if (!s->tls)
-            it->flags |= ME_W_HASH;
-        if (!dl)
-            it->flags |= ME_W_MALFORMED;
-        break;
-    }
-    case CMD_AUTH:
-        if (rl) {
-            const char *mw, *ir;
-            size_t ml, il;
-            me_cred *c;
-            me_first_word(rest, rl, &mw, &ml, &ir, &il);
-            c = me_cred_begin(s, NULL);
-            me_sasl_start(&c->sasl, &s->a, mw, ml);
-            c->is_sasl = true;
-            c->a.mechanism = c->sasl.name;
-            me_auth_snapshot(s, it);
-            p->in_sasl = true;
-            if (il) {
-                me_sasl_out o;
-                me_text_id keep = it->explain;
-                me_sasl_client(&c->sasl, ir, il, &o);
-                me_cred_apply_sasl(s, it, &o);
-                it->explain = keep;
-                it->explain2 = o.explain;
-                if (o.password || o.token)
-                    it->masked = mask_rest(s, mw, ml + 1);
-            }
-        } else {
-            it->explain = TXT_POP3_AUTH_LIST;
-        }
-        break;
-    case CMD_QUIT:
-        /* RFC 1939 §6: QUIT from TRANSACTION enters UPDATE; from AUTHORIZATION it just ends */
-        if (s->phase == ME_PHASE_TRANSACTION)
-            me_set_phase(s, ME_PHASE_UPDATE);
-        break;
-    default:
-        break;
-    }
-    me_pend_push(s, it, cmd, NULL, it->argument);
+    q = me_pend_push(s, it, cmd, NULL, it->argument);
+    q->aux = (uint32_t)s->phase | (login ? AUX_LOGIN : 0) | (s->inferred ? AUX_INFERRED : 0);
+    /* RFC 1939 §6: QUIT from TRANSACTION enters UPDATE; from AUTHORIZATION it just ends */
+    if (cmd == CMD_QUIT && s->phase == ME_PHASE_TRANSACTION)
+        me_set_phase(s, ME_PHASE_UPDATE);
 }
 
 /* Timestamp <...> of an APOP-capable greeting (RFC 1939 §7). */
@@ -231,32 +276,55 @@ static const char *apop_stamp(me_session *s, const char *line, size_t n)
     return me_strndup(s, lt, (size_t)(gt - lt) + 1);
 }
 
+/* A reply to PASS, APOP or AUTH: the verdict of a login (RFC 1939 §7, RFC 5034 §4). */
+static void login_reply(me_session *s, pop3_state *p, me_item *it, const me_pending *pc, bool ok)
+{
+    p->in_sasl = false;
+    it->explain = ok ? TXT_POP3_LOGIN_OK : TXT_POP3_LOGIN_ERR;
+    if (!(pc->aux & AUX_LOGIN))
+        return; /* sent after the login: refused as out of place, no attempt */
+    me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
+    if (ok && s->phase == ME_PHASE_AUTH)
+        me_set_phase(s, ME_PHASE_TRANSACTION);
+    else if (!ok && s->phase != ME_PHASE_AUTH && !login_pending(s))
+        me_set_phase(s, ME_PHASE_AUTH); /* pipelined commands assumed a success */
+}
+
+/* A +OK that opens a multi-line listing (CAPA, LIST, UIDL, AUTH without argument). */
+static void listing_reply(pop3_state *p, me_item *it, const me_pending *pc, bool ok, bool have_arg)
+{
+    if (ok && (cmds[pc->cmd].shape == MULTI || !have_arg)) {
+        it->explain = pc->cmd == CMD_CAPA   ? TXT_POP3_CAPA_OK
+                      : pc->cmd == CMD_AUTH ? TXT_POP3_AUTH_LIST_OK
+                                            : TXT_POP3_LISTING_OK;
+        p->listing = true;
+        p->listing_cmd = pc->cmd;
+        p->listing_phase = it->phase;
+    } else {
+        it->explain = ok ? TXT_POP3_OK : TXT_POP3_ERR;
+    }
+}
+
 static void reply_for(me_session *s, pop3_state *p, me_item *it, const me_pending *pc, bool ok,
                       bool have_arg)
 {
+    if (pc->cmd != CMD_QUIT) /* QUIT's reply is in the phase QUIT opened */
+        me_record_phase(s, it, AUX_PHASE(pc->aux), (pc->aux & AUX_INFERRED) != 0, true);
     switch (pc->cmd) {
     case CMD_USER:
         it->explain = ok ? TXT_POP3_USER_OK : TXT_POP3_USER_ERR;
-        if (!ok)
+        if (!ok && (pc->aux & AUX_LOGIN))
             me_cred_result(s, it, ME_RESULT_FAILURE);
         break;
-    case CMD_PASS:
-    case CMD_APOP:
     case CMD_AUTH:
-        if (pc->cmd == CMD_AUTH && !have_arg) {
-            it->explain = ok ? TXT_POP3_AUTH_LIST_OK : TXT_POP3_ERR;
-            if (ok) {
-                p->listing = true;
-                p->listing_cmd = CMD_AUTH;
-            }
+        if (!have_arg) {
+            listing_reply(p, it, pc, ok, have_arg);
             break;
         }
-        p->in_sasl = false;
-        it->explain = ok ? TXT_POP3_LOGIN_OK : TXT_POP3_LOGIN_ERR;
-        me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
-        if (ok)
-            me_set_phase(s, ME_PHASE_TRANSACTION);
+        login_reply(s, p, it, pc, ok);
         break;
+    case CMD_PASS:
+    case CMD_APOP: login_reply(s, p, it, pc, ok); break;
     case CMD_STLS:
         it->explain = ok ? TXT_POP3_STLS_OK : TXT_POP3_ERR;
         if (ok) {
@@ -278,121 +346,150 @@ static void reply_for(me_session *s, pop3_state *p, me_item *it, const me_pendin
         break;
     case CMD_CAPA:
     case CMD_LIST:
-    case CMD_UIDL:
-        if (ok && (cmds[pc->cmd].shape == MULTI || !have_arg)) {
-            it->explain = pc->cmd == CMD_CAPA ? TXT_POP3_CAPA_OK : TXT_POP3_LISTING_OK;
-            p->listing = true;
-            p->listing_cmd = pc->cmd;
-        } else {
-            it->explain = ok ? TXT_POP3_OK : TXT_POP3_ERR;
-        }
-        break;
+    case CMD_UIDL: listing_reply(p, it, pc, ok, have_arg); break;
     default:
         it->explain = ok ? TXT_POP3_OK : TXT_POP3_ERR;
         break;
     }
 }
 
-static void server_line(me_session *s, pop3_state *p, const char *line, size_t n)
+/* A line of a multi-line listing (RFC 1939 §3); false when the listing is over. */
+static bool listing_line(me_session *s, pop3_state *p, const char *line, size_t n, bool status)
 {
     me_item *it;
-    bool ok = me_iprefix(line, n, "+OK"), err = me_iprefix(line, n, "-ERR");
-
-    if (p->listing && (ok || err)) {
-        /* no listing line starts with a status: its "." was lost (a gap) */
+    if (status) /* no listing line starts with a status: its "." was lost (a gap) */
         p->listing = false;
+    if (!p->listing)
+        return false;
+    if (n == 1 && line[0] == '.') {
+        p->listing = false;
+        return true;
     }
-    if (p->listing) {
-        if (n == 1 && line[0] == '.') {
-            p->listing = false;
-            return;
+    if (p->listing_cmd == CMD_CAPA && me_ieq(line, n, "STLS"))
+        s->tls_offered = true;
+    /* listing lines are reply content, counted as data of this frame */
+    if (!s->tail || s->tail->kind != ME_KIND_DATA) {
+        it = me_item_new(s, ME_SERVER, ME_KIND_DATA);
+        it->explain = TXT_POP3_LISTING_DATA;
+        if (p->listing_phase != ME_PHASE_NONE && p->listing_phase != it->phase)
+            me_record_phase(s, it, p->listing_phase, it->inferred, true);
+    }
+    s->tail->data_len += (uint32_t)n + 2;
+    return true;
+}
+
+/* The first server line: the greeting (RFC 1939 §4), or, when the capture
+ * began mid-session, a reply or message content. */
+static void first_server_line(me_session *s, pop3_state *p, const char *line, size_t n, bool ok,
+                              bool err)
+{
+    me_item *it = me_item_new(s, ME_SERVER, ME_KIND_REPLY);
+    p->greeted = true;
+    if (n > 3)
+        it->argument = me_strndup(s, line + (ok ? 4 : 0), n - (ok ? 4 : 0));
+    if (ok && (s->start_seen || s->pend_count == 0)) {
+        it->status = ME_STATUS_OK;
+        it->explain = TXT_POP3_GREETING;
+        p->apop_ts = apop_stamp(s, line, n);
+        if (p->apop_ts) {
+            it->explain2 = TXT_POP3_GREETING_APOP;
+            it->detail = p->apop_ts;
         }
-        if (p->listing_cmd == CMD_CAPA) {
-            if (me_ieq(line, n, "STLS"))
-                s->tls_offered = true;
-        }
-        /* listing lines are reply content, counted as data of this frame */
-        if (!s->tail || s->tail->kind != ME_KIND_DATA) {
-            it = me_item_new(s, ME_SERVER, ME_KIND_DATA);
-            it->explain = TXT_POP3_LISTING_DATA;
-        }
-        s->tail->data_len += (uint32_t)n + 2;
+        if (!s->start_seen)
+            me_mark_inferred(s, it, ME_PHASE_AUTH);
         return;
     }
+    /* not a greeting: the capture began mid-session, maybe inside a listing */
+    if (ok || err) {
+        it->status = ok ? ME_STATUS_OK : ME_STATUS_ERROR;
+        it->explain = ok ? TXT_POP3_OK : TXT_POP3_ERR;
+    } else {
+        it->kind = ME_KIND_DATA;
+        it->explain = TXT_POP3_MESSAGE_DATA;
+        me_expect_dotbody(s, ME_SERVER, TXT_POP3_MESSAGE_DATA);
+    }
+    me_mark_inferred(s, it, ME_PHASE_TRANSACTION);
+}
+
+/* "+ base64": a SASL challenge (RFC 5034 §4) */
+static void challenge(me_session *s, const char *line, size_t n)
+{
+    me_sasl_out o;
+    size_t skip = (n >= 2 && line[1] == ' ') ? 2 : 1;
+    me_item *it = me_item_new(s, ME_SERVER, ME_KIND_CHALLENGE);
+    it->status = ME_STATUS_CONTINUE;
+    it->explain = TXT_SASL_CHALLENGE;
+    it->argument = me_strndup(s, line + skip, n - skip);
+    if (s->cred) {
+        me_sasl_server(&s->cred->sasl, line + skip, n - skip, &o);
+        me_cred_apply_sasl(s, it, &o);
+        it->explain2 = o.explain == TXT_SASL_CHALLENGE ? TXT_NONE : o.explain;
+        it->explain = TXT_SASL_CHALLENGE;
+        if (o.decoded)
+            it->detail = o.decoded;
+    }
+}
+
+static void status_reply(me_session *s, pop3_state *p, const char *line, size_t n, bool ok)
+{
+    me_pending pc;
+    size_t k = ok ? 3 : 4;
+    me_item *it = me_item_new(s, ME_SERVER, ME_KIND_REPLY);
+    it->status = ok ? ME_STATUS_OK : ME_STATUS_ERROR;
+    while (k < n && line[k] == ' ')
+        k++;
+    if (k < n)
+        it->argument = me_strndup(s, line + k, n - k);
+    if (me_pend_pop(s, &pc)) {
+        me_link(pc.item, it);
+        reply_for(s, p, it, &pc, ok, pc.arg != NULL);
+        return;
+    }
+    it->explain = ok ? TXT_POP3_OK : TXT_POP3_ERR;
+    p->unmatched_ok = ok && !p->client_seen;
+    if (p->in_sasl) { /* reply to an AUTH we did not see */
+        p->in_sasl = false;
+        me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
+    }
+}
+
+static void server_line(me_session *s, pop3_state *p, const char *line, size_t n)
+{
+    bool ok = me_iprefix(line, n, "+OK"), err = me_iprefix(line, n, "-ERR");
+    me_item *it;
+    if (listing_line(s, p, line, n, ok || err))
+        return;
     if (!p->greeted) {
-        p->greeted = true;
-        it = me_item_new(s, ME_SERVER, ME_KIND_REPLY);
-        if (n > 3)
-            it->argument = me_strndup(s, line + (ok ? 4 : 0), n - (ok ? 4 : 0));
-        if (ok && (s->start_seen || s->pend_count == 0)) {
-            it->status = ME_STATUS_OK;
-            it->explain = TXT_POP3_GREETING;
-            p->apop_ts = apop_stamp(s, line, n);
-            if (p->apop_ts) {
-                it->explain2 = TXT_POP3_GREETING_APOP;
-                it->detail = p->apop_ts;
-            }
-            if (!s->start_seen)
-                me_mark_inferred(s, it, ME_PHASE_AUTH);
-            return;
-        }
-        /* not a greeting: the capture began mid-session, maybe inside a listing */
-        if (ok || err) {
-            it->status = ok ? ME_STATUS_OK : ME_STATUS_ERROR;
-            it->explain = ok ? TXT_POP3_OK : TXT_POP3_ERR;
-        } else {
-            it->kind = ME_KIND_DATA;
-            it->explain = TXT_POP3_MESSAGE_DATA;
-            me_expect_dotbody(s, ME_SERVER, TXT_POP3_MESSAGE_DATA);
-        }
-        me_mark_inferred(s, it, ME_PHASE_TRANSACTION);
+        first_server_line(s, p, line, n, ok, err);
         return;
     }
     if (p->in_sasl && n >= 1 && line[0] == '+' && !ok) {
-        /* "+ base64": a SASL challenge (RFC 5034 §4) */
-        me_sasl_out o;
-        size_t skip = (n >= 2 && line[1] == ' ') ? 2 : 1;
-        it = me_item_new(s, ME_SERVER, ME_KIND_CHALLENGE);
-        it->status = ME_STATUS_CONTINUE;
-        it->explain = TXT_SASL_CHALLENGE;
-        it->argument = me_strndup(s, line + skip, n - skip);
-        if (s->cred) {
-            me_sasl_server(&s->cred->sasl, line + skip, n - skip, &o);
-            me_cred_apply_sasl(s, it, &o);
-            it->explain2 = o.explain == TXT_SASL_CHALLENGE ? TXT_NONE : o.explain;
-            it->explain = TXT_SASL_CHALLENGE;
-            if (o.decoded)
-                it->detail = o.decoded;
-        }
+        challenge(s, line, n);
         return;
     }
-    it = me_item_new(s, ME_SERVER, ok || err ? ME_KIND_REPLY : ME_KIND_UNKNOWN);
-    if (!ok && !err) {
-        it->explain = TXT_UNKNOWN_LINE;
-        it->flags |= ME_W_MALFORMED;
+    if (ok || err) {
+        p->unmatched_ok = false;
+        status_reply(s, p, line, n, ok);
         return;
     }
-    it->status = ok ? ME_STATUS_OK : ME_STATUS_ERROR;
-    {
-        size_t k = ok ? 3 : 4;
-        while (k < n && line[k] == ' ')
-            k++;
-        if (k < n)
-            it->argument = me_strndup(s, line + k, n - k);
-    }
-    {
-        me_pending pc;
-        if (me_pend_pop(s, &pc)) {
-            me_link(pc.item, it);
-            reply_for(s, p, it, &pc, ok, pc.arg != NULL);
-        } else {
-            it->explain = ok ? TXT_POP3_OK : TXT_POP3_ERR;
-            if (p->in_sasl) { /* reply to an AUTH we did not see */
-                p->in_sasl = false;
-                me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
-            }
+    if (p->unmatched_ok) {
+        /* server side only: a line after a +OK is a multi-line reply (RFC 1939
+         * §3), read up to its "." like a message; content means TRANSACTION */
+        p->unmatched_ok = false;
+        it = me_item_new(s, ME_SERVER, ME_KIND_DATA);
+        it->explain = TXT_POP3_LISTING_DATA;
+        it->data_len = (uint32_t)n + 2;
+        if (s->phase == ME_PHASE_AUTH) {
+            me_mark_inferred(s, it, ME_PHASE_TRANSACTION);
+            it->phase_start = true;
         }
+        if (n != 1 || line[0] != '.')
+            me_expect_dotbody(s, ME_SERVER, TXT_POP3_LISTING_DATA);
+        return;
     }
+    it = me_item_new(s, ME_SERVER, ME_KIND_UNKNOWN);
+    it->explain = TXT_UNKNOWN_LINE;
+    it->flags |= ME_W_MALFORMED;
 }
 
 static void line(me_session *s, me_dir dir, const char *l, size_t n)

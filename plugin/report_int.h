@@ -6,7 +6,7 @@
 
 #include "report.h"
 
-#define REP_NWARN 15 /* ME_W_* bits: 1 << 0 .. 1 << 14 */
+#define REP_NWARN ME_W_BITS /* ME_W_* bits: 1 << 0 .. 1 << (ME_W_BITS - 1) */
 
 /* A list of copied strings, in order. */
 typedef struct rep_strs {

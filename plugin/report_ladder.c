@@ -50,7 +50,8 @@ static const char *band_color(me_proto p, me_phase ph)
 /* Warnings drawn red (a secret or the protocol broken) and orange (notes);
  * the chat items (phase change, TLS start, protected) are not marked. */
 static const uint32_t RED = ME_W_CLEARTEXT | ME_W_TLS_SKIPPED | ME_W_LOGIN_DISABLED |
-                            ME_W_WRONG_PHASE | ME_W_MALFORMED | ME_W_OVERLONG;
+                            ME_W_WRONG_PHASE | ME_W_MALFORMED | ME_W_OVERLONG |
+                            ME_W_PLAIN_BEFORE_TLS;
 static const uint32_t ORANGE = ME_W_BASE64 | ME_W_HASH | ME_W_LOGIN_FAILED |
                                ME_W_TLS_NOT_STARTED | ME_W_MIDSESSION | ME_W_GAP;
 

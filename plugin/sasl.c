@@ -224,12 +224,81 @@ static void oauth(me_sasl *s, const char *p, size_t n, me_sasl_out *o)
     }
 }
 
+/* PLAIN (RFC 4616 §2): authzid NUL authcid NUL passwd. */
+static void plain_client(me_sasl *s, const uint8_t *m, size_t ml, me_sasl_out *o)
+{
+    const uint8_t *z1 = memchr(m, 0, ml), *z2;
+    o->explain = TXT_SASL_PLAIN;
+    if (!z1 || !(z2 = memchr(z1 + 1, 0, ml - (size_t)(z1 + 1 - m)))) {
+        o->malformed = ml > 0;
+        return;
+    }
+    if (z1 > m)
+        o->authzid = text(s, m, (size_t)(z1 - m));
+    o->username = text(s, z1 + 1, (size_t)(z2 - z1 - 1));
+    o->password = text(s, z2 + 1, ml - (size_t)(z2 + 1 - m));
+    o->empty_secret = !*o->password;
+    o->cleartext = !o->empty_secret;
+    o->base64 = true;
+}
+
+/* LOGIN (draft-murchison-sasl-login §2): the user name, then the password. */
+static void login_client(me_sasl *s, const uint8_t *m, size_t ml, me_sasl_out *o)
+{
+    if (s->login_expect == 0) {
+        o->username = text(s, m, ml);
+        o->explain = TXT_SASL_LOGIN_USER;
+        o->base64 = true;
+        s->login_expect = 1;
+    } else if (s->login_expect == 1) {
+        o->password = text(s, m, ml);
+        o->explain = TXT_SASL_LOGIN_PASS;
+        o->empty_secret = ml == 0;
+        o->cleartext = ml > 0;
+        o->base64 = true;
+        s->login_expect = 2;
+    }
+}
+
+/* CRAM-MD5 (RFC 2195 §2): "user hexdigest". */
+static void cram_client(me_sasl *s, const uint8_t *m, size_t ml, me_sasl_out *o)
+{
+    const uint8_t *sp = ml ? memchr(m, ' ', ml) : NULL;
+    o->explain = TXT_SASL_CRAM_RESPONSE;
+    if (!sp) {
+        o->malformed = true;
+        return;
+    }
+    o->username = text(s, m, (size_t)(sp - m));
+    o->digest = text(s, sp + 1, ml - (size_t)(sp + 1 - m));
+    o->challenge = s->challenge;
+    o->hash = true;
+}
+
+/* SCRAM (RFC 5802 §5): client-first "gs2-header n=user,r=nonce", then the proof. */
+static void scram_client(me_sasl *s, const uint8_t *m, size_t ml, me_sasl_out *o)
+{
+    if (s->client_steps == 1 ||
+        (ml > 2 && (m[0] == 'n' || m[0] == 'y' || m[0] == 'p') && m[1] == ',')) {
+        const char *c = memchr(m, ',', ml);
+        o->explain = TXT_SASL_SCRAM_FIRST;
+        if (c && (c = memchr(c + 1, ',', ml - (size_t)((const uint8_t *)c + 1 - m))))
+            o->username = kv(s, c + 1, ml - (size_t)((const uint8_t *)c + 1 - m), "n");
+    } else {
+        o->explain = TXT_SASL_SCRAM_FINAL;
+        o->digest = kv(s, (const char *)m, ml, "p");
+        o->challenge = s->challenge;
+        o->hash = o->digest != NULL;
+    }
+}
+
 void me_sasl_client(me_sasl *s, const char *p, size_t n, me_sasl_out *o)
 {
     uint8_t *m = NULL;
     size_t ml = 0;
     memset(o, 0, sizeof(*o));
     s->client_steps++;
+    s->server_last = false;
     o->explain = TXT_SASL_RESPONSE;
     if (n == 1 && p[0] == '*') {
         o->cancelled = true;
@@ -250,50 +319,9 @@ void me_sasl_client(me_sasl *s, const char *p, size_t n, me_sasl_out *o)
         m = (uint8_t *)"";
     }
     switch (s->mech) {
-    case ME_SASL_PLAIN: {
-        /* authzid \0 authcid \0 passwd */
-        const uint8_t *z1 = memchr(m, 0, ml), *z2;
-        o->explain = TXT_SASL_PLAIN;
-        if (!z1 || !(z2 = memchr(z1 + 1, 0, ml - (size_t)(z1 + 1 - m)))) {
-            o->malformed = ml > 0;
-            break;
-        }
-        if (z1 > m)
-            o->authzid = text(s, m, (size_t)(z1 - m));
-        o->username = text(s, z1 + 1, (size_t)(z2 - z1 - 1));
-        o->password = text(s, z2 + 1, ml - (size_t)(z2 + 1 - m));
-        o->cleartext = true;
-        o->base64 = true;
-        break;
-    }
-    case ME_SASL_LOGIN:
-        if (s->login_expect == 0) {
-            o->username = text(s, m, ml);
-            o->explain = TXT_SASL_LOGIN_USER;
-            o->base64 = true;
-            s->login_expect = 1;
-        } else if (s->login_expect == 1) {
-            o->password = text(s, m, ml);
-            o->explain = TXT_SASL_LOGIN_PASS;
-            o->cleartext = true;
-            o->base64 = true;
-            s->login_expect = 2;
-        }
-        break;
-    case ME_SASL_CRAM_MD5: {
-        /* "user hexdigest" */
-        const uint8_t *sp = ml ? memchr(m, ' ', ml) : NULL;
-        o->explain = TXT_SASL_CRAM_RESPONSE;
-        if (!sp) {
-            o->malformed = true;
-            break;
-        }
-        o->username = text(s, m, (size_t)(sp - m));
-        o->digest = text(s, sp + 1, ml - (size_t)(sp + 1 - m));
-        o->challenge = s->challenge;
-        o->hash = true;
-        break;
-    }
+    case ME_SASL_PLAIN: plain_client(s, m, ml, o); break;
+    case ME_SASL_LOGIN: login_client(s, m, ml, o); break;
+    case ME_SASL_CRAM_MD5: cram_client(s, m, ml, o); break;
     case ME_SASL_DIGEST_MD5:
         if (ml) {
             o->explain = TXT_SASL_DIGEST_RESPONSE;
@@ -304,21 +332,7 @@ void me_sasl_client(me_sasl *s, const char *p, size_t n, me_sasl_out *o)
         }
         break;
     case ME_SASL_SCRAM_SHA_1:
-    case ME_SASL_SCRAM_SHA_256:
-        if (s->client_steps == 1 || (ml > 2 && (m[0] == 'n' || m[0] == 'y' || m[0] == 'p') &&
-                                     m[1] == ',')) {
-            /* client-first: gs2 header then n=user,r=nonce */
-            const char *c = memchr(m, ',', ml);
-            o->explain = TXT_SASL_SCRAM_FIRST;
-            if (c && (c = memchr(c + 1, ',', ml - (size_t)((const uint8_t *)c + 1 - m))))
-                o->username = kv(s, c + 1, ml - (size_t)((const uint8_t *)c + 1 - m), "n");
-        } else {
-            o->explain = TXT_SASL_SCRAM_FINAL;
-            o->digest = kv(s, (const char *)m, ml, "p");
-            o->challenge = s->challenge;
-            o->hash = o->digest != NULL;
-        }
-        break;
+    case ME_SASL_SCRAM_SHA_256: scram_client(s, m, ml, o); break;
     case ME_SASL_NTLM:
         if (ml)
             ntlm(s, m, ml, o);
@@ -333,14 +347,9 @@ void me_sasl_client(me_sasl *s, const char *p, size_t n, me_sasl_out *o)
         if (ml)
             o->authzid = text(s, m, ml);
         break;
-    case ME_SASL_ANONYMOUS:
-        o->explain = TXT_SASL_ANONYMOUS;
-        break;
-    case ME_SASL_GSSAPI:
-        o->explain = TXT_SASL_GSSAPI;
-        break;
-    case ME_SASL_OTHER:
-        break;
+    case ME_SASL_ANONYMOUS: o->explain = TXT_SASL_ANONYMOUS; break;
+    case ME_SASL_GSSAPI: o->explain = TXT_SASL_GSSAPI; break;
+    case ME_SASL_OTHER: break;
     }
 }
 
@@ -350,6 +359,7 @@ void me_sasl_server(me_sasl *s, const char *p, size_t n, me_sasl_out *o)
     size_t ml = 0;
     memset(o, 0, sizeof(*o));
     s->server_steps++;
+    s->server_last = true;
     o->explain = TXT_SASL_CHALLENGE;
     if (n == 0) {
         o->explain = TXT_SASL_EMPTY_CHALLENGE;
@@ -408,5 +418,24 @@ void me_sasl_server(me_sasl *s, const char *p, size_t n, me_sasl_out *o)
         break;
     default:
         break;
+    }
+}
+
+bool me_sasl_client_done(const me_sasl *s)
+{
+    if (s->server_last || s->client_steps == 0)
+        return false;
+    switch (s->mech) {
+    case ME_SASL_LOGIN:
+        return s->login_expect == 2;
+    case ME_SASL_PLAIN:
+    case ME_SASL_CRAM_MD5:
+    case ME_SASL_EXTERNAL:
+    case ME_SASL_ANONYMOUS:
+    case ME_SASL_XOAUTH2:
+    case ME_SASL_OAUTHBEARER:
+        return true;
+    default:
+        return false;
     }
 }

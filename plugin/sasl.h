@@ -25,6 +25,7 @@ typedef struct me_sasl {
     unsigned server_steps;
     int login_expect;         /* LOGIN: 0 user, 1 password, 2 nothing more */
     const char *challenge;    /* last server challenge worth keeping */
+    bool server_last;         /* the last message seen came from the server */
 } me_sasl;
 
 /* What one SASL message revealed.  NULL: nothing of that kind. */
@@ -33,6 +34,7 @@ typedef struct me_sasl_out {
     const char *authzid, *domain, *host;
     const char *decoded;      /* the message decoded, printable */
     bool cleartext;           /* a reusable secret is readable */
+    bool empty_secret;        /* the password sent is empty: no secret, its own finding */
     bool base64;              /* the secret was only base64-encoded */
     bool hash;                /* material for offline cracking */
     bool cancelled;           /* client sent "*" */
@@ -46,5 +48,12 @@ void me_sasl_start(me_sasl *s, const struct me_alloc *a, const char *name, size_
 void me_sasl_client(me_sasl *s, const char *b64, size_t len, me_sasl_out *o);
 /* A server challenge payload (base64, possibly empty). */
 void me_sasl_server(me_sasl *s, const char *b64, size_t len, me_sasl_out *o);
+/* True when the client has sent every message its mechanism has (LOGIN: user
+ * and password, draft-murchison-sasl-login §2; PLAIN: one, RFC 4616 §2;
+ * CRAM-MD5: one, RFC 2195 §2; EXTERNAL, ANONYMOUS, XOAUTH2/OAUTHBEARER: one)
+ * and no server challenge came after it: a further client line is no SASL
+ * response but the next command (the server's verdict was not captured).
+ * False for multi-step or unknown mechanisms, where only the reply tells. */
+bool me_sasl_client_done(const me_sasl *s);
 
 #endif

@@ -42,6 +42,7 @@ me_session *me_session_new(const me_alloc *a, me_proto proto, bool tls_from_star
     s->proto = proto;
     s->start_seen = start_seen;
     s->tls = tls_from_start;
+    s->tls_implicit = tls_from_start;
     switch (proto) {
     case ME_PROTO_POP3: s->eng = &me_pop3_engine; break;
     case ME_PROTO_SMTP: s->eng = &me_smtp_engine; break;
@@ -118,6 +119,32 @@ void me_set_phase_now(me_session *s, me_item *it, me_phase ph)
     s->shown = ph;
 }
 
+/* Gives a record the phase of the command it answers without moving the
+ * session's phase (pipelined commands may already have opened a later one).
+ * A late reply to a pipelined command (MAIL's 250 arriving after the client
+ * sent DATA) shows its command's phase but does not start a phase the
+ * session has already left: mailedu.phase.start marks where phases begin. */
+void me_record_phase(me_session *s, me_item *it, me_phase ph, bool inferred, bool late_ok)
+{
+    me_phase keep = s->phase;
+    bool inf = s->inferred;
+    if (ph == ME_PHASE_NONE || ph >= ME_PHASE_COUNT || (s->tls && !s->decrypted))
+        return;
+    if (late_ok && ph != s->phase && s->prev_shown != ME_PHASE_NONE) {
+        it->phase = ph;
+        it->inferred = inferred;
+        it->phase_start = false;
+        it->flags &= ~(uint32_t)ME_W_PHASE_CHANGE;
+        s->shown = s->prev_shown;
+        return;
+    }
+    me_set_phase_now(s, it, ph);
+    s->phase = keep;
+    s->inferred = inf;
+    if (!(s->tls && !s->decrypted))
+        it->inferred = inferred;
+}
+
 void me_mark_inferred(me_session *s, me_item *it, me_phase guess)
 {
     s->phase = guess;
@@ -157,8 +184,17 @@ void me_link(me_item *cmd, me_item *reply)
 
 /* ---- reading modes ---- */
 
+/* The phase of the record that opens a body: the last record of this frame
+ * when it came from the same side (the reply that announced the body). */
+static me_phase opener_phase(const me_session *s, me_dir dir)
+{
+    return s->tail && s->tail->dir == dir && s->tail->frame == s->frame ? s->tail->phase
+                                                                        : ME_PHASE_NONE;
+}
+
 void me_expect_dotbody(me_session *s, me_dir dir, me_text_id what)
 {
+    s->d[dir].body_phase = opener_phase(s, dir);
     s->d[dir].mode = ME_READ_DOTBODY;
     s->d[dir].what = what;
     s->d[dir].len = 0;
@@ -170,9 +206,20 @@ void me_expect_counted(me_session *s, me_dir dir, uint64_t n, bool capture, me_t
     if (n == 0)
         return;
     s->d[dir].mode = ME_READ_COUNTED;
+    s->d[dir].body_phase = opener_phase(s, dir);
     s->d[dir].count = n;
     s->d[dir].capture = capture;
     s->d[dir].what = what;
+}
+
+/* A DATA record of a body: in the phase of the line that opened the body. */
+static me_item *body_item(me_session *s, me_dir dir)
+{
+    me_item *it = me_item_new(s, dir, ME_KIND_DATA);
+    me_phase ph = s->d[dir].body_phase;
+    if (s->d[dir].mode != ME_READ_LINES && ph != ME_PHASE_NONE && ph != it->phase)
+        me_record_phase(s, it, ph, it->inferred, true);
+    return it;
 }
 
 /* Adds bytes to the frame's DATA record of this direction (one per frame). */
@@ -180,7 +227,7 @@ static void data_bytes(me_session *s, me_dir dir, size_t n, me_text_id what)
 {
     me_item *it = s->tail;
     if (!it || it->kind != ME_KIND_DATA || it->dir != dir || it->explain != what) {
-        it = me_item_new(s, dir, ME_KIND_DATA);
+        it = body_item(s, dir);
         it->explain = what;
     }
     it->data_len += (uint32_t)n;
@@ -188,37 +235,56 @@ static void data_bytes(me_session *s, me_dir dir, size_t n, me_text_id what)
 
 /* ---- pending commands ---- */
 
-/* Doubles the ring (a session that never pipelines keeps ME_PEND_MIN
- * entries, not 64: issue 14's memory per session), oldest entry first. */
-static void pend_grow(me_session *s)
-{
-    unsigned cap = s->pend_cap ? 2 * s->pend_cap : ME_PEND_MIN, i;
-    me_pending *np = zalloc(s, cap * sizeof(*np));
-    for (i = 0; i < s->pend_count; i++)
-        np[i] = *me_pend_at(s, i);
-    if (s->pend && s->a.free)
-        s->a.free(s->a.ctx, s->pend);
-    s->pend = np;
-    s->pend_cap = cap;
-    s->pend_first = 0;
-}
-
-void me_pend_push(me_session *s, me_item *cmd_item, int cmd, const char *tag, const char *arg)
+me_pending *me_pend_push(me_session *s, me_item *cmd_item, int cmd, const char *tag,
+                         const char *arg)
 {
     me_pending *p;
-    if (s->pend_count == s->pend_cap && s->pend_cap < ME_MAX_PENDING)
-        pend_grow(s);
-    if (s->pend_count == s->pend_cap) { /* a client that never reads: forget the oldest */
-        s->pend_first = (s->pend_first + 1) % s->pend_cap;
+    if (s->pend_count == ME_MAX_PENDING) { /* a client that never reads: forget the oldest */
+        s->pend_first = (s->pend_first + 1) % ME_MAX_PENDING;
         s->pend_count--;
     }
-    p = &s->pend[(s->pend_first + s->pend_count) % s->pend_cap];
+    p = &s->pend[(s->pend_first + s->pend_count) % ME_MAX_PENDING];
     p->item = cmd_item;
     p->cmd = cmd;
     p->tag = tag;
     p->arg = arg;
     p->aux = 0;
     s->pend_count++;
+    return p;
+}
+
+me_pending *me_pend_at(const me_session *s, unsigned i)
+{
+    if (i >= s->pend_count)
+        return NULL;
+    return (me_pending *)&s->pend[(s->pend_first + i) % ME_MAX_PENDING];
+}
+
+me_pending *me_pend_newest(const me_session *s, uint64_t cmd_mask)
+{
+    unsigned i;
+    for (i = s->pend_count; i > 0; i--) {
+        me_pending *p = me_pend_at(s, i - 1);
+        if (p->cmd >= 0 && p->cmd < 64 && (cmd_mask & ((uint64_t)1 << p->cmd)))
+            return p;
+    }
+    return NULL;
+}
+
+me_pending *me_pend_with_tag(const me_session *s, const char *tag)
+{
+    unsigned i;
+    for (i = 0; tag && i < s->pend_count; i++) {
+        me_pending *p = me_pend_at(s, i);
+        if (p->tag && strcmp(p->tag, tag) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+bool me_pend_any(const me_session *s, uint64_t cmd_mask)
+{
+    return me_pend_newest(s, cmd_mask) != NULL;
 }
 
 bool me_pend_peek(const me_session *s, me_pending *out)
@@ -233,7 +299,7 @@ bool me_pend_pop(me_session *s, me_pending *out)
 {
     if (!me_pend_peek(s, out))
         return false;
-    s->pend_first = (s->pend_first + 1) % s->pend_cap;
+    s->pend_first = (s->pend_first + 1) % ME_MAX_PENDING;
     s->pend_count--;
     return true;
 }
@@ -242,12 +308,13 @@ bool me_pend_take_tag(me_session *s, const char *tag, me_pending *out)
 {
     unsigned i;
     for (i = 0; i < s->pend_count; i++) {
-        const me_pending *p = me_pend_at(s, i);
-        if (p->tag && strcmp(p->tag, tag) == 0) {
+        unsigned k = (s->pend_first + i) % ME_MAX_PENDING;
+        if (s->pend[k].tag && strcmp(s->pend[k].tag, tag) == 0) {
             unsigned j;
-            *out = *p;
+            *out = s->pend[k];
             for (j = i; j + 1 < s->pend_count; j++)
-                *me_pend_at(s, j) = *me_pend_at(s, j + 1);
+                s->pend[(s->pend_first + j) % ME_MAX_PENDING] =
+                    s->pend[(s->pend_first + j + 1) % ME_MAX_PENDING];
             s->pend_count--;
             return true;
         }
@@ -354,6 +421,8 @@ void me_cred_apply_sasl(me_session *s, me_item *it, const me_sasl_out *o)
     a->decoded = o->decoded;
     if (o->cleartext)
         me_note_cleartext(s, it);
+    if (o->empty_secret)
+        it->explain2 = TXT_AUTH_EMPTY_PASSWORD;
     if (o->base64 && (o->password || o->username) && !s->tls)
         it->flags |= ME_W_BASE64;
     if (o->hash) {
@@ -365,6 +434,15 @@ void me_cred_apply_sasl(me_session *s, me_item *it, const me_sasl_out *o)
         it->flags |= ME_W_MALFORMED;
     if (o->explain)
         it->explain = o->explain;
+}
+
+bool me_sasl_over(const me_session *s, const char *line, size_t n, bool known_cmd)
+{
+    if (!s->cred || !s->cred->is_sasl)
+        return known_cmd && !me_is_b64(line, n);
+    if (me_sasl_client_done(&s->cred->sasl))
+        return true;
+    return known_cmd && !me_is_b64(line, n);
 }
 
 /* ---- feeding ---- */
@@ -391,6 +469,40 @@ static void reserve(me_session *s, me_dirstate *d, size_t want)
     }
     d->buf = nb;
     d->cap = cap;
+}
+
+/* The frame reached ME_MAX_FRAME_RECORDS: a line of n bytes is counted into
+ * the frame's summary record instead of being interpreted. */
+static void left_out(me_session *s, me_dir dir, size_t n)
+{
+    me_item *it = s->limit_item;
+    if (!it) {
+        it = me_item_new(s, dir, ME_KIND_DATA);
+        it->explain = TXT_LIMIT_LINES;
+        it->flags |= ME_W_LIMIT;
+        s->limit_item = it;
+        s->limit_lines = 0;
+    }
+    it->data_len += (uint32_t)n;
+    s->limit_lines++;
+}
+
+/* Writes the summary's line count once per feed (not once per line). */
+static void left_out_detail(me_session *s)
+{
+    char *d;
+    if (!s->limit_item || s->records_frame != s->frame)
+        return;
+    d = zalloc(s, 64);
+    snprintf(d, 64, "%u lines left out", (unsigned)s->limit_lines);
+    s->limit_item->detail = d;
+}
+
+static bool over_limit(const me_session *s, const me_dirstate *d)
+{
+    /* bodies, literals and chunks add to one record per frame: never left out */
+    return d->mode == ME_READ_LINES && s->records_frame == s->frame &&
+           s->frame_records >= ME_MAX_FRAME_RECORDS;
 }
 
 /* Appends to the partial line, keeping at most `cap` bytes. */
@@ -444,78 +556,78 @@ static void one_line(me_session *s, me_dir dir, const char *line, size_t n)
     s->eng->line(s, dir, line, n);
 }
 
-/* The frame reached ME_MAX_FRAME_RECORDS: a line of n bytes is counted into
- * the frame's summary record instead of being interpreted. */
-static void left_out(me_session *s, me_dir dir, size_t n)
+/* Length of a readable text line at p (up to and with its LF), or 0: printable
+ * ASCII, tab and CR only.  A TLS record starts with a content type byte
+ * 0x14-0x17 (RFC 8446 §5.1) or 0x80 (SSLv2 hello), never with text. */
+static size_t readable_line(const uint8_t *p, size_t n)
 {
-    me_item *it = s->limit_item;
-    if (!it) {
-        it = me_item_new(s, dir, ME_KIND_DATA);
-        it->explain = TXT_LIMIT_LINES;
-        it->flags |= ME_W_LIMIT;
-        s->limit_item = it;
-        s->limit_lines = 0;
+    size_t i;
+    for (i = 0; i < n && i < ME_MAX_LINE; i++) {
+        if (p[i] == '\n')
+            return i >= 2 ? i + 1 : 0;
+        if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\r') || p[i] >= 0x7f)
+            return 0;
     }
-    it->data_len += (uint32_t)n;
-    s->limit_lines++;
+    return 0;
 }
 
-/* Writes the summary's line count once per feed (not once per line). */
-static void left_out_detail(me_session *s)
+/* A TLS handshake record header at a line start (RFC 8446 §5.1: type 22,
+ * version 3.x): on an implicit-TLS port where the other side spoke in clear,
+ * the TLS attempt of this side, shown as TLS bytes, not as malformed lines. */
+static bool tls_record(const me_session *s, me_dir dir, const uint8_t *p, size_t n)
 {
-    char *d;
-    if (!s->limit_item || s->records_frame != s->frame)
-        return;
-    d = zalloc(s, 64);
-    snprintf(d, 64, "%u lines left out", (unsigned)s->limit_lines);
-    s->limit_item->detail = d;
+    return n >= 3 && p[0] == 0x16 && p[1] == 0x03 && p[2] <= 0x04 &&
+           s->d[dir].mode == ME_READ_LINES && s->d[dir].len == 0;
 }
 
-static bool over_limit(const me_session *s, const me_dirstate *d)
+/* On an implicit-TLS port, a side that sends a readable line instead of a TLS
+ * record speaks in clear (a server greeting "220 ... ESMTP" after the
+ * client's ClientHello): the session is not encrypted, read it as text. */
+/* Returns true when this feed showed the session is in clear. */
+static bool implicit_tls_check(me_session *s, me_dir dir, const uint8_t *data, size_t len)
 {
-    /* bodies, literals and chunks add to one record per frame: never left out */
-    return d->mode == ME_READ_LINES && s->records_frame == s->frame &&
-           s->frame_records >= ME_MAX_FRAME_RECORDS;
-}
-
-/* Sets up a feed; returns whether its bytes are to be read as clear text. */
-static bool feed_begin(me_session *s, me_dir dir, const uint8_t *data, size_t len, uint32_t frame,
-                       bool decrypted)
-{
-    s->head = s->tail = NULL;
-    s->frame = frame;
-    s->cur_dir = dir;
-    s->decrypted = decrypted;
-    if (s->tls_upgraded && len > 0) {
-        /* The first bytes after STARTTLS must be a TLS record (handshake 0x16,
-         * alert 0x15, or an SSLv2 hello).  Readable commands that the server
-         * answers mean the capture was taken after decryption (a TLS proxy,
-         * an export of decrypted data): annotate it as a decrypted session. */
-        s->tls_upgraded = false;
-        if (!decrypted && data[0] != 0x16 && data[0] != 0x15 && data[0] != 0x80) {
-            s->predecrypted = true;
-            s->d[dir].next_flags |= ME_W_TLS_NOT_STARTED;
-        }
+    if (!s->tls_implicit || len == 0 || s->keys_seen)
+        return false;
+    if (readable_line(data, len)) {
+        s->tls_implicit = false;
+        s->tls = false;
+        s->clear_on_tls_port = true;
+        return true;
     }
-    if (s->predecrypted)
-        s->decrypted = decrypted = true;
-    if (decrypted)
-        s->keys_seen = true;
-    return decrypted;
+    if (dir == ME_SERVER)
+        s->tls_implicit = false; /* the server answered in TLS: it is TLS */
+    return false;
 }
 
-me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t len,
-                         uint32_t frame, bool decrypted)
+/* Readable lines in the rest of a segment that carried the STARTTLS OK: sent
+ * before TLS began, so the receiver must discard them (RFC 3207 §4.2, RFC
+ * 9051 §6.2.1, RFC 2595 §4).  One record each, flagged; returns bytes used. */
+static size_t plain_before_tls(me_session *s, me_dir dir, const uint8_t *p, size_t n)
+{
+    size_t used = 0, l;
+    while (used < n && (l = readable_line(p + used, n - used)) > 0) {
+        me_item *it;
+        size_t t = l - 1;
+        s->tls = false; /* the record describes clear bytes */
+        it = me_item_new(s, dir, ME_KIND_UNKNOWN);
+        s->tls = true;
+        if (t && p[used + t - 1] == '\r')
+            t--;
+        it->argument = me_strndup(s, (const char *)p + used, t);
+        it->explain = TXT_PLAIN_BEFORE_TLS;
+        it->flags |= ME_W_PLAIN_BEFORE_TLS;
+        it->data_len = (uint32_t)l;
+        used += l;
+    }
+    return used;
+}
+
+/* Reads a segment's bytes in the direction's current mode: lines to the
+ * engine, dot-body lines, counted bytes; stops where TLS begins. */
+static void read_bytes(me_session *s, me_dir dir, const uint8_t *data, size_t len, bool decrypted)
 {
     me_dirstate *d = &s->d[dir];
     size_t i = 0;
-    decrypted = feed_begin(s, dir, data, len, frame, decrypted);
-    if (s->tls && !decrypted) {
-        me_item *it = me_item_new(s, dir, ME_KIND_TLS);
-        it->explain = TXT_TLS_DATA;
-        it->data_len = (uint32_t)len;
-        return s->head;
-    }
     while (i < len) {
         const uint8_t *nl;
         size_t end;
@@ -555,6 +667,8 @@ me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t 
         }
         i = end + 1;
         /* an engine may have switched to TLS (STARTTLS reply): the rest is encrypted */
+        if (s->tls && !decrypted && i < len && s->tls_upgraded)
+            i += plain_before_tls(s, dir, data + i, len - i);
         if (s->tls && !decrypted && i < len) {
             me_item *it = me_item_new(s, dir, ME_KIND_TLS);
             it->explain = TXT_TLS_DATA;
@@ -562,16 +676,52 @@ me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t 
             break;
         }
     }
+}
+
+me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t len,
+                         uint32_t frame, bool decrypted)
+{
+    me_dirstate *d = &s->d[dir];
+    bool clear;
+    s->head = s->tail = NULL;
+    s->frame = frame;
+    s->cur_dir = dir;
+    s->decrypted = decrypted;
+    if (s->tls_upgraded && len > 0) {
+        /* The first bytes after STARTTLS must be a TLS record (handshake 0x16,
+         * alert 0x15, or an SSLv2 hello).  Readable commands that the server
+         * answers mean the capture was taken after decryption (a TLS proxy,
+         * an export of decrypted data): annotate it as a decrypted session. */
+        s->tls_upgraded = false;
+        if (!decrypted && data[0] != 0x16 && data[0] != 0x15 && data[0] != 0x80) {
+            s->predecrypted = true;
+            d->next_flags |= ME_W_TLS_NOT_STARTED;
+        }
+    }
+    if (s->predecrypted)
+        s->decrypted = decrypted = true;
+    clear = !decrypted && implicit_tls_check(s, dir, data, len);
+    if (decrypted)
+        s->keys_seen = true;
+    if ((s->tls && !decrypted) || (s->clear_on_tls_port && tls_record(s, dir, data, len))) {
+        me_item *it = me_item_new(s, dir, ME_KIND_TLS);
+        it->explain = TXT_TLS_DATA;
+        it->data_len = (uint32_t)len;
+        return s->head;
+    }
+    read_bytes(s, dir, data, len, decrypted);
     left_out_detail(s);
     if (!s->head) {
         /* nothing complete in this frame: part of a line or of a body */
-        me_item *it = me_item_new(s, dir, ME_KIND_DATA);
+        me_item *it = body_item(s, dir);
         it->explain = d->mode == ME_READ_DOTBODY || d->mode == ME_READ_COUNTED ? d->what
                                                                               : TXT_PARTIAL_LINE;
         if (!it->explain)
             it->explain = TXT_PARTIAL_LINE;
         it->data_len = (uint32_t)len;
     }
+    if (clear)
+        s->head->explain2 = TXT_CLEAR_ON_TLS_PORT;
     return s->head;
 }
 

@@ -14,28 +14,50 @@
 #include <string.h>
 
 #include "internal.h"
+#include "smtp_text.h"
 
-/* The command list; X(name, phase it opens or NONE to keep the current one, text) */
-#define SMTP_COMMANDS(X)                                 \
-    X(HELO, ME_PHASE_HELLO, TXT_SMTP_HELO)               \
-    X(EHLO, ME_PHASE_HELLO, TXT_SMTP_EHLO)               \
-    X(AUTH, ME_PHASE_AUTH, TXT_SMTP_AUTH)                \
-    X(STARTTLS, ME_PHASE_HELLO, TXT_SMTP_STARTTLS)       \
-    X(MAIL, ME_PHASE_ENVELOPE, TXT_SMTP_MAIL)            \
-    X(RCPT, ME_PHASE_ENVELOPE, TXT_SMTP_RCPT)            \
-    X(DATA, ME_PHASE_DATA, TXT_SMTP_DATA)                \
-    X(BDAT, ME_PHASE_DATA, TXT_SMTP_BDAT)                \
-    X(RSET, ME_PHASE_HELLO, TXT_SMTP_RSET)               \
-    X(VRFY, ME_PHASE_NONE, TXT_SMTP_VRFY)                \
-    X(EXPN, ME_PHASE_NONE, TXT_SMTP_EXPN)                \
-    X(HELP, ME_PHASE_NONE, TXT_SMTP_HELP)                \
-    X(NOOP, ME_PHASE_NONE, TXT_SMTP_NOOP)                \
-    X(ETRN, ME_PHASE_NONE, TXT_SMTP_ETRN)                \
-    X(QUIT, ME_PHASE_QUIT, TXT_SMTP_QUIT)
+/* RFC 5321 states of a session as the server sees them (Zeek's SMTP_State
+ * idea: named states, not a set of booleans).  AUTH and TLS are orthogonal
+ * and kept apart (authed, tls_started). */
+typedef enum {
+    SM_CONNECT = 0, /* connection open, no EHLO/HELO accepted yet (§3.1, §4.1.1.1);
+                     * also after STARTTLS's 220, which forgets everything (RFC 3207 §4.2) */
+    SM_UNKNOWN,     /* the capture began mid-session: nothing is known, nothing flagged */
+    SM_READY,       /* after a 250 to EHLO/HELO or RSET, or the final reply to a
+                     * message: no transaction open (§4.1.4) */
+    SM_MAIL,        /* MAIL accepted: a transaction is open, no recipient yet (§3.3) */
+    SM_RCPT,        /* at least one RCPT accepted: DATA or BDAT may come (§3.3, RFC 3030 §2) */
+    SM_QUIT,        /* QUIT sent: the server closes after its 221 (§4.1.1.10) */
+    SM_KEEP         /* table value: the command does not change the state */
+} smtp_sm;
+
+#define S_(x) (1u << SM_##x)
+#define S_ANY (S_(CONNECT) | S_(UNKNOWN) | S_(READY) | S_(MAIL) | S_(RCPT) | S_(QUIT))
+#define S_HELLOED (S_(UNKNOWN) | S_(READY) | S_(MAIL) | S_(RCPT))
+
+/* The command list; X(name, phase it opens or NONE to keep the current one,
+ * states it is valid in, state after a success reply, text).  RSET and the
+ * informational commands are valid in every state (§4.1.4). */
+#define SMTP_COMMANDS(X)                                                    \
+    X(HELO, ME_PHASE_HELLO, S_ANY, SM_READY, TXT_SMTP_HELO)                  \
+    X(EHLO, ME_PHASE_HELLO, S_ANY, SM_READY, TXT_SMTP_EHLO)                  \
+    X(AUTH, ME_PHASE_AUTH, S_(UNKNOWN) | S_(READY), SM_KEEP, TXT_SMTP_AUTH)  \
+    X(STARTTLS, ME_PHASE_HELLO, S_HELLOED, SM_CONNECT, TXT_SMTP_STARTTLS)    \
+    X(MAIL, ME_PHASE_ENVELOPE, S_(UNKNOWN) | S_(READY), SM_MAIL, TXT_SMTP_MAIL) \
+    X(RCPT, ME_PHASE_ENVELOPE, S_(UNKNOWN) | S_(MAIL) | S_(RCPT), SM_RCPT, TXT_SMTP_RCPT) \
+    X(DATA, ME_PHASE_DATA, S_(UNKNOWN) | S_(RCPT), SM_KEEP, TXT_SMTP_DATA)   \
+    X(BDAT, ME_PHASE_DATA, S_(UNKNOWN) | S_(RCPT), SM_KEEP, TXT_SMTP_BDAT)   \
+    X(RSET, ME_PHASE_HELLO, S_ANY, SM_READY, TXT_SMTP_RSET)                  \
+    X(VRFY, ME_PHASE_NONE, S_ANY, SM_KEEP, TXT_SMTP_VRFY)                    \
+    X(EXPN, ME_PHASE_NONE, S_ANY, SM_KEEP, TXT_SMTP_EXPN)                    \
+    X(HELP, ME_PHASE_NONE, S_ANY, SM_KEEP, TXT_SMTP_HELP)                    \
+    X(NOOP, ME_PHASE_NONE, S_ANY, SM_KEEP, TXT_SMTP_NOOP)                    \
+    X(ETRN, ME_PHASE_NONE, S_ANY, SM_KEEP, TXT_SMTP_ETRN)                    \
+    X(QUIT, ME_PHASE_QUIT, S_ANY, SM_QUIT, TXT_SMTP_QUIT)
 
 enum {
     CMD_UNKNOWN = 0,
-#define X(n, ph, tx) CMD_##n,
+#define X(n, ph, ok, to, tx) CMD_##n,
     SMTP_COMMANDS(X)
 #undef X
     CMD_COUNT,
@@ -44,12 +66,20 @@ enum {
 };
 
 static const struct {
-    const char *name;
     me_phase phase;
+    unsigned valid; /* S_ bits */
+    smtp_sm next;   /* state after a success reply */
     me_text_id text;
 } cmds[CMD_COUNT] = {
-    {"", ME_PHASE_NONE, TXT_SMTP_UNKNOWN_CMD},
-#define X(n, ph, tx) {#n, ph, tx},
+    {ME_PHASE_NONE, S_ANY, SM_KEEP, TXT_SMTP_UNKNOWN_CMD},
+#define X(n, ph, ok, to, tx) {ph, ok, to, tx},
+    SMTP_COMMANDS(X)
+#undef X
+};
+
+static const char *const cmd_names[CMD_COUNT] = {
+    "",
+#define X(n, ph, ok, to, tx) #n,
     SMTP_COMMANDS(X)
 #undef X
 };
@@ -65,13 +95,13 @@ typedef struct smtp_state {
     bool started;      /* first record made (mid-session inference done) */
     bool greeted;      /* the greeting was seen, or is known to be missed */
     bool client_seen;  /* the client sent a line */
-    bool midsession;   /* the capture began mid-session: history unknown */
-    bool hello_done;   /* EHLO/HELO sent and not refused */
+    bool after_354;    /* server side only: the next reply is the verdict on a message */
+    bool early;        /* the client spoke before any greeting (one line is flagged;
+                        * after that the server side is taken as not captured) */
+    smtp_sm sm;        /* state confirmed by the server's replies */
+    smtp_sm opt;       /* state once every pending command succeeds (what a
+                        * pipelining client assumes when it sends the next one) */
     bool authed;       /* AUTH succeeded */
-    bool txn_known;    /* we know whether a mail transaction is open */
-    bool mail_open;    /* MAIL sent and not refused, transaction not over */
-    unsigned rcpts;    /* RCPTs sent in this transaction and not refused */
-    bool quit_sent;
     bool tls_started;
     bool in_sasl;      /* AUTH exchange running: client lines are SASL responses */
     /* DATA sent, its reply not yet seen */
@@ -93,79 +123,8 @@ static void init(me_session *s)
     s->phase = ME_PHASE_GREETING;
 }
 
-static int lookup(const char *w, size_t n)
-{
-    int i;
-    for (i = 1; i < CMD_COUNT; i++)
-        if (me_ieq(w, n, cmds[i].name))
-            return i;
-    return CMD_UNKNOWN;
-}
 
 /* ---- strings ---- */
-
-/* Length of a valid UTF-8 sequence at p (1..4), or 0. */
-static size_t utf8_len(const uint8_t *p, size_t n)
-{
-    size_t len, i;
-    uint32_t c;
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        len = 2, c = p[0] & 0x1fu;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef)
-        len = 3, c = p[0] & 0x0fu;
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-        len = 4, c = p[0] & 0x07u;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (p[i] & 0x3fu);
-    }
-    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-        (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    return len;
-}
-
-/* The bytes as a displayable string: valid UTF-8 kept, control bytes and
- * invalid sequences written as \xNN.  Wire text is never trusted raw. */
-static const char *clean(me_session *s, const char *p, size_t n)
-{
-    static const char hexd[] = "0123456789abcdef";
-    const uint8_t *u = (const uint8_t *)p;
-    size_t i = 0, o = 0, l;
-    char *r;
-    while (i < n) {
-        if (u[i] < 0x20 || u[i] == 0x7f || !(l = utf8_len(u + i, n - i)))
-            break;
-        i += l;
-    }
-    if (i == n)
-        return me_strndup(s, p, n);
-    r = s->a.alloc(s->a.ctx, 4 * n + 1);
-    for (i = 0; i < n;) {
-        l = (u[i] < 0x20 || u[i] == 0x7f) ? 0 : utf8_len(u + i, n - i);
-        if (l) {
-            memcpy(r + o, p + i, l);
-            o += l;
-            i += l;
-        } else {
-            r[o++] = '\\';
-            r[o++] = 'x';
-            r[o++] = hexd[u[i] >> 4];
-            r[o++] = hexd[u[i] & 15];
-            i++;
-        }
-    }
-    r[o] = '\0';
-    return r;
-}
-
 /* A command verb: 1 to 20 letters, digits, '-' or '_'. */
 static bool verb_ok(const char *w, size_t n)
 {
@@ -197,41 +156,15 @@ static const char *path_arg(me_session *s, const char *p, size_t n, const char *
             e++;
         if (e == i + 1)
             return "<>";
-        return clean(s, p + i + 1, e - i - 1);
+        return me_smtp_clean(s, p + i + 1, e - i - 1);
     }
     e = i;
     while (e < n && p[e] != ' ')
         e++;
-    return e > i ? clean(s, p + i, e - i) : NULL;
+    return e > i ? me_smtp_clean(s, p + i, e - i) : NULL;
 }
 
 /* ---- records and phases ---- */
-
-/* Gives a record the phase of the command it answers without moving the
- * session's phase (pipelined commands may already have opened a later one).
- * A late reply to a pipelined command (MAIL's 250 arriving after the client
- * sent DATA) shows its command's phase but does not start a phase the
- * session has already left: mailedu.phase.start marks where phases begin. */
-static void record_phase(me_session *s, me_item *it, me_phase ph, bool inferred, bool late_ok)
-{
-    me_phase keep = s->phase;
-    bool inf = s->inferred;
-    if (ph == ME_PHASE_NONE || ph >= ME_PHASE_COUNT || (s->tls && !s->decrypted))
-        return;
-    if (late_ok && ph != s->phase && s->prev_shown != ME_PHASE_NONE) {
-        it->phase = ph;
-        it->inferred = inferred;
-        it->phase_start = false;
-        it->flags &= ~(uint32_t)ME_W_PHASE_CHANGE;
-        s->shown = s->prev_shown;
-        return;
-    }
-    me_set_phase_now(s, it, ph);
-    s->phase = keep;
-    s->inferred = inf;
-    if (!(s->tls && !s->decrypted))
-        it->inferred = inferred;
-}
 
 /* The first record of the session: if the capture did not see the start,
  * the phase is a guess (SPEC: mailedu.phase.inferred, noted once). */
@@ -245,64 +178,76 @@ static void first_record(me_session *s, smtp_state *p, me_item *it, me_phase gue
         return;
     me_mark_inferred(s, it, guess);
     if (guess != ME_PHASE_GREETING) {
-        p->midsession = true;
         p->greeted = true;
-        p->hello_done = true; /* whatever came before, the server is talking */
-        p->txn_known = false;
+        p->sm = p->opt = SM_UNKNOWN; /* whatever came before, the server is talking */
     }
 }
 
 /* Phase between exchanges: what a NOOP or an unsolicited reply would be in. */
 static me_phase rest_phase(const smtp_state *p)
 {
-    if (p->quit_sent)
-        return ME_PHASE_QUIT;
-    if (p->mail_open)
-        return ME_PHASE_ENVELOPE;
-    if (p->hello_done || p->tls_started || p->midsession)
-        return ME_PHASE_HELLO;
-    return ME_PHASE_GREETING;
+    switch (p->opt) {
+    case SM_QUIT: return ME_PHASE_QUIT;
+    case SM_MAIL:
+    case SM_RCPT: return ME_PHASE_ENVELOPE;
+    case SM_CONNECT: return p->tls_started ? ME_PHASE_HELLO : ME_PHASE_GREETING;
+    default: return ME_PHASE_HELLO;
+    }
 }
 
-static void push(me_session *s, me_item *it, int cmd, const char *arg, uint32_t aux)
+/* How a command's reply ended, for the state machine. */
+enum { R_PENDING, R_OK, R_FAIL };
+
+/* The state after command cmd (with its pending aux) got reply r; R_PENDING
+ * assumes success.  RFC 5321 §4.1.4: a refused command leaves the state as it
+ * was, except where the RFC says the transaction is over whatever the reply. */
+static smtp_sm sm_step(smtp_sm st, int cmd, uint32_t aux, int r)
 {
-    me_pend_push(s, it, cmd, NULL, arg);
-    me_pend_at(s, s->pend_count - 1)->aux =
-        aux | (uint32_t)s->phase | (s->inferred ? AUX_INFERRED : 0);
+    if (cmd == CMD_EOD || (cmd == CMD_BDAT && ((aux & AUX_LAST) || r == R_FAIL)))
+        return st == SM_QUIT ? st : SM_READY; /* §4.1.1.4, RFC 3030 §2: the message is settled */
+    if (cmd == CMD_QUIT)
+        return SM_QUIT;                       /* the server closes whatever it answers */
+    if (cmd <= CMD_UNKNOWN || cmd >= CMD_COUNT || r == R_FAIL || cmds[cmd].next == SM_KEEP)
+        return st;
+    if (cmd == CMD_RSET && st == SM_CONNECT)
+        return st;                            /* RSET clears a transaction, it is no EHLO */
+    return cmds[cmd].next;
 }
 
-static void txn_reset(smtp_state *p)
+/* The optimistic state: the confirmed one with every pending command applied. */
+static void sm_replay(const me_session *s, smtp_state *p)
 {
-    p->mail_open = false;
-    p->rcpts = 0;
-    p->txn_known = true;
+    unsigned i;
+    p->opt = p->sm;
+    for (i = 0; i < s->pend_count; i++) {
+        const me_pending *q = me_pend_at(s, i);
+        p->opt = sm_step(p->opt, q->cmd, q->aux, R_PENDING);
+    }
+}
+
+/* A reply settled command cmd: the server's state moves (or not). */
+static void sm_reply(me_session *s, smtp_state *p, int cmd, uint32_t aux, bool ok)
+{
+    p->sm = sm_step(p->sm, cmd, aux, ok ? R_OK : R_FAIL);
+    sm_replay(s, p);
+}
+
+static void push(me_session *s, smtp_state *p, me_item *it, int cmd, const char *arg,
+                 uint32_t aux)
+{
+    me_pending *q = me_pend_push(s, it, cmd, NULL, arg);
+    q->aux = aux | (uint32_t)s->phase | (s->inferred ? AUX_INFERRED : 0);
+    p->opt = sm_step(p->opt, cmd, q->aux, R_PENDING);
 }
 
 /* ---- client ---- */
 
+/* RFC 5321 §4.1.4 (order of commands), RFC 4954 §4 (AUTH once, outside a
+ * transaction), RFC 3207 §4 (STARTTLS after EHLO): checked against the state
+ * the client may assume once its pending commands succeed. */
 static void wrong_phase(me_session *s, smtp_state *p, me_item *it, int cmd)
 {
-    bool bad = false;
-    switch (cmd) {
-    case CMD_MAIL: /* RFC 5321 §4.1.4: EHLO/HELO first; no MAIL inside a transaction */
-        bad = !p->hello_done || (p->txn_known && p->mail_open);
-        break;
-    case CMD_RCPT: /* §4.1.1.3: RCPT only after MAIL */
-        bad = p->txn_known && !p->mail_open;
-        break;
-    case CMD_DATA: /* §4.1.1.4 and RFC 3030 §2: content only after a recipient */
-    case CMD_BDAT:
-        bad = p->txn_known && (!p->mail_open || p->rcpts == 0);
-        break;
-    case CMD_AUTH: /* RFC 4954 §4: after EHLO, once, not inside a transaction */
-        bad = !p->hello_done || p->authed || (p->txn_known && p->mail_open);
-        break;
-    case CMD_STARTTLS: /* RFC 3207 §4: after EHLO */
-        bad = !p->hello_done;
-        break;
-    default:
-        break;
-    }
+    bool bad = !(cmds[cmd].valid & (1u << p->opt)) || (cmd == CMD_AUTH && p->authed);
     if (bad) {
         it->flags |= ME_W_WRONG_PHASE;
         it->wrong_phase = s->phase;
@@ -312,7 +257,7 @@ static void wrong_phase(me_session *s, smtp_state *p, me_item *it, int cmd)
 static void sasl_line(me_session *s, const char *line, size_t n)
 {
     me_item *it = me_item_new(s, ME_CLIENT, ME_KIND_SASL);
-    it->argument = clean(s, line, n);
+    it->argument = me_smtp_clean(s, line, n);
     it->explain = TXT_SASL_RESPONSE;
     if (s->cred && s->cred->is_sasl && !s->cred->finished) {
         me_sasl_out o;
@@ -345,7 +290,7 @@ static void auth_command(me_session *s, smtp_state *p, me_item *it, const char *
         me_sasl_client(&c->sasl, ir, il, &o);
         me_cred_apply_sasl(s, it, &o);
         it->explain = TXT_SMTP_AUTH;
-        it->explain2 = o.explain;
+        it->explain2 = o.empty_secret ? TXT_AUTH_EMPTY_PASSWORD : o.explain;
         if (o.password || o.token) {
             char *m = s->a.alloc(s->a.ctx, ml + 10);
             memcpy(m, mw, ml);
@@ -355,84 +300,87 @@ static void auth_command(me_session *s, smtp_state *p, me_item *it, const char *
     }
 }
 
-static void client_line(me_session *s, smtp_state *p, const char *line, size_t n)
+/* The first line of a mid-session capture that is no command: message content. */
+static void midsession_content(me_session *s, smtp_state *p, size_t n)
 {
-    const char *w, *rest, *arg = NULL;
-    size_t wl, rl;
-    int cmd;
-    me_item *it;
-    me_phase ph;
-    uint32_t aux = 0;
-
-    if (p->in_sasl) {
-        sasl_line(s, line, n);
-        return;
-    }
-    me_first_word(line, n, &w, &wl, &rest, &rl);
-    cmd = lookup(w, wl);
-
-    if (!p->started && !s->start_seen && cmd == CMD_UNKNOWN) {
-        /* first line of a mid-session capture that is no command: message content */
-        it = me_item_new(s, ME_CLIENT, ME_KIND_DATA);
-        it->explain = TXT_SMTP_MESSAGE_DATA;
-        it->data_len = (uint32_t)n + 2;
-        first_record(s, p, it, ME_PHASE_DATA, false);
-        p->mail_open = true;
-        p->rcpts = 1;
-        p->txn_known = true;
-        p->client_seen = true;
-        me_expect_dotbody(s, ME_CLIENT, TXT_SMTP_MESSAGE_DATA);
-        return;
-    }
+    me_item *it = me_item_new(s, ME_CLIENT, ME_KIND_DATA);
+    it->explain = TXT_SMTP_MESSAGE_DATA;
+    it->data_len = (uint32_t)n + 2;
+    first_record(s, p, it, ME_PHASE_DATA, false);
+    p->sm = p->opt = SM_RCPT; /* a message is being sent */
     p->client_seen = true;
-    if (cmd == CMD_UNKNOWN && !verb_ok(w, wl)) {
-        it = me_item_new(s, ME_CLIENT, ME_KIND_UNKNOWN);
-        it->argument = clean(s, line, n > 256 ? 256 : n);
-        it->explain = TXT_SMTP_GARBAGE;
-        it->flags |= ME_W_MALFORMED;
-        first_record(s, p, it, ME_PHASE_HELLO, true);
-        push(s, it, CMD_GARBAGE, NULL, 0);
-        return;
-    }
+    me_expect_dotbody(s, ME_CLIENT, TXT_SMTP_MESSAGE_DATA);
+}
 
-    it = me_item_new(s, ME_CLIENT, ME_KIND_COMMAND);
-    it->command = me_upper(s, w, wl);
-    if (rl)
-        it->argument = clean(s, rest, rl);
-    it->explain = cmds[cmd].text;
-    ph = cmds[cmd].phase;
+/* A line that is no command at all; the server answers it all the same. */
+static void garbage_line(me_session *s, smtp_state *p, const char *line, size_t n)
+{
+    me_item *it = me_item_new(s, ME_CLIENT, ME_KIND_UNKNOWN);
+    it->argument = me_smtp_clean(s, line, n > 256 ? 256 : n);
+    it->explain = TXT_SMTP_GARBAGE;
+    it->flags |= ME_W_MALFORMED;
+    first_record(s, p, it, ME_PHASE_HELLO, true);
+    push(s, p, it, CMD_GARBAGE, NULL, 0);
+}
+
+/* The phase of a command record: the one the command opens (SPEC phase
+ * model), checked against the state machine. */
+static void command_phase(me_session *s, smtp_state *p, me_item *it, int cmd)
+{
+    me_phase ph = cmds[cmd].phase;
     if (!p->started && !s->start_seen) {
         first_record(s, p, it, ph != ME_PHASE_NONE ? ph : ME_PHASE_HELLO, false);
-    } else {
-        p->started = true;
-        wrong_phase(s, p, it, cmd);
-        if (ph != ME_PHASE_NONE)
-            me_set_phase_now(s, it, ph);
+        return;
     }
+    p->started = true;
+    if (!p->greeted && s->start_seen && !p->early) {
+        /* RFC 5321 §3.1, §4.3.1: the client waits for the greeting.  A line
+         * sent before it stays in phase greeting, flagged; its reply opens
+         * the command's phase (README: "EHLO before the banner"). */
+        it->flags |= ME_W_WRONG_PHASE;
+        it->wrong_phase = ME_PHASE_GREETING;
+        p->early = true;
+        if (ph != ME_PHASE_NONE)
+            me_set_phase(s, ph);
+        return;
+    }
+    wrong_phase(s, p, it, cmd);
+    if (ph != ME_PHASE_NONE)
+        me_set_phase_now(s, it, ph);
+}
 
+/* BDAT n [LAST] (RFC 3030 §2): the chunk is read by count.  Returns the
+ * pending aux flags, or false when the arguments are malformed. */
+static bool bdat_command(me_session *s, me_item *it, const char *rest, size_t rl, uint32_t *aux)
+{
+    const char *nw, *lw;
+    size_t nl, ll;
+    uint64_t size;
+    me_first_word(rest, rl, &nw, &nl, &lw, &ll);
+    if (!me_parse_u64(nw, nl, &size) || (ll && !me_ieq(lw, ll, "LAST"))) {
+        it->flags |= ME_W_MALFORMED;
+        return false;
+    }
+    me_expect_counted(s, ME_CLIENT, size, false, TXT_SMTP_BDAT_DATA);
+    if (ll)
+        *aux |= AUX_LAST;
+    return true;
+}
+
+/* What the arguments of a command do; returns the argument kept for its reply. */
+static const char *command_args(me_session *s, smtp_state *p, me_item *it, int cmd,
+                                const char *rest, size_t rl, uint32_t *aux)
+{
+    const char *arg = NULL;
     switch (cmd) {
-    case CMD_HELO:
-    case CMD_EHLO:
-        /* RFC 5321 §4.1.4: EHLO/HELO also resets any transaction */
-        p->hello_done = true;
-        txn_reset(p);
-        break;
     case CMD_AUTH:
         auth_command(s, p, it, rest, rl);
         break;
     case CMD_MAIL:
         it->mail_from = arg = path_arg(s, rest, rl, "FROM:");
-        if (!arg)
-            it->flags |= ME_W_MALFORMED;
-        p->mail_open = true;
-        p->rcpts = 0;
-        p->txn_known = true;
         break;
     case CMD_RCPT:
         it->rcpt = arg = path_arg(s, rest, rl, "TO:");
-        if (!arg)
-            it->flags |= ME_W_MALFORMED;
-        p->rcpts++;
         break;
     case CMD_DATA:
         p->data_item = it;
@@ -441,34 +389,51 @@ static void client_line(me_session *s, smtp_state *p, const char *line, size_t n
         p->eod_early = false;
         me_expect_dotbody(s, ME_CLIENT, TXT_SMTP_MESSAGE_DATA);
         break;
-    case CMD_BDAT: {
-        const char *nw, *lw;
-        size_t nl, ll;
-        uint64_t size;
-        me_first_word(rest, rl, &nw, &nl, &lw, &ll);
-        if (!me_parse_u64(nw, nl, &size) || (ll && !me_ieq(lw, ll, "LAST"))) {
-            it->flags |= ME_W_MALFORMED;
-            break;
-        }
-        me_expect_counted(s, ME_CLIENT, size, false, TXT_SMTP_BDAT_DATA);
-        if (ll) {
-            aux |= AUX_LAST;
-            push(s, it, cmd, NULL, aux);
-            txn_reset(p); /* the client's side of the transaction is complete */
+    case CMD_BDAT:
+        bdat_command(s, it, rest, rl, aux);
+        break;
+    default: /* HELO/EHLO: their 250 resets any transaction (sm_step, §4.1.4) */
+        break;
+    }
+    if ((cmd == CMD_MAIL || cmd == CMD_RCPT) && !arg)
+        it->flags |= ME_W_MALFORMED;
+    return arg;
+}
+
+static void client_line(me_session *s, smtp_state *p, const char *line, size_t n)
+{
+    const char *w, *rest, *arg;
+    size_t wl, rl;
+    int cmd;
+    me_item *it;
+    uint32_t aux = 0;
+
+    me_first_word(line, n, &w, &wl, &rest, &rl);
+    cmd = me_lookup(cmd_names, CMD_COUNT, w, wl);
+    if (p->in_sasl) {
+        if (!me_sasl_over(s, line, n, cmd != CMD_UNKNOWN)) {
+            sasl_line(s, line, n);
             return;
         }
-        break;
+        p->in_sasl = false; /* the server's verdict was not captured */
     }
-    case CMD_RSET:
-        txn_reset(p);
-        break;
-    case CMD_QUIT:
-        p->quit_sent = true;
-        break;
-    default:
-        break;
+    if (!p->started && !s->start_seen && cmd == CMD_UNKNOWN) {
+        midsession_content(s, p, n);
+        return;
     }
-    push(s, it, cmd, arg, aux);
+    p->client_seen = true;
+    if (cmd == CMD_UNKNOWN && !verb_ok(w, wl)) {
+        garbage_line(s, p, line, n);
+        return;
+    }
+    it = me_item_new(s, ME_CLIENT, ME_KIND_COMMAND);
+    it->command = me_upper(s, w, wl);
+    if (rl)
+        it->argument = me_smtp_clean(s, rest, rl);
+    it->explain = cmds[cmd].text;
+    command_phase(s, p, it, cmd);
+    arg = command_args(s, p, it, cmd, rest, rl, &aux);
+    push(s, p, it, cmd, (aux & AUX_LAST) ? NULL : arg, aux);
 }
 
 /* The "." that ends DATA content: a record of its own, answered by the
@@ -487,13 +452,12 @@ static void body_end(me_session *s, me_dir dir)
     if (p->data_refused) {
         /* DATA was refused: the server reads these lines as commands, not a message */
         p->data_refused = false;
-        push(s, it, CMD_GARBAGE, NULL, 0);
+        push(s, p, it, CMD_GARBAGE, NULL, 0);
         return;
     }
     if (p->data_wait)
         p->eod_early = true;
-    push(s, it, CMD_EOD, NULL, 0);
-    txn_reset(p); /* the client's side of the transaction is complete */
+    push(s, p, it, CMD_EOD, NULL, 0);
 }
 
 static void counted(me_session *s, me_dir dir, const uint8_t *d, size_t n, bool done)
@@ -502,140 +466,6 @@ static void counted(me_session *s, me_dir dir, const uint8_t *d, size_t n, bool 
 }
 
 /* ---- server ---- */
-
-/* "ddd", "ddd text" or "ddd-text", first digit 2-5 (RFC 5321 §4.2).  The
- * second digit should be 0-5, but servers do send codes like 472: accepted. */
-static bool parse_reply(const char *l, size_t n, int *code, char *sep, const char **text,
-                        size_t *tl)
-{
-    if (n < 3 || l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '9' || l[2] < '0' ||
-        l[2] > '9')
-        return false;
-    if (n > 3 && l[3] != ' ' && l[3] != '-')
-        return false;
-    *code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
-    *sep = n > 3 ? l[3] : ' ';
-    *text = n > 4 ? l + 4 : l + n;
-    *tl = n > 4 ? n - 4 : 0;
-    if (*code != 334) /* "250- 4404 byte chunk": the text, not the spaces (334 keeps its payload) */
-        while (*tl && **text == ' ')
-            (*text)++, (*tl)--;
-    return true;
-}
-
-/* Enhanced status code "c.sss.ddd" at the start of the text (RFC 3463 §2). */
-static size_t enhanced_len(const char *t, size_t n)
-{
-    size_t i = 1, part;
-    int dots = 0;
-    if (n < 5 || (t[0] != '2' && t[0] != '4' && t[0] != '5') || t[1] != '.')
-        return 0;
-    while (dots < 2) {
-        if (t[i] != '.')
-            return 0;
-        i++;
-        part = 0;
-        while (i < n && t[i] >= '0' && t[i] <= '9' && part < 3)
-            i++, part++;
-        if (part == 0)
-            return 0;
-        dots++;
-    }
-    if (i < n && t[i] != ' ')
-        return 0;
-    return i;
-}
-
-static me_text_id code_text(int code)
-{
-    switch (code) {
-    case 211: return TXT_SMTP_R211;
-    case 214: return TXT_SMTP_R214;
-    case 220: return TXT_SMTP_R220;
-    case 221: return TXT_SMTP_R221;
-    case 235: return TXT_SMTP_R235;
-    case 250: return TXT_SMTP_R250;
-    case 251: return TXT_SMTP_R251;
-    case 252: return TXT_SMTP_R252;
-    case 334: return TXT_SMTP_R334;
-    case 354: return TXT_SMTP_R354;
-    case 421: return TXT_SMTP_R421;
-    case 432: return TXT_SMTP_R432;
-    case 450: return TXT_SMTP_R450;
-    case 451: return TXT_SMTP_R451;
-    case 452: return TXT_SMTP_R452;
-    case 453: return TXT_SMTP_R453;
-    case 454: return TXT_SMTP_R454;
-    case 455: return TXT_SMTP_R455;
-    case 500: return TXT_SMTP_R500;
-    case 501: return TXT_SMTP_R501;
-    case 502: return TXT_SMTP_R502;
-    case 503: return TXT_SMTP_R503;
-    case 504: return TXT_SMTP_R504;
-    case 521: return TXT_SMTP_R521;
-    case 530: return TXT_SMTP_R530;
-    case 534: return TXT_SMTP_R534;
-    case 535: return TXT_SMTP_R535;
-    case 538: return TXT_SMTP_R538;
-    case 550: return TXT_SMTP_R550;
-    case 551: return TXT_SMTP_R551;
-    case 552: return TXT_SMTP_R552;
-    case 553: return TXT_SMTP_R553;
-    case 554: return TXT_SMTP_R554;
-    case 555: return TXT_SMTP_R555;
-    case 556: return TXT_SMTP_R556;
-    case 557: return TXT_SMTP_R557;
-    default: break;
-    }
-    switch (code / 100) {
-    case 2: return TXT_SMTP_CLASS_2;
-    case 3: return TXT_SMTP_CLASS_3;
-    case 4: return TXT_SMTP_CLASS_4;
-    default: return TXT_SMTP_CLASS_5;
-    }
-}
-
-static me_text_id class_text(int code)
-{
-    return code_text(code / 100 * 100 + 99); /* no such code: falls to the class */
-}
-
-/* RFC 3463: by class.subject.detail where a detail is well known, else by subject. */
-static me_text_id enhanced_text(const char *e)
-{
-    unsigned cls, subj = 0, det = 0;
-    const char *q = e + 2;
-    static const struct {
-        unsigned cls, subj, det; /* cls 0: any class */
-        me_text_id t;
-    } known[] = {
-        {2, 0, 0, TXT_SMTP_E_2_0_0}, {2, 1, 0, TXT_SMTP_E_2_1_0}, {0, 1, 1, TXT_SMTP_E_X_1_1}, {0, 1, 2, TXT_SMTP_E_X_1_2},
-        {0, 1, 3, TXT_SMTP_E_X_1_3}, {0, 1, 5, TXT_SMTP_E_X_1_5}, {0, 1, 6, TXT_SMTP_E_X_1_6},
-        {0, 1, 7, TXT_SMTP_E_X_1_7}, {0, 1, 8, TXT_SMTP_E_X_1_8}, {0, 2, 1, TXT_SMTP_E_X_2_1},
-        {0, 2, 2, TXT_SMTP_E_X_2_2}, {0, 2, 3, TXT_SMTP_E_X_2_3}, {0, 3, 4, TXT_SMTP_E_X_3_4},
-        {0, 4, 2, TXT_SMTP_E_X_4_2}, {0, 4, 7, TXT_SMTP_E_X_4_7}, {0, 5, 1, TXT_SMTP_E_X_5_1},
-        {0, 5, 2, TXT_SMTP_E_X_5_2}, {0, 5, 3, TXT_SMTP_E_X_5_3}, {0, 5, 4, TXT_SMTP_E_X_5_4},
-        {2, 7, 0, TXT_SMTP_E_2_7_0}, {0, 7, 0, TXT_SMTP_E_X_7_0}, {0, 7, 1, TXT_SMTP_E_X_7_1},
-        {0, 7, 8, TXT_SMTP_E_X_7_8}, {0, 7, 9, TXT_SMTP_E_X_7_9}, {0, 7, 11, TXT_SMTP_E_X_7_11},
-        {0, 7, 12, TXT_SMTP_E_X_7_12},
-    };
-    static const me_text_id subjects[] = {TXT_SMTP_E_X0, TXT_SMTP_E_X1, TXT_SMTP_E_X2,
-                                          TXT_SMTP_E_X3, TXT_SMTP_E_X4, TXT_SMTP_E_X5,
-                                          TXT_SMTP_E_X6, TXT_SMTP_E_X7};
-    size_t i;
-    cls = (unsigned)(e[0] - '0');
-    while (*q >= '0' && *q <= '9')
-        subj = subj * 10 + (unsigned)(*q++ - '0');
-    if (*q == '.')
-        q++;
-    while (*q >= '0' && *q <= '9')
-        det = det * 10 + (unsigned)(*q++ - '0');
-    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-        if ((known[i].cls == 0 || known[i].cls == cls) && known[i].subj == subj &&
-            known[i].det == det)
-            return known[i].t;
-    return subj < 8 ? subjects[subj] : TXT_NONE;
-}
 
 static void ml_append(me_session *s, smtp_state *p, const char *t, size_t tl)
 {
@@ -664,7 +494,7 @@ static const char *ml_joined(me_session *s, const smtp_state *p)
             r[o++] = p->ml_buf[i];
         }
     }
-    return clean(s, r, o);
+    return me_smtp_clean(s, r, o);
 }
 
 /* Capability keywords of an EHLO reply with their RFC (language-neutral detail). */
@@ -724,7 +554,7 @@ static void ehlo_caps(me_session *s, smtp_state *p, me_item *it)
         i = e + 1;
     }
     if (o)
-        it->detail = clean(s, d, o);
+        it->detail = me_smtp_clean(s, d, o);
     if (starttls && !s->tls)
         s->tls_offered = true;
     it->explain = TXT_SMTP_EHLO_CAPS;
@@ -766,7 +596,7 @@ static void challenge(me_session *s, smtp_state *p, me_item *it, const char *t, 
     me_pending pc;
     it->kind = ME_KIND_CHALLENGE;
     it->status = ME_STATUS_CONTINUE;
-    it->argument = clean(s, t, tl);
+    it->argument = me_smtp_clean(s, t, tl);
     if (!s->cred || s->cred->finished) {
         /* mid-session: the AUTH line was not seen; LOGIN prompts are recognisable */
         uint8_t buf[64];
@@ -790,9 +620,10 @@ static void challenge(me_session *s, smtp_state *p, me_item *it, const char *t, 
     it->explain = TXT_SMTP_R334;
     if (me_pend_peek(s, &pc) && pc.cmd == CMD_AUTH) {
         me_link(pc.item, it);
-        record_phase(s, it, ME_PHASE_AUTH, (pc.aux & AUX_INFERRED) != 0, true);
+        me_record_phase(s, it, ME_PHASE_AUTH, (pc.aux & AUX_INFERRED) != 0, true);
     } else if (p->started) {
-        record_phase(s, it, ME_PHASE_AUTH, s->inferred, true);
+        /* server side only: nothing is late, the challenge opens auth */
+        me_record_phase(s, it, ME_PHASE_AUTH, s->inferred, p->client_seen);
     }
     first_record(s, p, it, ME_PHASE_AUTH, false);
     p->in_sasl = true;
@@ -827,18 +658,16 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
 {
     bool ok = code / 100 == 2;
     me_link(pc->item, it);
-    record_phase(s, it, AUX_PHASE(pc->aux), (pc->aux & AUX_INFERRED) != 0, true);
+    sm_reply(s, p, pc->cmd, pc->aux, ok || (pc->cmd == CMD_STARTTLS && code == 220));
+    me_record_phase(s, it, AUX_PHASE(pc->aux), (pc->aux & AUX_INFERRED) != 0, true);
     switch (pc->cmd) {
     case CMD_EHLO:
     case CMD_HELO:
         if (ok) {
-            p->hello_done = true;
             if (pc->cmd == CMD_EHLO && multi)
                 ehlo_caps(s, p, it);
             else
                 it->explain = TXT_SMTP_HELLO_OK;
-        } else {
-            p->hello_done = false;
         }
         break;
     case CMD_AUTH:
@@ -859,8 +688,6 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
         it->mail_from = pc->arg;
         if (ok)
             it->explain = TXT_SMTP_MAIL_OK;
-        else
-            p->mail_open = false;
         break;
     case CMD_RCPT:
         it->rcpt = pc->arg;
@@ -869,8 +696,6 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
         else if (!ok) {
             if (!it->enhanced)
                 it->explain2 = TXT_SMTP_RCPT_REFUSED;
-            if (p->rcpts)
-                p->rcpts--;
         }
         break;
     case CMD_DATA:
@@ -886,16 +711,14 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
         }
         break;
     case CMD_EOD:
-        it->explain = ok ? TXT_SMTP_EOD_OK : code_text(code);
+        it->explain = ok ? TXT_SMTP_EOD_OK : me_smtp_code_text(code);
         if (!ok && !it->enhanced)
             it->explain2 = TXT_SMTP_EOD_REFUSED;
         break;
     case CMD_BDAT:
         if (ok)
             it->explain = TXT_SMTP_BDAT_OK;
-        else if (!(pc->aux & AUX_LAST))
-            txn_reset(p); /* RFC 3030 §2: a refused chunk fails the transaction */
-        break;
+        break; /* RFC 3030 §2: a refused chunk fails the transaction (sm_step) */
     case CMD_QUIT:
         if (code == 221)
             it->explain = TXT_SMTP_QUIT_OK;
@@ -905,13 +728,37 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
     }
 }
 
-static void final_reply(me_session *s, smtp_state *p, int code, const char *t, size_t tl)
+/* Only the server side was captured (no client line yet): the reply code
+ * tells what it answers (RFC 5321 §4.2, §4.3.2), so it gives the phase. */
+static void server_only_phase(me_session *s, smtp_state *p, me_item *it, int code, bool multi)
+{
+    me_phase ph;
+    if (code == 354 || p->after_354)
+        ph = ME_PHASE_DATA; /* 354, then the verdict on the message */
+    else if (code == 235 || code == 535 || code == 538)
+        ph = ME_PHASE_AUTH;
+    else if (code == 221)
+        ph = ME_PHASE_QUIT;
+    else if (code == 250 && multi)
+        ph = ME_PHASE_HELLO; /* the EHLO reply: the only multi-line 250 */
+    else
+        ph = guess_from_reply(code, it->enhanced);
+    p->after_354 = code == 354;
+    if (s->tls && !s->decrypted)
+        return;
+    if (s->inferred) /* mid-session too: the phase stays a guess */
+        me_mark_inferred(s, it, ph);
+    else
+        me_set_phase_now(s, it, ph);
+}
+
+/* The record of a complete reply (the last line "ddd text"), with its code,
+ * status, enhanced code and texts; continuation lines are joined into it. */
+static me_item *reply_record(me_session *s, smtp_state *p, int code, const char *t, size_t tl)
 {
     me_item *it;
     bool multi = p->ml;
     size_t el;
-    me_pending pc;
-
     if (multi && p->ml_item && p->ml_item == s->tail) {
         it = p->ml_item; /* the continuation lines arrived in this same frame */
         it->kind = ME_KIND_REPLY;
@@ -923,7 +770,7 @@ static void final_reply(me_session *s, smtp_state *p, int code, const char *t, s
     p->ml = false;
     it->reply_code = (uint16_t)code;
     it->status = code >= 400 ? ME_STATUS_ERROR : code >= 300 ? ME_STATUS_CONTINUE : ME_STATUS_OK;
-    el = enhanced_len(t, tl);
+    el = me_smtp_enhanced_len(t, tl);
     if (el)
         it->enhanced = me_strndup(s, t, el);
     else if (multi && p->ml_enh)
@@ -932,30 +779,43 @@ static void final_reply(me_session *s, smtp_state *p, int code, const char *t, s
         ml_append(s, p, t, tl);
         it->argument = ml_joined(s, p);
     } else if (tl) {
-        it->argument = clean(s, t, tl);
+        it->argument = me_smtp_clean(s, t, tl);
     }
-    it->explain = code_text(code);
-    it->explain2 = it->enhanced ? enhanced_text(it->enhanced) : TXT_NONE;
-    if (it->explain2 == TXT_NONE && it->explain != class_text(code))
-        it->explain2 = class_text(code);
+    it->explain = me_smtp_code_text(code);
+    it->explain2 = it->enhanced ? me_smtp_enhanced_text(it->enhanced) : TXT_NONE;
+    if (it->explain2 == TXT_NONE && it->explain != me_smtp_class_text(code))
+        it->explain2 = me_smtp_class_text(code);
+    return it;
+}
 
-    /* the greeting (RFC 5321 §4.3.1): 220, or 554 when the server refuses */
-    if (!p->greeted) {
-        bool greet = (code == 220 || code == 554 || code == 421) &&
-                     (s->start_seen || !p->client_seen);
-        p->greeted = true;
-        if (greet) {
-            it->explain = code == 220 ? TXT_SMTP_GREETING
-                          : code == 554 ? TXT_SMTP_GREETING_REFUSED
-                                        : TXT_SMTP_R421;
-            if (p->started)
-                record_phase(s, it, ME_PHASE_GREETING, false, false);
-            first_record(s, p, it, ME_PHASE_GREETING, true);
-            return;
-        }
-    }
+/* The first reply: the greeting (RFC 5321 §4.3.1), 220, or 554/421 when the
+ * server refuses.  Returns true when it was one. */
+static bool greeting(me_session *s, smtp_state *p, me_item *it, int code)
+{
+    bool greet = (code == 220 || code == 554 || code == 421) &&
+                 (s->start_seen || !p->client_seen);
+    p->greeted = true;
+    if (!greet)
+        return false;
+    it->explain = code == 220 ? TXT_SMTP_GREETING
+                  : code == 554 ? TXT_SMTP_GREETING_REFUSED
+                                : TXT_SMTP_R421;
+    if (p->started)
+        me_record_phase(s, it, ME_PHASE_GREETING, false, false);
+    first_record(s, p, it, ME_PHASE_GREETING, true);
+    return true;
+}
+
+static void final_reply(me_session *s, smtp_state *p, int code, const char *t, size_t tl)
+{
+    bool multi = p->ml;
+    me_pending pc;
+    me_item *it = reply_record(s, p, code, t, tl);
+
+    if (!p->greeted && greeting(s, p, it, code))
+        return;
     if (code == 334) {
-        if (p->in_sasl || !p->started ||
+        if (p->in_sasl || !p->started || !p->client_seen ||
             (me_pend_peek(s, &pc) && pc.cmd == CMD_AUTH)) {
             challenge(s, p, it, t, tl);
             return;
@@ -970,11 +830,10 @@ static void final_reply(me_session *s, smtp_state *p, int code, const char *t, s
             me_start_tls(s);
             me_set_phase(s, ME_PHASE_HELLO);
             p->tls_started = true;
-            p->hello_done = false;
+            p->sm = p->opt = SM_CONNECT;
             p->authed = false;
             p->in_sasl = false;
             p->data_wait = false;
-            txn_reset(p);
             return;
         }
     } else {
@@ -986,6 +845,10 @@ static void final_reply(me_session *s, smtp_state *p, int code, const char *t, s
             me_cred_result(s, it, code / 100 == 2 ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
         } else if (code == 354 && s->d[ME_CLIENT].mode == ME_READ_LINES) {
             me_expect_dotbody(s, ME_CLIENT, TXT_SMTP_MESSAGE_DATA);
+        }
+        if (!p->client_seen) {
+            server_only_phase(s, p, it, code, multi);
+            return;
         }
     }
     /* between exchanges the session rests in the phase of its state */
@@ -1001,9 +864,9 @@ static void server_line(me_session *s, smtp_state *p, const char *l, size_t n)
     size_t tl;
     me_item *it;
 
-    if (!parse_reply(l, n, &code, &sep, &t, &tl)) {
+    if (!me_smtp_parse_reply(l, n, &code, &sep, &t, &tl)) {
         it = me_item_new(s, ME_SERVER, ME_KIND_UNKNOWN);
-        it->argument = clean(s, l, n > 256 ? 256 : n);
+        it->argument = me_smtp_clean(s, l, n > 256 ? 256 : n);
         it->explain = TXT_SMTP_BAD_REPLY;
         it->flags |= ME_W_MALFORMED;
         first_record(s, p, it, ME_PHASE_HELLO, false);
@@ -1011,7 +874,7 @@ static void server_line(me_session *s, smtp_state *p, const char *l, size_t n)
     }
     if (sep == '-') {
         /* continuation line: kept until the last line "ddd " makes the record */
-        size_t el = enhanced_len(t, tl);
+        size_t el = me_smtp_enhanced_len(t, tl);
         if (!p->ml) {
             p->ml = true;
             p->ml_len = 0;
@@ -1025,9 +888,9 @@ static void server_line(me_session *s, smtp_state *p, const char *l, size_t n)
             it = p->ml_item = me_item_new(s, ME_SERVER, ME_KIND_DATA);
             it->explain = TXT_SMTP_REPLY_CONT;
             if (me_pend_peek(s, &pc))
-                record_phase(s, it, AUX_PHASE(pc.aux), (pc.aux & AUX_INFERRED) != 0, true);
+                me_record_phase(s, it, AUX_PHASE(pc.aux), (pc.aux & AUX_INFERRED) != 0, true);
             else if (!p->greeted && (s->start_seen || !p->client_seen))
-                record_phase(s, it, ME_PHASE_GREETING, false, false);
+                me_record_phase(s, it, ME_PHASE_GREETING, false, false);
             first_record(s, p, it, p->greeted ? guess_from_reply(code, NULL)
                                               : ME_PHASE_GREETING,
                          code == 220);

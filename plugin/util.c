@@ -37,10 +37,30 @@ long me_b64_decode(const char *in, size_t len, uint8_t *out)
     return (long)o;
 }
 
+bool me_is_b64(const char *p, size_t n)
+{
+    size_t i;
+    while (n > 0 && p[n - 1] == '=')
+        n--;
+    for (i = 0; i < n; i++)
+        if (b64val((unsigned char)p[i]) < 0)
+            return false;
+    return true;
+}
+
 bool me_ieq(const char *a, size_t n, const char *b)
 {
     size_t bl = strlen(b);
     return n == bl && me_iprefix(a, n, b);
+}
+
+int me_lookup(const char *const *names, int count, const char *w, size_t n)
+{
+    int i;
+    for (i = 1; i < count; i++)
+        if (me_ieq(w, n, names[i]))
+            return i;
+    return 0;
 }
 
 bool me_iprefix(const char *a, size_t n, const char *b)

@@ -11,9 +11,20 @@
  * text is not base64. */
 long me_b64_decode(const char *in, size_t len, uint8_t *out);
 
+/* True if the n bytes are all of the base64 alphabet (RFC 4648 §4, '='
+ * padding at the end), as every SASL response line is (RFC 4954 §4). */
+bool me_is_b64(const char *p, size_t n);
+
 /* Case-insensitive comparison of n bytes of a with the NUL-terminated b;
  * true only if a has exactly strlen(b) bytes (n == strlen(b)). */
 bool me_ieq(const char *a, size_t n, const char *b);
+/* The command table lookup shared by the engines: names[1..count-1] are the
+ * verbs (upper case, NUL-terminated; names[0] is the "unknown" row).  w is the
+ * word as sent, n its length in bytes, compared case-insensitively (RFC 1939
+ * §3, RFC 5321 §2.4, RFC 9051 §9 all say verbs are case-insensitive).
+ * Returns the index of the exact match, or 0 if none.  Never fails. */
+int me_lookup(const char *const *names, int count, const char *w, size_t n);
+
 /* a starts with prefix b, case-insensitively. */
 bool me_iprefix(const char *a, size_t n, const char *b);
 /* Finds b in a[0..n) case-insensitively; returns offset or -1. */

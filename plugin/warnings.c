@@ -3,6 +3,11 @@
 
 #include "mailedu.h"
 
+#define ME_WARNING(id, b, name, group, severity, summary, text, detail) \
+    _Static_assert((b) < ME_W_BITS, #id ": bit out of range");
+#include "warnings.def"
+#undef ME_WARNING
+
 const char *me_warning_name(uint32_t bit)
 {
 #define ME_WARNING(id, b, name, group, severity, summary, text, detail) \

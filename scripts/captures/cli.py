@@ -95,9 +95,9 @@ class Ctx:
         if env:
             full_env.update(env)
         try:
+            stdin = {} if input is not None else {"stdin": subprocess.DEVNULL}
             r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                               input=input, timeout=timeout, env=full_env)
+                               input=input, timeout=timeout, env=full_env, **stdin)
         except FileNotFoundError:
             raise ScenarioError("%s not found (see scripts/captures/DEPENDENCIES)" % cmd[0])
         except subprocess.TimeoutExpired:
@@ -123,7 +123,7 @@ def _remove_outputs(out_dir, name):
 
 
 def _load_scenarios():
-    from . import pop3, imap, smtp, negative, tunnel, facts  # noqa: F401  (registration order = file order)
+    from . import pop3, imap, smtp, negative, tunnel, facts, negative_kv  # noqa: F401  (registration order = file order)
 
 
 def write_readme(out_dir):

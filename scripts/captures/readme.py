@@ -48,6 +48,10 @@ Conventions of `expected.json`:
 
 FOOTER = """
 ## Notes
+- `oneside/oneside-{pop3,smtp,imap}-{client,server}-only.pcapng` are not made by a scenario: they
+  are one direction of `pop3-userpass-ok`, `smtp-auth-login` and `imap-login-quoted`, cut with
+  `tshark -r X -Y 'tcp.dstport==PORT' -w ...` (client only) or `tcp.srcport==PORT` (server
+  only); their expected results are written by hand in `tests/integration/test_faults.py`.
 - Timestamps, TCP ports of the client, the APOP timestamp, CRAM-MD5 challenges, TLS
   bytes, Dovecot's command timings in tagged IMAP replies (`(0.001 + 0.000 secs)`, no
   setting turns them off in 2.3) and Postfix queue IDs (`queued as ...`) differ between

@@ -57,6 +57,8 @@ def capture_args(f, exp):
     args = ["-o", "tls.keylog_file:" + keys] if os.path.exists(keys) else []
     if exp.get("server_port") in IMPLICIT:
         return args + ["-d", "tcp.port==%d,tls" % exp["server_port"]]
+    if "tunnel" in exp:  # Wireshark's SOCKS/HTTP dissector hands the tunnel to SMTP itself
+        return args
     return args + (decode_args(exp) if exp.get("protocol") in ("pop3", "smtp", "imap") else [])
 
 

@@ -27,6 +27,18 @@ int main(void)
     CHECK(guess("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", &srv, &maybe) == ME_PROTO_NONE);
     CHECK(guess("\x16\x03\x01\x00\xa5\x01\x00", &srv, &maybe) == ME_PROTO_NONE);
     CHECK(guess("+OK", &srv, &maybe) == ME_PROTO_NONE); /* no line end yet */
+    /* issue 12 fault 1: Redis (RESP) and memcached lines */
+    CHECK(guess("+OK\r\n", &srv, &maybe) == ME_PROTO_NONE);  /* RESP simple string */
+    CHECK(guess("+OK \r\n", &srv, &maybe) == ME_PROTO_NONE);
+    CHECK(guess("+PONG\r\n", &srv, &maybe) == ME_PROTO_NONE);
+    CHECK(guess("*2\r\n$4\r\nAUTH\r\n$6\r\nsecret\r\n", &srv, &maybe) == ME_PROTO_NONE);
+    CHECK(guess("*1\r\n$4\r\nPING\r\n", &srv, &maybe) == ME_PROTO_NONE);
+    CHECK(guess("AUTH secret\r\n", &srv, &maybe) == ME_PROTO_NONE); /* RESP inline */
+    CHECK(guess("stats\r\n", &srv, &maybe) == ME_PROTO_NONE);       /* memcached */
+    CHECK(guess("STAT pid 1234\r\n", &srv, &maybe) == ME_PROTO_NONE);
+    CHECK(guess("VERSION 1.6.18\r\n", &srv, &maybe) == ME_PROTO_NONE);
+    CHECK(guess("get lab\r\n", &srv, &maybe) == ME_PROTO_NONE);
+    CHECK(guess("+OK POP3 ready\r\n", &srv, &maybe) == ME_PROTO_POP3 && srv);
     CHECK(guess("", &srv, &maybe) == ME_PROTO_NONE);
     return h_done("test_detect");
 }

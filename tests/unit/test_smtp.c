@@ -588,11 +588,14 @@ static void char_at_a_time_and_pipe_connect(void)
 
     h = h_new(ME_PROTO_SMTP, false, true);
     it = h_c(&h, "EHLO early\r\n");
-    CHECK(!it->inferred && PH(it, HELLO));
+    /* issue 12 fault 8: sent before the greeting (RFC 5321 §3.1), the EHLO stays
+     * in phase greeting, flagged; its reply opens hello (no hello-greeting-hello) */
+    CHECK(!it->inferred && PH(it, GREETING) && (it->flags & ME_W_WRONG_PHASE));
     it = h_s(&h, "220 mx\r\n250-mx\r\n250 PIPELINING\r\n");
     CHECK(it->explain == TXT_SMTP_GREETING && PH(it, GREETING) && !it->request_in);
     CHECK(it->next && it->next->request_in == 1 && it->next->explain == TXT_SMTP_EHLO_CAPS);
     CHECK(it->next->explain2 == TXT_SMTP_CAPS_NO_TLS);
+    CHECK(!it->phase_start && PH(it->next, HELLO) && it->next->phase_start);
 }
 
 /* A summary of what matters in a record (not frame numbers, not how bytes were cut). */

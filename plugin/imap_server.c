@@ -1,0 +1,569 @@
+/* imap_server.c - the server side of the IMAP engine: greeting, tagged and
+ * untagged responses, continuation requests, response codes (RFC 9051 §7)
+ * and what they do to the session (phases, credentials, TLS).  The client
+ * side (commands, literals) is in imap.c; both share imap_int.h. */
+#include <string.h>
+
+#include "imap_int.h"
+
+/* Response codes, RFC 9051 §7.1 and extensions. */
+static const struct {
+    const char *name;
+    me_text_id text;
+} codes[] = {
+    {"ALERT", TXT_IMAP_CODE_ALERT},
+    {"CAPABILITY", TXT_IMAP_CODE_CAPABILITY},
+    {"READ-WRITE", TXT_IMAP_CODE_READ_WRITE},
+    {"READ-ONLY", TXT_IMAP_CODE_READ_ONLY},
+    {"UIDVALIDITY", TXT_IMAP_CODE_UIDVALIDITY},
+    {"UIDNEXT", TXT_IMAP_CODE_UIDNEXT},
+    {"UNSEEN", TXT_IMAP_CODE_UNSEEN},
+    {"PERMANENTFLAGS", TXT_IMAP_CODE_PERMANENTFLAGS},
+    {"AUTHENTICATIONFAILED", TXT_IMAP_CODE_AUTHENTICATIONFAILED},
+    {"AUTHORIZATIONFAILED", TXT_IMAP_CODE_AUTHORIZATIONFAILED},
+    {"EXPIRED", TXT_IMAP_CODE_EXPIRED},
+    {"PRIVACYREQUIRED", TXT_IMAP_CODE_PRIVACYREQUIRED},
+    {"CONTACTADMIN", TXT_IMAP_CODE_CONTACTADMIN},
+    {"TRYCREATE", TXT_IMAP_CODE_TRYCREATE},
+    {"NONEXISTENT", TXT_IMAP_CODE_NONEXISTENT},
+    {"ALREADYEXISTS", TXT_IMAP_CODE_ALREADYEXISTS},
+    {"NOPERM", TXT_IMAP_CODE_NOPERM},
+    {"INUSE", TXT_IMAP_CODE_INUSE},
+    {"OVERQUOTA", TXT_IMAP_CODE_OVERQUOTA},
+    {"LIMIT", TXT_IMAP_CODE_LIMIT},
+    {"UNAVAILABLE", TXT_IMAP_CODE_UNAVAILABLE},
+    {"SERVERBUG", TXT_IMAP_CODE_SERVERBUG},
+    {"CLIENTBUG", TXT_IMAP_CODE_CLIENTBUG},
+    {"CANNOT", TXT_IMAP_CODE_CANNOT},
+    {"PARSE", TXT_IMAP_CODE_PARSE},
+    {"BADCHARSET", TXT_IMAP_CODE_BADCHARSET},
+    {"EXPUNGEISSUED", TXT_IMAP_CODE_EXPUNGEISSUED},
+    {"CORRUPTION", TXT_IMAP_CODE_CORRUPTION},
+    {"APPENDUID", TXT_IMAP_CODE_APPENDUID},
+    {"COPYUID", TXT_IMAP_CODE_COPYUID},
+    {"UIDNOTSTICKY", TXT_IMAP_CODE_UIDNOTSTICKY},
+    {"CLOSED", TXT_IMAP_CODE_CLOSED},
+    {"HASCHILDREN", TXT_IMAP_CODE_HASCHILDREN},
+    {"HIGHESTMODSEQ", TXT_IMAP_CODE_HIGHESTMODSEQ},
+    {"NOMODSEQ", TXT_IMAP_CODE_NOMODSEQ},
+    {"REFERRAL", TXT_IMAP_CODE_REFERRAL},
+};
+
+/* Untagged data responses: X(name, explanation, command that asks for it) */
+#define IMAP_DATA(X)                                         \
+    X("CAPABILITY", TXT_IMAP_CAPABILITY_DATA, CMD_CAPABILITY) \
+    X("ENABLED", TXT_IMAP_ENABLED_DATA, CMD_ENABLE)          \
+    X("LIST", TXT_IMAP_LIST_DATA, CMD_LIST)                  \
+    X("XLIST", TXT_IMAP_LIST_DATA, CMD_XLIST)                \
+    X("LSUB", TXT_IMAP_LSUB_DATA, CMD_LSUB)                  \
+    X("NAMESPACE", TXT_IMAP_NAMESPACE_DATA, CMD_NAMESPACE)   \
+    X("STATUS", TXT_IMAP_STATUS_DATA, CMD_STATUS)            \
+    X("ESEARCH", TXT_IMAP_ESEARCH_DATA, CMD_SEARCH)          \
+    X("SEARCH", TXT_IMAP_SEARCH_DATA, CMD_SEARCH)            \
+    X("FLAGS", TXT_IMAP_FLAGS_DATA, CMD_SELECT)              \
+    X("ID", TXT_IMAP_ID_DATA, CMD_ID)                        \
+    X("SORT", TXT_IMAP_SORT_DATA, CMD_SORT)                  \
+    X("THREAD", TXT_IMAP_SORT_DATA, CMD_THREAD)              \
+    X("QUOTA", TXT_IMAP_QUOTA_DATA, CMD_GETQUOTA)            \
+    X("QUOTAROOT", TXT_IMAP_QUOTA_DATA, CMD_GETQUOTAROOT)    \
+    X("VANISHED", TXT_IMAP_VANISHED_DATA, CMD_UNKNOWN)
+
+static const struct {
+    const char *name;
+    me_text_id text;
+    int cmd;
+} data_resps[] = {
+#define X(n, tx, c) {n, tx, c},
+    IMAP_DATA(X)
+#undef X
+};
+
+/* ---- capabilities and response codes ---- */
+
+/* Reads a capability list; returns what matters to the student. */
+static me_text_id capabilities(me_session *s, imap_state *st, const char *p, size_t n)
+{
+    bool starttls = false, disabled = false;
+    while (n) {
+        const char *w, *rest;
+        size_t wl, rl;
+        me_first_word(p, n, &w, &wl, &rest, &rl);
+        if (me_ieq(w, wl, "STARTTLS"))
+            starttls = true;
+        else if (me_ieq(w, wl, "LOGINDISABLED"))
+            disabled = true;
+        if (!wl && rl == n)
+            break;
+        p = rest;
+        n = rl;
+    }
+    if (starttls && !s->tls)
+        s->tls_offered = true;
+    if (s->phase == ME_PHASE_AUTH)
+        st->login_disabled = disabled && !s->tls;
+    return disabled ? TXT_IMAP_CAP_LOGINDISABLED : starttls ? TXT_IMAP_CAP_STARTTLS : TXT_NONE;
+}
+
+/* "[CODE args] text" at the start of resp-text: explains the code in explain2.
+ * Returns the code's index in codes[], or -1. */
+static int resp_code(me_session *s, imap_state *st, me_item *it, const char *p, size_t n)
+{
+    const char *end, *name, *args;
+    size_t nl, al, i;
+    if (n < 2 || p[0] != '[')
+        return -1;
+    end = memchr(p, ']', n);
+    if (!end) {
+        it->flags |= ME_W_MALFORMED;
+        return -1;
+    }
+    me_first_word(p + 1, (size_t)(end - p - 1), &name, &nl, &args, &al);
+    it->explain2 = TXT_IMAP_CODE_OTHER;
+    if (al)
+        it->detail = me_imap_disp(s, p + 1, (size_t)(end - p - 1));
+    for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        if (me_ieq(name, nl, codes[i].name)) {
+            it->explain2 = codes[i].text;
+            if (codes[i].text == TXT_IMAP_CODE_CAPABILITY) {
+                capabilities(s, st, args, al);
+            } else if (codes[i].text == TXT_IMAP_CODE_ALERT) {
+                const char *t = end + 1;
+                size_t tl = n - (size_t)(t - p);
+                while (tl && *t == ' ')
+                    t++, tl--;
+                if (tl)
+                    it->detail = me_imap_disp(s, t, tl);
+            }
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static bool code_is(int code, me_text_id t)
+{
+    return code >= 0 && codes[code].text == t;
+}
+
+/* ---- server side ---- */
+
+/* Mid-session: the server speaks; guess the phase from what it says.
+ * strong: the response exists only in that phase (message data). */
+static void srv_infer(me_session *s, imap_state *st, me_item *it, me_phase guess, bool strong)
+{
+    if (!st->mid)
+        return;
+    st->srv_synced = true;
+    if (!s->mid_noted)
+        me_mark_inferred(s, it, guess); /* the first line of a mid-session capture */
+    else if (s->inferred && strong && me_imap_rank(s->phase) < me_imap_rank(guess))
+        me_mark_inferred(s, it, guess); /* the guess was too shallow */
+}
+
+static void after_tls(imap_state *st)
+{
+    me_imap_reset_lines(st);
+    st->login_disabled = false; /* RFC 9051 §6.2.1: capabilities are asked again */
+}
+
+static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pending *pc,
+                      me_status status, int code)
+{
+    bool ok = status == ME_STATUS_OK;
+    switch (pc->cmd) {
+    case CMD_LOGIN:
+    case CMD_AUTHENTICATE:
+        if (pc->cmd == CMD_AUTHENTICATE && st->sasl_tag && pc->tag &&
+            strcmp(st->sasl_tag, pc->tag) == 0)
+            st->in_sasl = false;
+        if (pc->cmd == CMD_LOGIN)
+            it->explain = ok ? TXT_IMAP_LOGIN_OK : TXT_IMAP_LOGIN_NO;
+        else
+            it->explain = ok ? TXT_IMAP_AUTH_OK : TXT_IMAP_AUTH_NO;
+        me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
+        if (ok)
+            me_set_phase(s, ME_PHASE_AUTHENTICATED);
+        break;
+    case CMD_SELECT:
+    case CMD_EXAMINE:
+        if (ok) {
+            it->explain = pc->cmd == CMD_SELECT && !code_is(code, TXT_IMAP_CODE_READ_ONLY)
+                              ? TXT_IMAP_SELECT_OK
+                              : TXT_IMAP_EXAMINE_OK;
+            it->mailbox = pc->arg;
+            s->mailbox = pc->arg;
+            me_set_phase(s, ME_PHASE_SELECTED);
+        } else {
+            /* RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected */
+            it->explain = TXT_IMAP_SELECT_NO;
+            if (s->phase == ME_PHASE_SELECTED)
+                me_set_phase(s, ME_PHASE_AUTHENTICATED);
+            s->mailbox = NULL;
+        }
+        break;
+    case CMD_CLOSE:
+    case CMD_UNSELECT:
+        if (ok) {
+            it->explain = pc->cmd == CMD_CLOSE ? TXT_IMAP_CLOSE_OK : TXT_IMAP_UNSELECT_OK;
+            if (s->phase == ME_PHASE_SELECTED)
+                me_set_phase(s, ME_PHASE_AUTHENTICATED);
+            s->mailbox = NULL;
+        }
+        break;
+    case CMD_LOGOUT:
+        if (ok)
+            it->explain = TXT_IMAP_LOGOUT_OK;
+        break;
+    case CMD_STARTTLS:
+        if (ok) {
+            it->explain = TXT_IMAP_STARTTLS_OK;
+            it->flags |= ME_W_TLS_START;
+            me_start_tls(s);
+            after_tls(st);
+        }
+        break;
+    case CMD_IDLE:
+        st->idle = false;
+        if (ok)
+            it->explain = TXT_IMAP_IDLE_OK;
+        if (st->done_item && !st->done_item->response_in)
+            st->done_item->response_in = it->frame;
+        st->done_item = NULL;
+        break;
+    case CMD_APPEND:
+        if (ok)
+            it->explain = TXT_IMAP_APPEND_OK;
+        break;
+    default:
+        break;
+    }
+}
+
+static me_status status_word(const char *w, size_t wl)
+{
+    if (me_ieq(w, wl, "OK"))
+        return ME_STATUS_OK;
+    if (me_ieq(w, wl, "NO") || me_ieq(w, wl, "BAD"))
+        return ME_STATUS_ERROR;
+    return ME_STATUS_NONE;
+}
+
+static void tagged(me_session *s, imap_state *st, const char *l, size_t n)
+{
+    const char *tag, *after, *w, *rest;
+    size_t tl, al, wl, rl;
+    me_status status;
+    me_pending pc;
+    me_item *it;
+    int code;
+
+    me_first_word(l, n, &tag, &tl, &after, &al);
+    me_first_word(after, al, &w, &wl, &rest, &rl);
+    status = status_word(w, wl);
+    if (!me_imap_valid_tag(tag, tl) || status == ME_STATUS_NONE) {
+        if (st->mid && !st->srv_synced) {
+            /* inside a literal that began before the capture */
+            it = me_imap_new_item(s, st, ME_SERVER, ME_KIND_DATA);
+            it->explain = TXT_IMAP_MIDSESSION_DATA;
+            it->data_len = (uint32_t)n + 2;
+            if (!s->inferred)
+                me_mark_inferred(s, it, ME_PHASE_SELECTED);
+            return;
+        }
+        it = me_imap_new_item(s, st, ME_SERVER, ME_KIND_UNKNOWN);
+        it->explain = me_imap_valid_tag(tag, tl) && wl ? TXT_IMAP_BAD_STATUS : TXT_IMAP_BAD_RESPONSE;
+        it->flags |= ME_W_MALFORMED;
+        if (n)
+            it->argument = me_imap_disp(s, l, n);
+        return;
+    }
+    it = me_imap_new_item(s, st, ME_SERVER, ME_KIND_REPLY);
+    it->tag = me_strndup(s, tag, tl);
+    it->status = status;
+    it->explain = status == ME_STATUS_OK          ? TXT_IMAP_TAGGED_OK
+                  : me_ieq(w, wl, "NO")            ? TXT_IMAP_TAGGED_NO
+                                                   : TXT_IMAP_TAGGED_BAD;
+    if (rl)
+        it->argument = me_imap_disp(s, rest, rl);
+    code = resp_code(s, st, it, rest, rl);
+    srv_infer(s, st, it, ME_PHASE_AUTHENTICATED, false);
+
+    if (st->c.sync_wait && st->c.tag && strcmp(st->c.tag, it->tag) == 0) {
+        /* the server refused a synchronizing literal: its bytes never come */
+        st->c.sync_wait = false;
+        st->c.active = false;
+        if (!it->explain2)
+            it->explain2 = TXT_IMAP_LITERAL_REFUSED;
+        if (st->c.first)
+            it->request_in = st->c.first->frame;
+        return;
+    }
+    if (me_pend_take_tag(s, it->tag, &pc)) {
+        me_link(pc.item, it);
+        reply_for(s, st, it, &pc, status, code);
+        return;
+    }
+    /* a command we did not see (capture began later) */
+    if (st->in_sasl && st->sasl_tag && strcmp(st->sasl_tag, it->tag) == 0) {
+        st->in_sasl = false;
+        me_cred_result(s, it, status == ME_STATUS_OK ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
+        if (status == ME_STATUS_OK)
+            me_set_phase(s, ME_PHASE_AUTHENTICATED);
+    } else if (status == ME_STATUS_OK && (code_is(code, TXT_IMAP_CODE_READ_WRITE) ||
+                                          code_is(code, TXT_IMAP_CODE_READ_ONLY))) {
+        me_set_phase(s, ME_PHASE_SELECTED); /* the completion of a SELECT/EXAMINE */
+    }
+}
+
+/* "* OK/NO/BAD/BYE/PREAUTH text" (RFC 9051 §7.1). */
+static void untagged_status(me_session *s, imap_state *st, me_item *it, const char *w, size_t wl,
+                            const char *rest, size_t rl)
+{
+    int code = resp_code(s, st, it, rest, rl);
+    it->status = status_word(w, wl);
+    srv_infer(s, st, it,
+              code_is(code, TXT_IMAP_CODE_UIDVALIDITY) || code_is(code, TXT_IMAP_CODE_UIDNEXT) ||
+                      code_is(code, TXT_IMAP_CODE_UNSEEN) ||
+                      code_is(code, TXT_IMAP_CODE_PERMANENTFLAGS)
+                  ? ME_PHASE_SELECTED
+                  : ME_PHASE_AUTHENTICATED,
+              false);
+    if (me_ieq(w, wl, "OK")) {
+        it->explain = TXT_IMAP_UNTAGGED_OK;
+    } else if (me_ieq(w, wl, "NO")) {
+        it->explain = TXT_IMAP_UNTAGGED_NO;
+    } else if (me_ieq(w, wl, "BAD")) {
+        it->explain = TXT_IMAP_UNTAGGED_BAD;
+    } else if (me_ieq(w, wl, "PREAUTH")) {
+        it->explain = TXT_IMAP_PREAUTH_LATE;
+        it->flags |= ME_W_MALFORMED;
+    } else if (st->logout_sent) {
+        it->explain = TXT_IMAP_BYE_LOGOUT;
+    } else {
+        /* RFC 9051 §7.1.5: an unsolicited BYE ends the session */
+        it->explain = TXT_IMAP_BYE;
+        if (s->phase != ME_PHASE_LOGOUT)
+            me_set_phase(s, ME_PHASE_LOGOUT);
+    }
+}
+
+/* "* n EXISTS", "* n FETCH (...)": message data (RFC 9051 §7.4, §7.5). */
+static void untagged_numbered(me_session *s, imap_state *st, me_item *it, const char *w,
+                              size_t wl, const char *rest, size_t rl)
+{
+    const char *w2, *r2;
+    size_t w2l, r2l;
+    uint64_t num;
+    me_item *c = NULL;
+    me_first_word(rest, rl, &w2, &w2l, &r2, &r2l);
+    if (!me_parse_u64(w, wl, &num))
+        it->flags |= ME_W_MALFORMED;
+    if (me_ieq(w2, w2l, "EXISTS")) {
+        c = me_imap_pending_of(s, CMD_SELECT, CMD_EXAMINE);
+        it->explain = TXT_IMAP_EXISTS;
+    } else if (me_ieq(w2, w2l, "RECENT")) {
+        it->explain = TXT_IMAP_RECENT;
+    } else if (me_ieq(w2, w2l, "EXPUNGE")) {
+        c = me_imap_pending_of(s, CMD_EXPUNGE, CMD_MOVE);
+        it->explain = TXT_IMAP_EXPUNGE_DATA;
+    } else if (me_ieq(w2, w2l, "FETCH")) {
+        c = me_imap_pending_of(s, CMD_FETCH, CMD_STORE);
+        it->explain = TXT_IMAP_FETCH_DATA;
+    } else {
+        it->explain = TXT_IMAP_UNTAGGED_OTHER;
+        if (!w2l)
+            it->flags |= ME_W_MALFORMED;
+    }
+    if (c)
+        it->request_in = c->frame;
+    srv_infer(s, st, it, ME_PHASE_SELECTED, true);
+}
+
+/* "* CAPABILITY ...", "* LIST ...": data named by its first word (RFC 9051 §7.2-7.3). */
+static void untagged_data(me_session *s, imap_state *st, me_item *it, const char *w, size_t wl,
+                          const char *rest, size_t rl)
+{
+    size_t i;
+    it->explain = TXT_IMAP_UNTAGGED_OTHER;
+    if (!wl)
+        it->flags |= ME_W_MALFORMED;
+    for (i = 0; i < sizeof(data_resps) / sizeof(data_resps[0]); i++) {
+        if (me_ieq(w, wl, data_resps[i].name)) {
+            me_item *c = data_resps[i].cmd != CMD_UNKNOWN
+                             ? me_imap_pending_of(s, data_resps[i].cmd,
+                                                  data_resps[i].cmd == CMD_SELECT ? CMD_EXAMINE
+                                                                                  : CMD_UNKNOWN)
+                             : NULL;
+            it->explain = data_resps[i].text;
+            if (c)
+                it->request_in = c->frame;
+            break;
+        }
+    }
+    if (it->explain == TXT_IMAP_CAPABILITY_DATA)
+        it->explain2 = capabilities(s, st, rest, rl);
+    srv_infer(s, st, it,
+              it->explain == TXT_IMAP_FLAGS_DATA || it->explain == TXT_IMAP_SEARCH_DATA
+                  ? ME_PHASE_SELECTED
+                  : ME_PHASE_AUTHENTICATED,
+              it->explain == TXT_IMAP_SEARCH_DATA);
+}
+
+static void untagged(me_session *s, imap_state *st, const char *l, size_t n)
+{
+    const char *w, *rest;
+    size_t wl, rl;
+    me_item *it = me_imap_new_item(s, st, ME_SERVER, ME_KIND_REPLY);
+    uint64_t num;
+    bool plus, bad = false;
+    size_t mark;
+
+    it->argument = me_imap_disp(s, l + 2, n - 2);
+    me_first_word(l + 2, n - 2, &w, &wl, &rest, &rl);
+    if (status_word(w, wl) != ME_STATUS_NONE || me_ieq(w, wl, "BYE") ||
+        me_ieq(w, wl, "PREAUTH")) {
+        untagged_status(s, st, it, w, wl, rest, rl);
+        return;
+    }
+    if (wl && w[0] >= '0' && w[0] <= '9')
+        untagged_numbered(s, st, it, w, wl, rest, rl);
+    else
+        untagged_data(s, st, it, w, wl, rest, rl);
+    /* data responses may carry literals (FETCH bodies, LIST names) */
+    if (me_imap_literal_end(l, n, &num, &plus, &mark, &bad)) {
+        st->srv_cont = true;
+        me_expect_counted(s, ME_SERVER, num, false, TXT_IMAP_LITERAL);
+    } else if (bad) {
+        it->flags |= ME_W_MALFORMED;
+    }
+}
+
+/* The rest of a server line after one of its literals. */
+static void server_rest(me_session *s, imap_state *st, const char *l, size_t n)
+{
+    uint64_t num;
+    bool plus, bad = false;
+    size_t mark;
+    if (!s->head) {
+        me_item *it = me_imap_new_item(s, st, ME_SERVER, ME_KIND_DATA);
+        it->explain = TXT_IMAP_LINE_REST;
+        it->data_len = (uint32_t)n + 2;
+    }
+    if (me_imap_literal_end(l, n, &num, &plus, &mark, &bad)) {
+        me_expect_counted(s, ME_SERVER, num, false, TXT_IMAP_LITERAL);
+        return;
+    }
+    st->srv_cont = false;
+    if (bad && s->tail)
+        s->tail->flags |= ME_W_MALFORMED;
+}
+
+static void continuation(me_session *s, imap_state *st, const char *l, size_t n)
+{
+    size_t skip = (n >= 2 && l[1] == ' ') ? 2 : 1;
+    me_item *it = me_imap_new_item(s, st, ME_SERVER, ME_KIND_CHALLENGE);
+    it->status = ME_STATUS_CONTINUE;
+    it->argument = me_strndup(s, "", 0);
+    if (n > skip)
+        it->argument = me_imap_disp(s, l + skip, n - skip);
+    srv_infer(s, st, it, s->phase, false);
+    if (st->c.sync_wait) {
+        /* go-ahead for the client's synchronizing literal */
+        st->c.sync_wait = false;
+        it->explain = TXT_IMAP_CONT_LITERAL;
+        if (st->c.first)
+            it->request_in = st->c.first->frame;
+        me_expect_counted(s, ME_CLIENT, st->c.sync_n, st->c.capture, TXT_IMAP_LITERAL);
+        return;
+    }
+    if (st->in_sasl && s->cred && s->cred->is_sasl) {
+        /* "+ base64": a SASL challenge (RFC 9051 §6.2.2) */
+        me_sasl_out o;
+        me_item *c = me_imap_pending_tag(s, st->sasl_tag);
+        me_sasl_server(&s->cred->sasl, l + skip, n > skip ? n - skip : 0, &o);
+        me_cred_apply_sasl(s, it, &o);
+        it->explain = TXT_SASL_CHALLENGE;
+        it->explain2 = o.explain == TXT_SASL_CHALLENGE ? TXT_NONE : o.explain;
+        if (o.decoded)
+            it->detail = o.decoded;
+        if (c)
+            it->request_in = c->frame;
+        return;
+    }
+    if (st->idle) {
+        me_item *c = me_imap_pending_tag(s, st->idle_tag);
+        it->explain = TXT_IMAP_CONT_IDLE;
+        if (c)
+            it->request_in = c->frame;
+        return;
+    }
+    it->explain = TXT_IMAP_CONT;
+    resp_code(s, st, it, l + skip, n > skip ? n - skip : 0);
+}
+
+/* The first server line: the greeting (RFC 9051 §7.1.1, §7.1.4, §7.1.5).
+ * Returns false when it is not one (the capture began mid-session). */
+static bool greeting(me_session *s, imap_state *st, const char *l, size_t n)
+{
+    const char *w, *rest;
+    size_t wl, rl;
+    me_item *it;
+    me_phase ph;
+    me_text_id text;
+
+    st->greeted = true;
+    if (n < 2 || l[0] != '*' || l[1] != ' ') {
+        st->mid = true;
+        return false;
+    }
+    me_first_word(l + 2, n - 2, &w, &wl, &rest, &rl);
+    if (me_ieq(w, wl, "OK")) {
+        ph = ME_PHASE_AUTH;
+        text = TXT_IMAP_GREETING;
+    } else if (me_ieq(w, wl, "PREAUTH")) {
+        ph = ME_PHASE_AUTHENTICATED;
+        text = TXT_IMAP_GREETING_PREAUTH;
+    } else if (me_ieq(w, wl, "BYE")) {
+        ph = ME_PHASE_LOGOUT;
+        text = TXT_IMAP_GREETING_BYE;
+    } else {
+        st->mid = true;
+        return false;
+    }
+    if (!s->start_seen && ph == ME_PHASE_AUTH &&
+        (me_iprefix(rest, rl, "[UIDVALIDITY") || me_iprefix(rest, rl, "[UIDNEXT") ||
+         me_iprefix(rest, rl, "[UNSEEN") || me_iprefix(rest, rl, "[PERMANENTFLAGS") ||
+         me_iprefix(rest, rl, "[READ-") || me_iprefix(rest, rl, "[HIGHESTMODSEQ"))) {
+        st->mid = true; /* the * OK of a SELECT seen mid-session */
+        return false;
+    }
+    it = me_imap_new_item(s, st, ME_SERVER, ME_KIND_REPLY);
+    it->status = ph == ME_PHASE_LOGOUT ? ME_STATUS_ERROR : ME_STATUS_OK;
+    it->explain = text;
+    if (rl)
+        it->argument = me_imap_disp(s, rest, rl);
+    me_set_phase_now(s, it, ph);
+    resp_code(s, st, it, rest, rl);
+    if (!s->start_seen)
+        me_mark_inferred(s, it, ph); /* no handshake: the greeting is our best guess */
+    return true;
+}
+
+void me_imap_server_line(me_session *s, imap_state *st, const char *l, size_t n)
+{
+    if (st->srv_cont) {
+        server_rest(s, st, l, n);
+        return;
+    }
+    if (!st->greeted && greeting(s, st, l, n))
+        return;
+    if (n >= 1 && l[0] == '+') {
+        continuation(s, st, l, n);
+        return;
+    }
+    if (n >= 2 && l[0] == '*' && l[1] == ' ') {
+        untagged(s, st, l, n);
+        return;
+    }
+    tagged(s, st, l, n);
+}

@@ -1,0 +1,268 @@
+/* test_faults.c - the field faults of issue 12, as transcripts.  Every
+ * expected value comes from the RFC named beside it, not from a run. */
+#include "harness.h"
+
+#define PH(it, p) ((it) && (it)->phase == ME_PHASE_##p)
+
+/* Fault 3: RFC 5321 §4.1.4 - a refused command leaves the server's state. */
+static void smtp_refused_command_keeps_state(void)
+{
+    h_sess h = h_new(ME_PROTO_SMTP, false, true);
+    me_item *it;
+    h_s(&h, "220 mail.example.com ESMTP Postfix\r\n");
+    h_c(&h, "helo client.example.com\r\n");
+    h_s(&h, "250 mail.example.com\r\n");
+    h_c(&h, "mail from:<alice@example.com>\r\n");
+    h_s(&h, "250 2.1.0 Ok\r\n");
+    it = h_c(&h, "mail from:<bob@example.com>\r\n");
+    CHECK((it->flags & ME_W_WRONG_PHASE) && it->wrong_phase == ME_PHASE_ENVELOPE);
+    h_s(&h, "503 5.5.1 Error: nested MAIL command\r\n");
+    it = h_c(&h, "rcpt to:<bob@example.com>\r\n");
+    CHECK(PH(it, ENVELOPE) && !(it->flags & ME_W_WRONG_PHASE));
+    h_s(&h, "250 2.1.5 Ok\r\n");
+    it = h_c(&h, "data\r\n");
+    CHECK(PH(it, DATA) && !(it->flags & ME_W_WRONG_PHASE));
+    h_s(&h, "354 End data with <CR><LF>.<CR><LF>\r\n");
+    h_c(&h, "Subject: x\r\n\r\nhi\r\n.\r\n");
+    h_s(&h, "250 2.0.0 Ok: queued\r\n");
+    /* several invalid transactions: RCPT and DATA without MAIL, DATA without RCPT */
+    it = h_c(&h, "RCPT TO:<c@example.com>\r\n");
+    CHECK(it->flags & ME_W_WRONG_PHASE);
+    h_s(&h, "503 5.5.1 Error: need MAIL command\r\n");
+    it = h_c(&h, "MAIL FROM:<a@example.com>\r\n");
+    CHECK(!(it->flags & ME_W_WRONG_PHASE));
+    h_s(&h, "250 2.1.0 Ok\r\n");
+    it = h_c(&h, "DATA\r\n");
+    CHECK(it->flags & ME_W_WRONG_PHASE); /* §3.3: no recipient yet */
+    h_s(&h, "554 5.5.1 Error: no valid recipients\r\n");
+    it = h_c(&h, "RCPT TO:<nobody@example.com>\r\n");
+    CHECK(!(it->flags & ME_W_WRONG_PHASE));
+    h_s(&h, "550 5.1.1 unknown user\r\n");
+    it = h_c(&h, "DATA\r\n");
+    CHECK(it->flags & ME_W_WRONG_PHASE); /* the only RCPT was refused */
+    h_s(&h, "554 5.5.1 Error: no valid recipients\r\n");
+    it = h_c(&h, "RCPT TO:<c@example.com>\r\n");
+    CHECK(!(it->flags & ME_W_WRONG_PHASE));
+    h_s(&h, "250 2.1.5 Ok\r\n");
+    it = h_c(&h, "DATA\r\n");
+    CHECK(!(it->flags & ME_W_WRONG_PHASE));
+}
+
+/* Fault 5: only the client side.  LOGIN has exactly two client messages
+ * (draft-murchison-sasl-login §2); MAIL FROM:<...> is no base64 (RFC 4954 §4). */
+static void smtp_client_only_auth_login(void)
+{
+    h_sess h = h_new(ME_PROTO_SMTP, false, true);
+    me_item *it;
+    /* the handshake was captured and no greeting came: the EHLO is, as far
+     * as the capture shows, sent before the greeting (RFC 5321 §3.1) */
+    it = h_c(&h, "EHLO laptop\r\n");
+    CHECK(PH(it, GREETING) && (it->flags & ME_W_WRONG_PHASE));
+    it = h_c(&h, "AUTH LOGIN\r\n");
+    CHECK(PH(it, AUTH) && it->phase_start && !(it->flags & ME_W_WRONG_PHASE));
+    it = h_c(&h, "a2ltQGV4YW1wbGUubmV0\r\n"); /* kim@example.net */
+    CHECK(it->kind == ME_KIND_SASL && it->auth);
+    CHECK_STR(it->auth->username, "kim@example.net");
+    it = h_c(&h, "TWFwbGUtTGVhZi0y\r\n"); /* Maple-Leaf-2 */
+    CHECK(it->kind == ME_KIND_SASL && it->cleartext);
+    CHECK_STR(it->auth->password, "Maple-Leaf-2");
+    it = h_c(&h, "MAIL FROM:<kim@example.net>\r\n");
+    CHECK(it->kind == ME_KIND_COMMAND && PH(it, ENVELOPE) && it->phase_start);
+    CHECK_STR(it->mail_from, "kim@example.net");
+    it = h_c(&h, "RCPT TO:<lee@example.org>\r\n");
+    CHECK(it->kind == ME_KIND_COMMAND && PH(it, ENVELOPE));
+    CHECK_STR(it->rcpt, "lee@example.org");
+    it = h_c(&h, "DATA\r\n");
+    CHECK(it->kind == ME_KIND_COMMAND && PH(it, DATA) && it->phase_start);
+    it = h_c(&h, "Subject: one side\r\n\r\nhello\r\n.\r\n");
+    CHECK(it->kind == ME_KIND_DATA && it->next && it->next->explain == TXT_SMTP_END_OF_DATA);
+    it = h_c(&h, "QUIT\r\n");
+    CHECK(it->kind == ME_KIND_COMMAND && PH(it, QUIT) && it->phase_start);
+
+    /* base64 that is also a verb ("DATA") after a PLAIN initial response */
+    h = h_new(ME_PROTO_SMTP, false, true);
+    h_c(&h, "EHLO laptop\r\n");
+    it = h_c(&h, "AUTH PLAIN AGtpbQBNYXBsZS1MZWFmLTI=\r\n");
+    CHECK_STR(it->auth->password, "Maple-Leaf-2");
+    it = h_c(&h, "NOOP\r\n");
+    CHECK(it->kind == ME_KIND_COMMAND);
+}
+
+/* Fault 5, POP3: AUTH PLAIN then commands, client side only. */
+static void pop3_client_only(void)
+{
+    h_sess h = h_new(ME_PROTO_POP3, false, true);
+    me_item *it;
+    it = h_c(&h, "AUTH PLAIN AGJvYgBzM2NyZXQ=\r\n"); /* \0bob\0s3cret */
+    CHECK_STR(it->auth->password, "s3cret");
+    it = h_c(&h, "STAT\r\n");
+    CHECK(it->kind == ME_KIND_COMMAND && PH(it, TRANSACTION));
+    it = h_c(&h, "QUIT\r\n");
+    CHECK(it->kind == ME_KIND_COMMAND && PH(it, TRANSACTION));
+}
+
+/* Fault 6: RFC 2449 §6.6 pipelining; each line has the phase it would have alone. */
+static void pop3_pipelined_phases(void)
+{
+    h_sess h = h_new(ME_PROTO_POP3, false, true);
+    me_item *it;
+    h_s(&h, "+OK ready\r\n");
+    it = h_c(&h, "USER alice\r\nPASS alicepw\r\nSTAT\r\nLIST\r\nUIDL\r\nRETR 1\r\nQUIT\r\n");
+    CHECK(PH(h_nth(it, 0), AUTH) && PH(h_nth(it, 1), AUTH));
+    CHECK(PH(h_nth(it, 2), TRANSACTION) && h_nth(it, 2)->phase_start);
+    CHECK(!(h_nth(it, 2)->flags & ME_W_WRONG_PHASE));
+    CHECK(PH(h_nth(it, 3), TRANSACTION) && PH(h_nth(it, 4), TRANSACTION));
+    CHECK(PH(h_nth(it, 5), TRANSACTION) && PH(h_nth(it, 6), TRANSACTION));
+    CHECK(!(h_nth(it, 6)->flags & ME_W_WRONG_PHASE));
+    it = h_s(&h, "+OK\r\n+OK Logged in.\r\n+OK 1 5\r\n+OK 1 messages:\r\n1 5\r\n.\r\n"
+                 "+OK\r\n1 abc\r\n.\r\n+OK 5 octets\r\nhi\r\n.\r\n+OK Logging out.\r\n");
+    CHECK(PH(it, AUTH) && PH(it->next, AUTH) && it->next->auth);
+    CHECK(it->next->auth->result == ME_RESULT_SUCCESS);
+    while (it->next)
+        it = it->next;
+    CHECK(it->kind == ME_KIND_REPLY && PH(it, UPDATE) && it->phase_start);
+    CHECK(it->explain == TXT_POP3_QUIT_UPDATE);
+}
+
+/* Fault 7: only a command that tries to log in can fail a login (RFC 1939 §4). */
+static void pop3_user_after_login(void)
+{
+    h_sess h = h_new(ME_PROTO_POP3, false, true);
+    me_item *it;
+    h_s(&h, "+OK ready\r\n");
+    h_c(&h, "USER alice\r\n");
+    h_s(&h, "+OK\r\n");
+    h_c(&h, "PASS alicepw\r\n");
+    it = h_s(&h, "+OK Logged in.\r\n");
+    CHECK(it->auth && it->auth->attempt == 1 && it->auth->result == ME_RESULT_SUCCESS);
+    it = h_c(&h, "USER bob\r\n");
+    CHECK(PH(it, TRANSACTION) && (it->flags & ME_W_WRONG_PHASE) && !it->auth);
+    it = h_s(&h, "-ERR Unknown command.\r\n");
+    CHECK(it->status == ME_STATUS_ERROR && !(it->flags & ME_W_LOGIN_FAILED));
+    CHECK(!it->auth);
+    CHECK_STR(it->session_user, "alice");
+}
+
+/* Fault 8: an empty AUTH PLAIN password is no readable secret (RFC 4616 §2). */
+static void empty_password(void)
+{
+    h_sess h = h_new(ME_PROTO_SMTP, false, true);
+    me_item *it;
+    h_s(&h, "220 mx ESMTP\r\n");
+    h_c(&h, "EHLO c\r\n");
+    h_s(&h, "250-mx\r\n250 AUTH PLAIN\r\n");
+    it = h_c(&h, "AUTH PLAIN AGFsaWNlAA==\r\n"); /* \0alice\0 */
+    CHECK_STR(it->auth->username, "alice");
+    CHECK_STR(it->auth->password, "");
+    CHECK(!it->cleartext && !(it->flags & ME_W_CLEARTEXT));
+    CHECK(it->explain2 == TXT_AUTH_EMPTY_PASSWORD);
+    h = h_new(ME_PROTO_POP3, false, true);
+    h_s(&h, "+OK ready\r\n");
+    h_c(&h, "USER alice\r\n");
+    h_s(&h, "+OK\r\n");
+    it = h_c(&h, "PASS\r\n");
+    CHECK(!it->cleartext && it->explain2 == TXT_AUTH_EMPTY_PASSWORD);
+}
+
+/* Fault 8: a body ended by a bare-LF dot (RFC 5321 §4.1.1.4 wants CRLF, but
+ * servers accept LF) ends the data phase. */
+static void bare_lf_dot(void)
+{
+    h_sess h = h_new(ME_PROTO_SMTP, false, true);
+    me_item *it;
+    h_s(&h, "220 mx ESMTP\r\n");
+    h_c(&h, "EHLO c\r\n");
+    h_s(&h, "250 mx\r\n");
+    h_c(&h, "MAIL FROM:<a@b>\r\n");
+    h_s(&h, "250 ok\r\n");
+    h_c(&h, "RCPT TO:<c@d>\r\n");
+    h_s(&h, "250 ok\r\n");
+    h_c(&h, "DATA\r\n");
+    h_s(&h, "354 go\r\n");
+    it = h_c(&h, "Subject: x\n\nhello\n.\n");
+    CHECK(it && it->next && it->next->explain == TXT_SMTP_END_OF_DATA);
+    it = h_s(&h, "250 queued\r\n");
+    CHECK(PH(it, DATA) && it->explain == TXT_SMTP_EOD_OK);
+    it = h_c(&h, "QUIT\r\n");
+    CHECK(PH(it, QUIT));
+    it = h_s(&h, "221 bye\r\n");
+    CHECK(PH(it, QUIT));
+}
+
+/* Fault 8: EHLO before the banner (RFC 5321 §3.1: the client waits for the
+ * greeting).  The EHLO stays in phase greeting, flagged; its 250 opens hello. */
+static void ehlo_before_banner(void)
+{
+    h_sess h = h_new(ME_PROTO_SMTP, false, true);
+    me_item *it;
+    it = h_c(&h, "EHLO early.example\r\n");
+    CHECK(PH(it, GREETING) && (it->flags & ME_W_WRONG_PHASE));
+    CHECK(it->wrong_phase == ME_PHASE_GREETING);
+    it = h_s(&h, "220 mx ESMTP\r\n");
+    CHECK(PH(it, GREETING) && !it->phase_start && it->explain == TXT_SMTP_GREETING);
+    it = h_s(&h, "250 mx\r\n");
+    CHECK(PH(it, HELLO) && it->phase_start && it->request_in == 1);
+    it = h_c(&h, "MAIL FROM:<a@b>\r\n");
+    CHECK(PH(it, ENVELOPE) && !(it->flags & ME_W_WRONG_PHASE));
+}
+
+/* Fault 4(a): a readable greeting on an implicit-TLS port is clear text. */
+static void clear_greeting_on_tls_port(void)
+{
+    static const uint8_t hello[] = {0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00};
+    h_sess h = h_new(ME_PROTO_SMTP, true, true);
+    me_item *it;
+    it = h_feed(&h, ME_CLIENT, hello, sizeof(hello));
+    CHECK(it->kind == ME_KIND_TLS && it->tls && PH(it, TLS));
+    it = h_s(&h, "220-poczta.example.pl ESMTP\r\n220 ready\r\n");
+    CHECK(it->kind == ME_KIND_REPLY && !it->tls && PH(it, GREETING));
+    CHECK(it->explain == TXT_SMTP_GREETING && it->reply_code == 220);
+    CHECK(it->explain2 == TXT_CLEAR_ON_TLS_PORT);
+    /* a server that answers with TLS stays TLS */
+    h = h_new(ME_PROTO_IMAP, true, true);
+    h_feed(&h, ME_CLIENT, hello, sizeof(hello));
+    it = h_feed(&h, ME_SERVER, hello, sizeof(hello));
+    CHECK(it->kind == ME_KIND_TLS && it->tls);
+    it = h_s(&h, "* OK looks like text but inside TLS\r\n");
+    CHECK(it->kind == ME_KIND_TLS && it->tls);
+}
+
+/* Fault 4(b): plaintext after the STARTTLS OK in the same segment (RFC 3207 §4.2). */
+static void plaintext_after_starttls_ok(void)
+{
+    h_sess h = h_new(ME_PROTO_SMTP, false, true);
+    me_item *it;
+    h_s(&h, "220 mx ESMTP\r\n");
+    h_c(&h, "EHLO c\r\n");
+    h_s(&h, "250-mx\r\n250 STARTTLS\r\n");
+    h_c(&h, "STARTTLS\r\n");
+    it = h_s(&h, "220 2.0.0 Ready to start TLS\r\n250-injected\r\n");
+    CHECK(it->explain == TXT_SMTP_STARTTLS_OK && (it->flags & ME_W_TLS_START));
+    it = it->next;
+    CHECK(it && it->kind == ME_KIND_UNKNOWN && !it->tls && (it->flags & ME_W_PLAIN_BEFORE_TLS));
+    CHECK(it && it->explain == TXT_PLAIN_BEFORE_TLS && !it->next);
+    CHECK_STR(it ? it->argument : NULL, "250-injected");
+    it = h_feed(&h, ME_SERVER, "\x16\x03\x03\x00\x02\x02\x00", 7); /* ServerHello start */
+    CHECK(it->kind == ME_KIND_TLS && it->tls);
+    /* IMAP: the same shape, RFC 9051 §6.2.1 */
+    h = h_new(ME_PROTO_IMAP, false, true);
+    h_s(&h, "* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n");
+    h_c(&h, "a STARTTLS\r\n");
+    it = h_s(&h, "a OK Begin TLS negotiation now\r\n* OK injected\r\n");
+    CHECK(it->next && (it->next->flags & ME_W_PLAIN_BEFORE_TLS) && !it->next->tls);
+}
+
+int main(void)
+{
+    smtp_refused_command_keeps_state();
+    smtp_client_only_auth_login();
+    pop3_client_only();
+    pop3_pipelined_phases();
+    pop3_user_after_login();
+    empty_password();
+    bare_lf_dot();
+    ehlo_before_banner();
+    clear_greeting_on_tls_port();
+    plaintext_after_starttls_ok();
+    return h_done("test_faults");
+}
