@@ -248,6 +248,11 @@ static void render_line(tvbuff_t *tvb, packet_info *pinfo, proto_tree *t, const 
     add_expert(pinfo, t ? proto_tree_get_parent(t) : NULL, it);
 }
 
+/* Lines rendered per frame at most: the session's bound plus the few records
+ * a frame can get besides (notes of held segments, several feeds). */
+#define MAX_RENDERED (ME_MAX_FRAME_RECORDS + 64u)
+#define INFO_LINES 16u /* line summaries in the Info column at most */
+
 /* mailedu's own summary of a frame's lines in the Info column, instead of the
  * builtin dissector's, where that one would mislead: with mask_passwords its
  * "C: PASS secret" would still show the secret on the projector; inside a
@@ -269,9 +274,15 @@ static gboolean own_info_wanted(packet_info *pinfo, const me_item *items)
 static void own_info_column(packet_info *pinfo, const me_item *items)
 {
     const me_item *it;
+    unsigned n = 0;
     col_clear(pinfo->cinfo, COL_INFO);
-    for (it = items; it; it = it->next)
+    for (it = items; it; it = it->next) {
+        if (n++ == INFO_LINES) { /* a column, not a transcript */
+            col_append_str(pinfo->cinfo, COL_INFO, " | ...");
+            break;
+        }
         col_append_sep_str(pinfo->cinfo, COL_INFO, " | ", line_summary(pinfo->pool, it));
+    }
 }
 
 void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const me_item *items)
@@ -321,8 +332,14 @@ void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, co
     }
     add_str(mt, hf_session_user, tvb, last->session_user);
 
-    for (it = items; it; it = it->next) {
+    for (it = items, i = 0; it; it = it->next, i++) {
         proto_tree *lt = mt;
+        if (i == MAX_RENDERED) { /* the session bounds records; this bounds the tree too */
+            pi = proto_tree_add_string_format_value(mt, hf_line, tvb, 0, 0, "", "%u more records not shown",
+                                                    nitems - i);
+            proto_item_set_generated(pi);
+            break;
+        }
         if (nitems > 1) {
             pi = proto_tree_add_string(mt, hf_line, tvb, 0, 0, line_summary(pinfo->pool, it));
             proto_item_set_generated(pi);

@@ -362,7 +362,11 @@ static void analyse(packet_info *pinfo, proto_tree *tree)
     segment s;
     feed_ctx f;
 
-    if (!read_segment(tree, &s) || !(mc = mailedu_conv_get(pinfo, TRUE)))
+    if (!read_segment(tree, &s))
+        return;
+    /* a conversation costs mailedu nothing until it carries payload; only its
+     * SYN is remembered (where each side's bytes start) */
+    if (!(mc = mailedu_conv_get(pinfo, s.seglen > 0 || (s.flags & TCP_SYN))))
         return;
     note_handshake(mc, pinfo, &s);
     if (s.seglen == 0 && !(mc->sess && (s.flags & TCP_ACK)))

@@ -183,10 +183,31 @@ void me_imap_reset_lines(imap_state *st)
 
 /* ---- client side ---- */
 
+/* Room for n more bytes (at most up to BUF_CAP): the buffer doubles as the
+ * logical line grows, so a session of short lines costs little (issue 14). */
+static void reserve(me_session *s, imap_cline *c, size_t n)
+{
+    size_t want = c->len + (n < BUF_CAP - c->len ? n : BUF_CAP - c->len) + 1, cap;
+    char *nb;
+    if (c->buf && want <= c->cap)
+        return;
+    for (cap = c->cap ? c->cap : 256u; cap < want; cap *= 2)
+        ;
+    if (cap > BUF_CAP + 1)
+        cap = BUF_CAP + 1;
+    nb = s->a.alloc(s->a.ctx, cap);
+    if (c->buf) {
+        memcpy(nb, c->buf, c->len);
+        if (s->a.free)
+            s->a.free(s->a.ctx, c->buf);
+    }
+    c->buf = nb;
+    c->cap = cap;
+}
+
 static void append(me_session *s, imap_cline *c, const char *p, size_t n)
 {
-    if (!c->buf)
-        c->buf = s->a.alloc(s->a.ctx, BUF_CAP + 1);
+    reserve(s, c, n);
     if (n > BUF_CAP - c->len) {
         n = BUF_CAP - c->len;
         c->overflow = true;
@@ -196,7 +217,7 @@ static void append(me_session *s, imap_cline *c, const char *p, size_t n)
 }
 
 /* Bytes of the literal being read (kept only when the line wants them). */
-static void lit_bytes(imap_cline *c, const char *p, size_t n)
+static void lit_bytes(me_session *s, imap_cline *c, const char *p, size_t n)
 {
     imap_lit *L;
     size_t room;
@@ -206,6 +227,7 @@ static void lit_bytes(imap_cline *c, const char *p, size_t n)
     room = L->kept < LIT_KEEP ? LIT_KEEP - L->kept : 0;
     if (n > room)
         n = room;
+    reserve(s, c, n);
     if (n > BUF_CAP - c->len) {
         n = BUF_CAP - c->len;
         c->overflow = true;
@@ -264,9 +286,16 @@ static void cmd_login(me_session *s, imap_state *st, me_item *it, size_t argpos)
     imap_cline *c = &st->c;
     size_t pos = argpos, ub, ue, pb, pe, xb, xe;
     bool bad = false;
-    const char *user = astring(s, c, &pos, &ub, &ue, &bad);
-    const char *pass = astring(s, c, &pos, &pb, &pe, &bad);
+    const char *user, *pass;
     me_auth *a;
+    if (c->bad_lit) {
+        /* "{99...9}" is no literal (RFC 9051 §4.3: number64), nor a user name:
+         * the line is malformed and no credential was sent */
+        it->flags |= ME_W_MALFORMED;
+        return;
+    }
+    user = astring(s, c, &pos, &ub, &ue, &bad);
+    pass = astring(s, c, &pos, &pb, &pe, &bad);
     if (astring(s, c, &pos, &xb, &xe, &bad) || !pass || bad)
         it->flags |= ME_W_MALFORMED;
     me_cred_begin(s, "IMAP-LOGIN");
@@ -517,6 +546,7 @@ static void piece(me_session *s, imap_state *st, const char *l, size_t n)
         c->nlit = 0;
         c->overflow = false;
         c->capture = false;
+        c->bad_lit = false;
         c->tag = NULL;
         c->first = NULL;
     }
@@ -525,6 +555,7 @@ static void piece(me_session *s, imap_state *st, const char *l, size_t n)
     append(s, c, l, n);
     if (!me_imap_literal_end(l, n, &num, &plus, &mark, &bad)) {
         c->active = false;
+        c->bad_lit = bad;
         command(s, st);
         if (bad && s->tail)
             s->tail->flags |= ME_W_MALFORMED;
@@ -571,14 +602,14 @@ static void early_literal(me_session *s, imap_state *st, const char *l, size_t n
     c->sync_wait = false;
     if ((uint64_t)n + 2 <= want) {
         it->data_len = (uint32_t)n + 2;
-        lit_bytes(c, l, n);
-        lit_bytes(c, "\r\n", 2);
+        lit_bytes(s, c, l, n);
+        lit_bytes(s, c, "\r\n", 2);
         if (want > (uint64_t)n + 2)
             me_expect_counted(s, ME_CLIENT, want - n - 2, c->capture, TXT_IMAP_LITERAL);
     } else {
         size_t k = (size_t)want > n ? n : (size_t)want;
         it->data_len = (uint32_t)want;
-        lit_bytes(c, l, k);
+        lit_bytes(s, c, l, k);
         piece(s, st, l + k, n - k);
     }
 }
@@ -650,7 +681,7 @@ static void counted(me_session *s, me_dir dir, const uint8_t *d, size_t n, bool 
     imap_state *st = s->st;
     (void)done;
     if (dir == ME_CLIENT && d && st->c.active)
-        lit_bytes(&st->c, (const char *)d, n);
+        lit_bytes(s, &st->c, (const char *)d, n);
 }
 
 const me_engine me_imap_engine = {init, line, NULL, counted}; /* IMAP has no dot bodies */

@@ -76,9 +76,10 @@ typedef struct imap_lit {
 
 /* The client's logical line being assembled. */
 typedef struct imap_cline {
-    char *buf;
-    size_t len;
+    char *buf;         /* grown by doubling up to BUF_CAP + 1 (see reserve) */
+    size_t len, cap;
     bool overflow;
+    bool bad_lit;      /* the line ended in a {N} that cannot be a literal */
     imap_lit lits[MAX_LITS];
     unsigned nlit;
     bool cur_lit;      /* bytes being counted belong to lits[nlit-1] */

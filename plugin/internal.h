@@ -10,6 +10,7 @@
 #define ME_MAX_LINE    16384u /* longest line kept; longer ones are flagged and cut */
 #define ME_MAX_PENDING 64u    /* commands awaiting a reply (pipelining) */
 #define ME_LINE_TAIL   64u    /* last bytes of an over-long line that are kept */
+#define ME_LINE_BUF_MIN 128u /* a partial line's buffer starts here and doubles */
 
 /* A command waiting for its reply. */
 typedef struct me_pending {
@@ -39,8 +40,8 @@ typedef struct me_dirstate {
     me_readmode mode;
     uint64_t count;        /* ME_READ_COUNTED: bytes still to read */
     bool capture;          /* counted bytes are wanted by the engine (else skipped) */
-    char *buf;             /* partial line (allocated on first need) */
-    size_t len;
+    char *buf;             /* partial line (allocated on first need, grown by doubling) */
+    size_t len, cap;
     bool overflow;         /* current line longer than ME_MAX_LINE */
     bool gap;              /* bytes were lost before the current position */
     bool body_midline;     /* DOTBODY: the partial line is not at a line start */
@@ -82,6 +83,10 @@ struct me_session {
     me_item *head, *tail;
     uint32_t frame;
     me_dir cur_dir;
+    uint32_t frame_records; /* records made for frame `records_frame` */
+    uint32_t records_frame;
+    me_item *limit_item;    /* the frame's summary of lines left out, or NULL */
+    uint32_t limit_lines;
     /* pending commands, FIFO (POP3/SMTP) or searched by tag (IMAP) */
     me_pending pend[ME_MAX_PENDING];
     unsigned pend_first, pend_count;

@@ -141,6 +141,13 @@ struct me_item {
 
 typedef struct me_session me_session;
 
+/* Records one frame gets at most (a few more when one line makes several).  A
+ * 64 KB segment of short lines, or held segments released together, would
+ * otherwise make hundreds of thousands, each a record and a dozen tree items;
+ * past the bound, the frame's remaining lines are counted into one summary
+ * record (ME_W_LIMIT, explain TXT_LIMIT_LINES) and not interpreted. */
+#define ME_MAX_FRAME_RECORDS 1000u
+
 /* Creates a session for one TCP connection.  tls_from_start: implicit-TLS
  * port.  start_seen: the TCP handshake was captured, so the first server line
  * is the greeting; otherwise the capture began mid-session and phases are

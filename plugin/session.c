@@ -1,6 +1,7 @@
 /* session.c - the part of a session common to all protocols: reading modes
  * (lines, dot-terminated bodies, counted bytes), records, phases, pending
  * commands and credentials.  Protocol engines decide what lines mean. */
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -61,6 +62,12 @@ bool me_session_tls(const me_session *s) { return s->tls; }
 me_item *me_item_new(me_session *s, me_dir dir, me_kind kind)
 {
     me_item *it = zalloc(s, sizeof(*it));
+    if (s->records_frame != s->frame) {
+        s->records_frame = s->frame;
+        s->frame_records = 0;
+        s->limit_item = NULL;
+    }
+    s->frame_records++;
     it->frame = s->frame;
     it->proto = s->proto;
     it->dir = dir;
@@ -440,12 +447,69 @@ bool me_sasl_over(const me_session *s, const char *line, size_t n, bool known_cm
 
 /* ---- feeding ---- */
 
+/* Makes room for `want` bytes of partial line (want <= ME_MAX_LINE).  The
+ * buffer doubles from ME_LINE_BUF_MIN as the line grows, so that a session
+ * whose lines arrive in pieces costs what its lines need, not 16 KiB per side;
+ * the old buffer is returned when the allocator can take it back. */
+static void reserve(me_session *s, me_dirstate *d, size_t want)
+{
+    size_t cap = d->cap ? d->cap : ME_LINE_BUF_MIN;
+    char *nb;
+    if (d->buf && want <= d->cap)
+        return;
+    while (cap < want)
+        cap *= 2;
+    if (cap > ME_MAX_LINE)
+        cap = ME_MAX_LINE;
+    nb = zalloc(s, cap);
+    if (d->buf) {
+        memcpy(nb, d->buf, d->len);
+        if (s->a.free)
+            s->a.free(s->a.ctx, d->buf);
+    }
+    d->buf = nb;
+    d->cap = cap;
+}
+
+/* The frame reached ME_MAX_FRAME_RECORDS: a line of n bytes is counted into
+ * the frame's summary record instead of being interpreted. */
+static void left_out(me_session *s, me_dir dir, size_t n)
+{
+    me_item *it = s->limit_item;
+    if (!it) {
+        it = me_item_new(s, dir, ME_KIND_DATA);
+        it->explain = TXT_LIMIT_LINES;
+        it->flags |= ME_W_LIMIT;
+        s->limit_item = it;
+        s->limit_lines = 0;
+    }
+    it->data_len += (uint32_t)n;
+    s->limit_lines++;
+}
+
+/* Writes the summary's line count once per feed (not once per line). */
+static void left_out_detail(me_session *s)
+{
+    char *d;
+    if (!s->limit_item || s->records_frame != s->frame)
+        return;
+    d = zalloc(s, 64);
+    snprintf(d, 64, "%u lines left out", (unsigned)s->limit_lines);
+    s->limit_item->detail = d;
+}
+
+static bool over_limit(const me_session *s, const me_dirstate *d)
+{
+    /* bodies, literals and chunks add to one record per frame: never left out */
+    return d->mode == ME_READ_LINES && s->records_frame == s->frame &&
+           s->frame_records >= ME_MAX_FRAME_RECORDS;
+}
+
 /* Appends to the partial line, keeping at most `cap` bytes. */
 static void keep(me_session *s, me_dirstate *d, const uint8_t *p, size_t n, size_t cap)
 {
     size_t room;
-    if (!d->buf)
-        d->buf = zalloc(s, ME_MAX_LINE);
+    reserve(s, d, d->len + n < cap ? d->len + n : cap);
     room = cap > d->len ? cap - d->len : 0;
     if (n > room) {
         /* too long: keep the head, and slide the line's last bytes into the
@@ -589,7 +653,11 @@ static void read_bytes(me_session *s, me_dir dir, const uint8_t *data, size_t le
                 d->body_midline = true;
             break;
         }
-        if (d->len || d->overflow) {
+        if (over_limit(s, d)) {
+            left_out(s, dir, d->len + end + 1 - i);
+            d->len = 0;
+            d->overflow = false;
+        } else if (d->len || d->overflow) {
             keep(s, d, data + i, end - i, d->mode == ME_READ_DOTBODY ? 2 : ME_MAX_LINE);
             one_line(s, dir, d->buf, d->len);
             d->len = 0;
@@ -642,6 +710,7 @@ me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t 
         return s->head;
     }
     read_bytes(s, dir, data, len, decrypted);
+    left_out_detail(s);
     if (!s->head) {
         /* nothing complete in this frame: part of a line or of a body */
         me_item *it = body_item(s, dir);
