@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""The field-fault shapes of issue 12 that need a misbehaving or unusual peer,
+written byte by byte (tests/hostile/hostile_pcap.py) and read through tshark.
+Frame numbers: 1-3 are the handshake, then one frame per c()/s() call, in order.
+Expected values come from the bytes below and the RFCs named with each shape.
+"""
+import os
+import sys
+import tempfile
+
+from mailedu_test import ROOT, Checker, fields, frames
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "hostile"))
+from hostile_pcap import Conn, Pcap  # noqa: E402
+
+c = Checker("field-shapes")
+TMP = tempfile.mkdtemp(prefix="mailedu-shapes-")
+os.chmod(TMP, 0o755)
+
+
+def capture(name, port, dialogue):
+    path = os.path.join(TMP, name + ".pcap")
+    p = Pcap(path)
+    conn = Conn(p, 40000, port)
+    conn.handshake()
+    for side, data in dialogue:
+        conn.send(side, data)
+    conn.fin()
+    p.close()
+    os.chmod(path, 0o644)
+    return path
+
+
+def col(cap, field, frame):
+    rows = fields(cap, ["frame.number", field], "frame.number == %d" % frame)
+    return rows[0][1] if rows and len(rows[0]) > 1 else ""
+
+
+def both_passes(cap, name):
+    names = ["frame.number", "mailedu.phase", "mailedu.command", "mailedu.auth.result", "_ws.expert.message"]
+    c.eq(fields(cap, names, "mailedu", two_pass=True), fields(cap, names, "mailedu"), name + ": -2 == one pass")
+
+
+# Fault 6 (RFC 1939 §4-6, RFC 2449 §6.6): POP3 pipelined in one segment each way.
+# Frame 4 greeting, 5 all commands, 6 all replies.
+pop = capture("pop3-pipelined-one-segment", 110, [
+    ("s", b"+OK ready\r\n"),
+    ("c", b"USER lena\r\nPASS Plum-Tree-3\r\nSTAT\r\nLIST\r\nUIDL\r\nRETR 1\r\nQUIT\r\n"),
+    ("s", b"+OK\r\n+OK logged in\r\n+OK 1 10\r\n+OK 1 messages\r\n1 10\r\n.\r\n+OK\r\n1 u1\r\n.\r\n"
+          b"+OK 10 octets\r\nhi there\r\n.\r\n+OK bye\r\n"),
+])
+c.eq(col(pop, "mailedu.phase", 5), "auth|transaction", "pop3 pipelined: client segment phases")
+c.eq(col(pop, "mailedu.phase", 6), "auth|transaction|update", "pop3 pipelined: reply segment phases")
+c.eq(col(pop, "mailedu.auth.result", 6), "success", "pop3 pipelined: the login succeeded")
+both_passes(pop, "pop3 pipelined")
+
+# Fault 7 (RFC 1939 §5): USER after a successful login is no login attempt.
+# 4 greeting, 5 USER, 6 +OK, 7 PASS, 8 +OK, 9 USER, 10 -ERR, 11 QUIT, 12 +OK
+pop7 = capture("pop3-user-after-login", 110, [
+    ("s", b"+OK ready\r\n"), ("c", b"USER lena\r\n"), ("s", b"+OK\r\n"),
+    ("c", b"PASS Plum-Tree-3\r\n"), ("s", b"+OK logged in\r\n"),
+    ("c", b"USER other\r\n"), ("s", b"-ERR already logged in\r\n"),
+    ("c", b"QUIT\r\n"), ("s", b"+OK bye\r\n"),
+])
+c.eq(frames(pop7, "mailedu.auth.result"), [8], "USER after login: one login result")
+c.eq(frames(pop7, "mailedu.login_failed"), [], "USER after login: no failed login")
+both_passes(pop7, "USER after login")
+
+# Fault 8 (RFC 5321 §4.1.1.1, §4.5.2; RFC 4616 §2; RFC 3207 §4.2).
+# EHLO before the banner: 4 EHLO, 5 220, 6 250, 7 QUIT, 8 221.
+early = capture("smtp-ehlo-before-banner", 25, [
+    ("c", b"EHLO lab.example\r\n"), ("s", b"220 mx.example ESMTP\r\n"),
+    ("s", b"250 mx.example\r\n"), ("c", b"QUIT\r\n"), ("s", b"221 bye\r\n"),
+])
+starts = [(int(r[0]), r[1]) for r in fields(early, ["frame.number", "mailedu.phase"], "mailedu.phase.start")]
+c.eq([p for _, p in starts], ["greeting", "hello", "quit"], "early EHLO: phases in order, greeting once")
+c.eq(col(early, "mailedu.phase", 6), "hello", "early EHLO: its 250 is in hello")
+both_passes(early, "early EHLO")
+
+# AUTH PLAIN with an empty password: base64("\0alice\0") = AGFsaWNlAA==
+# 4 220, 5 EHLO, 6 250, 7 AUTH PLAIN, 8 535, 9 QUIT, 10 221
+empty = capture("smtp-auth-plain-empty-password", 587, [
+    ("s", b"220 mx.example ESMTP\r\n"), ("c", b"EHLO lab.example\r\n"),
+    ("s", b"250-mx.example\r\n250 AUTH PLAIN\r\n"), ("c", b"AUTH PLAIN AGFsaWNlAA==\r\n"),
+    ("s", b"535 5.7.8 Authentication failed\r\n"), ("c", b"QUIT\r\n"), ("s", b"221 bye\r\n"),
+])
+c.eq(col(empty, "mailedu.auth.username", 7), "alice", "empty password: user decoded")
+c.eq(frames(empty, "mailedu.cleartext"), [], "empty password: no cleartext-password warning")
+c.eq(frames(empty, "mailedu.auth.result == \"failure\""), [8], "empty password: failure")
+c.check("()" not in col(empty, "_ws.expert.message", 8), "login failed note names the user or nothing")
+both_passes(empty, "empty password")
+
+# A login failure with an empty user name: base64("\0\0pw") = AABwdw==
+noname = capture("smtp-auth-plain-empty-user", 587, [
+    ("s", b"220 mx.example ESMTP\r\n"), ("c", b"EHLO lab.example\r\n"),
+    ("s", b"250-mx.example\r\n250 AUTH PLAIN\r\n"), ("c", b"AUTH PLAIN AABwdw==\r\n"),
+    ("s", b"535 5.7.8 Authentication failed\r\n"), ("c", b"QUIT\r\n"), ("s", b"221 bye\r\n"),
+])
+c.eq(frames(noname, "mailedu.login_failed"), [8], "empty user: the failure is noted")
+c.check("()" not in col(noname, "_ws.expert.message", 8), "empty user: no empty parentheses")
+
+# A body ended by a bare-LF dot; the 250 closes DATA and QUIT is in quit.
+# 4 220, 5 HELO, 6 250, 7 MAIL, 8 250, 9 RCPT, 10 250, 11 DATA, 12 354, 13 body, 14 250, 15 QUIT, 16 221
+lf = capture("smtp-bare-lf-dot", 25, [
+    ("s", b"220 mx.example ESMTP\r\n"), ("c", b"HELO lab.example\r\n"), ("s", b"250 ok\r\n"),
+    ("c", b"MAIL FROM:<a@lab.example>\r\n"), ("s", b"250 ok\r\n"),
+    ("c", b"RCPT TO:<b@mx.example>\r\n"), ("s", b"250 ok\r\n"),
+    ("c", b"DATA\r\n"), ("s", b"354 go\r\n"), ("c", b"Subject: x\n\nhi\n.\n"),
+    ("s", b"250 queued\r\n"), ("c", b"QUIT\r\n"), ("s", b"221 bye\r\n"),
+])
+c.eq(col(lf, "mailedu.phase", 15), "quit", "bare-LF dot: QUIT is in quit")
+c.eq(col(lf, "mailedu.phase", 16), "quit", "bare-LF dot: 221 is in quit")
+both_passes(lf, "bare-LF dot")
+
+# Fault 4(b): the server's STARTTLS OK and another plaintext line in one segment.
+# 4 220, 5 EHLO, 6 250, 7 STARTTLS, 8 "220 Ready" + "250 injected"
+inj = capture("smtp-starttls-extra-line", 25, [
+    ("s", b"220 mx.example ESMTP\r\n"), ("c", b"EHLO lab.example\r\n"),
+    ("s", b"250-mx.example\r\n250 STARTTLS\r\n"), ("c", b"STARTTLS\r\n"),
+    ("s", b"220 2.0.0 Ready to start TLS\r\n250 injected\r\n"),
+])
+c.eq(frames(inj, "mailedu.plain_before_tls"), [8], "STARTTLS + extra line: the injection is flagged")
+c.check("tls" not in col(inj, "mailedu.phase", 8).split("|")[:1], "STARTTLS + extra line: the OK is readable")
+both_passes(inj, "STARTTLS extra line")
+
+c.done()
