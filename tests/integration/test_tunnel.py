@@ -181,7 +181,11 @@ def check_generated(stem):
     # credentials, commands in their phases, phases in order (as the scenario recorded)
     exp_check = dict(exp, server_port=None)  # no Decode As: the tunnel decides
     if stem in GREETING_MISSED:
-        exp_check["phases"] = [p for p in exp["phases"] if p != "greeting"]
+        # with the greeting unseen, the client's EHLO comes before any server line:
+        # mailedu's rule for an EHLO before the banner (README, "Unusual shapes")
+        # keeps it in greeting, and its 250 opens hello
+        exp_check["commands"] = [dict(x, phase="greeting") if x["command"].upper() == "EHLO" else x
+                                 for x in exp.get("commands", [])]
     check_expected(c, f, exp_check)
     # the password frame says the secret is readable; the user is known afterwards
     cred = exp["credentials"][0]
