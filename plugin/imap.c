@@ -329,10 +329,7 @@ static void cmd_authenticate(me_session *s, imap_state *st, me_item *it, const c
         it->flags |= ME_W_MALFORMED;
         return;
     }
-    c = me_cred_begin(s, NULL);
-    me_sasl_start(&c->sasl, &s->a, mw, ml);
-    c->is_sasl = true;
-    c->a.mechanism = c->sasl.name;
+    c = me_cred_begin_sasl(s, mw, ml);
     me_auth_snapshot(s, it);
     st->in_sasl = true;
     st->sasl_tag = tag;

@@ -146,6 +146,9 @@ void me_link(me_item *cmd, me_item *reply);
 
 /* Credentials */
 me_cred *me_cred_begin(me_session *s, const char *mechanism);
+/* A new attempt with the SASL mechanism named by mech[0..len) (RFC 4422 §3):
+ * the decoder is started and the attempt's mechanism is its canonical name. */
+me_cred *me_cred_begin_sasl(me_session *s, const char *mech, size_t len);
 me_auth *me_auth_snapshot(me_session *s, me_item *it);     /* NULL if no attempt */
 void me_cred_result(me_session *s, me_item *it, me_result r);
 /* Applies a SASL step's output to the current attempt and to the record. */

@@ -199,10 +199,7 @@ static void auth_cmd(me_session *s, pop3_state *p, me_item *it, const char *rest
         return;
     }
     me_first_word(rest, rl, &mw, &ml, &ir, &il);
-    c = me_cred_begin(s, NULL);
-    me_sasl_start(&c->sasl, &s->a, mw, ml);
-    c->is_sasl = true;
-    c->a.mechanism = c->sasl.name;
+    c = me_cred_begin_sasl(s, mw, ml);
     me_auth_snapshot(s, it);
     p->in_sasl = true;
     if (il) {

@@ -238,18 +238,6 @@ rep_verdict rep_facts_verdict(const rep_session *s)
 
 /* ---- printing ---- */
 
-static void json_strs(me_buf *b, const rep_strs *l)
-{
-    size_t i;
-    me_buf_puts(b, "[");
-    for (i = 0; i < l->n; i++) {
-        if (i)
-            me_buf_puts(b, ", ");
-        me_buf_json_str(b, l->v[i]);
-    }
-    me_buf_puts(b, "]");
-}
-
 static const char *yes(bool v)
 {
     return v ? "true" : "false";
@@ -265,9 +253,9 @@ void rep_facts_json(me_buf *b, const rep_session *s, const me_rep_opts *o)
     me_buf_json_str(b, me_text(v.text, o->lang));
     if (s->proto == ME_PROTO_POP3) {
         me_buf_puts(b, ", \"retrieved\": ");
-        json_strs(b, &f->retrieved);
+        rep_json_strs(b, &f->retrieved);
         me_buf_puts(b, ", \"deleted\": ");
-        json_strs(b, &f->deleted);
+        rep_json_strs(b, &f->deleted);
         me_buf_printf(b, ", \"uidl\": %s, \"update\": %s}", yes(f->uidl), yes(f->update));
     } else if (s->proto == ME_PROTO_SMTP) {
         me_buf_puts(b, ", \"hello\": ");
@@ -277,9 +265,9 @@ void rep_facts_json(me_buf *b, const rep_session *s, const me_rep_opts *o)
                       s->rcpt_ok.n, f->rcpt_refused);
     } else {
         me_buf_puts(b, ", \"mailboxes\": ");
-        json_strs(b, &s->mailboxes);
+        rep_json_strs(b, &s->mailboxes);
         me_buf_puts(b, ", \"fetched\": ");
-        json_strs(b, &f->fetched);
+        rep_json_strs(b, &f->fetched);
         me_buf_printf(b, ", \"seen_set\": %u, \"deleted_set\": %u, \"expunge_commands\": %u, "
                       "\"close_commands\": %u, \"expunged\": %u}", f->seen_set, f->deleted_set,
                       f->expunge_cmds, f->close_cmds, f->expunged);

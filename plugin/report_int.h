@@ -14,6 +14,9 @@ typedef struct rep_strs {
     size_t n, cap;
 } rep_strs;
 
+/* Writes l as a JSON array of strings (report_json.c); b grows as needed. */
+void rep_json_strs(me_buf *b, const rep_strs *l);
+
 typedef struct rep_login {
     uint32_t attempt;
     char *mechanism, *username, *password, *token, *challenge, *digest, *domain;

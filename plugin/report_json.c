@@ -8,7 +8,7 @@ static void key(me_buf *b, const char *indent, const char *k)
     me_buf_printf(b, ",\n%s\"%s\": ", indent, k);
 }
 
-static void strs(me_buf *b, const rep_strs *l)
+void rep_json_strs(me_buf *b, const rep_strs *l)
 {
     size_t i;
     me_buf_puts(b, "[");
@@ -138,13 +138,13 @@ static void session_body(me_buf *b, const rep_session *s, const me_rep_opts *o)
     }
     me_buf_puts(b, "}");
     key(b, in, "mail_from");
-    strs(b, &s->mail_from);
+    rep_json_strs(b, &s->mail_from);
     key(b, in, "rcpt_to");
-    strs(b, &s->rcpt_to);
+    rep_json_strs(b, &s->rcpt_to);
     key(b, in, "rcpt_accepted");
-    strs(b, &s->rcpt_ok);
+    rep_json_strs(b, &s->rcpt_ok);
     key(b, in, "mailboxes");
-    strs(b, &s->mailboxes);
+    rep_json_strs(b, &s->mailboxes);
     key(b, in, "facts");
     rep_facts_json(b, s, o);
 }

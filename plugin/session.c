@@ -338,6 +338,15 @@ me_cred *me_cred_begin(me_session *s, const char *mechanism)
     return c;
 }
 
+me_cred *me_cred_begin_sasl(me_session *s, const char *mech, size_t len)
+{
+    me_cred *c = me_cred_begin(s, NULL);
+    me_sasl_start(&c->sasl, &s->a, mech, len);
+    c->is_sasl = true;
+    c->a.mechanism = c->sasl.name;
+    return c;
+}
+
 me_auth *me_auth_snapshot(me_session *s, me_item *it)
 {
     me_auth *a;

@@ -279,10 +279,7 @@ static void auth_command(me_session *s, smtp_state *p, me_item *it, const char *
         it->flags |= ME_W_MALFORMED;
         return;
     }
-    c = me_cred_begin(s, NULL);
-    me_sasl_start(&c->sasl, &s->a, mw, ml);
-    c->is_sasl = true;
-    c->a.mechanism = c->sasl.name;
+    c = me_cred_begin_sasl(s, mw, ml);
     me_auth_snapshot(s, it);
     p->in_sasl = true;
     if (il) {
@@ -603,10 +600,7 @@ static void challenge(me_session *s, smtp_state *p, me_item *it, const char *t, 
         long r = tl < 80 ? me_b64_decode(t, tl, buf) : -1;
         if (r > 0 && (me_ifind((const char *)buf, (size_t)r, "user") >= 0 ||
                       me_ifind((const char *)buf, (size_t)r, "pass") >= 0)) {
-            me_cred *c = me_cred_begin(s, NULL);
-            me_sasl_start(&c->sasl, &s->a, "LOGIN", 5);
-            c->is_sasl = true;
-            c->a.mechanism = c->sasl.name;
+            me_cred_begin_sasl(s, "LOGIN", 5);
         }
     }
     if (s->cred && s->cred->is_sasl && !s->cred->finished) {
