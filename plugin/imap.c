@@ -159,7 +159,7 @@ static bool reachable(const me_session *s, int cmd)
 {
     unsigned i;
     for (i = 0; i < s->pend_count; i++) {
-        int c = s->pend[(s->pend_first + i) % ME_MAX_PENDING].cmd;
+        int c = me_pend_at(s, i)->cmd;
         unsigned to = 0;
         if (c == CMD_LOGIN || c == CMD_AUTHENTICATE || c == CMD_CLOSE || c == CMD_UNSELECT)
             to = PH_A;

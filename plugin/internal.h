@@ -9,6 +9,7 @@
 
 #define ME_MAX_LINE    16384u /* longest line kept; longer ones are flagged and cut */
 #define ME_MAX_PENDING 64u    /* commands awaiting a reply (pipelining) */
+#define ME_PEND_MIN    4u     /* the ring of them starts this small and doubles */
 #define ME_LINE_TAIL   64u    /* last bytes of an over-long line that are kept */
 #define ME_LINE_BUF_MIN 128u /* a partial line's buffer starts here and doubles */
 
@@ -88,8 +89,8 @@ struct me_session {
     me_item *limit_item;    /* the frame's summary of lines left out, or NULL */
     uint32_t limit_lines;
     /* pending commands, FIFO (POP3/SMTP) or searched by tag (IMAP) */
-    me_pending pend[ME_MAX_PENDING];
-    unsigned pend_first, pend_count;
+    me_pending *pend;      /* ring of pend_cap entries, NULL until the first command */
+    unsigned pend_first, pend_count, pend_cap;
     /* credentials */
     me_cred *cred;         /* current attempt, or NULL */
     uint32_t attempts;

@@ -235,15 +235,33 @@ static void data_bytes(me_session *s, me_dir dir, size_t n, me_text_id what)
 
 /* ---- pending commands ---- */
 
+/* Doubles the ring, oldest entry first.  A session that never pipelines keeps
+ * ME_PEND_MIN entries, not ME_MAX_PENDING: a ring of 64 was 2.5 KiB of every
+ * session (issue 13's memory per session). */
+static void pend_grow(me_session *s)
+{
+    unsigned cap = s->pend_cap ? 2 * s->pend_cap : ME_PEND_MIN, i;
+    me_pending *np = zalloc(s, cap * sizeof(*np));
+    for (i = 0; i < s->pend_count; i++)
+        np[i] = s->pend[(s->pend_first + i) % s->pend_cap];
+    if (s->pend && s->a.free)
+        s->a.free(s->a.ctx, s->pend);
+    s->pend = np;
+    s->pend_cap = cap;
+    s->pend_first = 0;
+}
+
 me_pending *me_pend_push(me_session *s, me_item *cmd_item, int cmd, const char *tag,
                          const char *arg)
 {
     me_pending *p;
     if (s->pend_count == ME_MAX_PENDING) { /* a client that never reads: forget the oldest */
-        s->pend_first = (s->pend_first + 1) % ME_MAX_PENDING;
+        s->pend_first = (s->pend_first + 1) % s->pend_cap;
         s->pend_count--;
     }
-    p = &s->pend[(s->pend_first + s->pend_count) % ME_MAX_PENDING];
+    if (s->pend_count == s->pend_cap)
+        pend_grow(s);
+    p = &s->pend[(s->pend_first + s->pend_count) % s->pend_cap];
     p->item = cmd_item;
     p->cmd = cmd;
     p->tag = tag;
@@ -257,7 +275,7 @@ me_pending *me_pend_at(const me_session *s, unsigned i)
 {
     if (i >= s->pend_count)
         return NULL;
-    return (me_pending *)&s->pend[(s->pend_first + i) % ME_MAX_PENDING];
+    return &s->pend[(s->pend_first + i) % s->pend_cap];
 }
 
 me_pending *me_pend_newest(const me_session *s, uint64_t cmd_mask)
@@ -299,7 +317,7 @@ bool me_pend_pop(me_session *s, me_pending *out)
 {
     if (!me_pend_peek(s, out))
         return false;
-    s->pend_first = (s->pend_first + 1) % ME_MAX_PENDING;
+    s->pend_first = (s->pend_first + 1) % s->pend_cap;
     s->pend_count--;
     return true;
 }
@@ -308,13 +326,12 @@ bool me_pend_take_tag(me_session *s, const char *tag, me_pending *out)
 {
     unsigned i;
     for (i = 0; i < s->pend_count; i++) {
-        unsigned k = (s->pend_first + i) % ME_MAX_PENDING;
-        if (s->pend[k].tag && strcmp(s->pend[k].tag, tag) == 0) {
+        me_pending *p = me_pend_at(s, i);
+        if (p->tag && strcmp(p->tag, tag) == 0) {
             unsigned j;
-            *out = s->pend[k];
+            *out = *p;
             for (j = i; j + 1 < s->pend_count; j++)
-                s->pend[(s->pend_first + j) % ME_MAX_PENDING] =
-                    s->pend[(s->pend_first + j + 1) % ME_MAX_PENDING];
+                *me_pend_at(s, j) = *me_pend_at(s, j + 1);
             s->pend_count--;
             return true;
         }

@@ -112,7 +112,7 @@ typedef struct smtp_state {
     /* multi-line reply being collected (continuation lines "250-...") */
     bool ml;
     char *ml_buf;      /* lines separated by '\n', at most ML_MAX bytes */
-    size_t ml_len;
+    size_t ml_len, ml_cap; /* ml_cap: ml_buf's size, grown by doubling as needed */
     const char *ml_enh;
     me_item *ml_item;  /* DATA record of this frame holding continuation lines */
 } smtp_state;
@@ -466,14 +466,30 @@ static void counted(me_session *s, me_dir dir, const uint8_t *d, size_t n, bool 
 
 static void ml_append(me_session *s, smtp_state *p, const char *t, size_t tl)
 {
-    size_t room;
-    if (!p->ml_buf)
-        p->ml_buf = s->a.alloc(s->a.ctx, ML_MAX + 1);
+    size_t room, want;
     if (p->ml_len && p->ml_len < ML_MAX)
         p->ml_buf[p->ml_len++] = '\n';
     room = ML_MAX - p->ml_len;
     if (tl > room)
         tl = room;
+    /* the buffer fits the longest reply seen (an EHLO reply: a few hundred
+     * bytes), not ML_MAX: 8 KiB kept per SMTP session was most of its cost */
+    want = p->ml_len + tl + 1;
+    if (want > p->ml_cap) {
+        size_t cap = p->ml_cap ? p->ml_cap : 256;
+        char *nb;
+        while (cap < want)
+            cap *= 2;
+        if (cap > ML_MAX + 1)
+            cap = ML_MAX + 1;
+        nb = s->a.alloc(s->a.ctx, cap);
+        if (p->ml_len)
+            memcpy(nb, p->ml_buf, p->ml_len);
+        if (p->ml_buf && s->a.free)
+            s->a.free(s->a.ctx, p->ml_buf);
+        p->ml_buf = nb;
+        p->ml_cap = cap;
+    }
     memcpy(p->ml_buf + p->ml_len, t, tl);
     p->ml_len += tl;
 }
