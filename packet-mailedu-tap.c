@@ -300,7 +300,7 @@ static void start_listener(const char *opt, out_kind kind, long stream, const ch
 }
 
 /* mailedu,sessions[,json][,FILTER] */
-static void sessions_init(const char *opt, void *userdata _U_)
+static mailedu_stat_init_ret sessions_init(const char *opt, void *userdata _U_)
 {
     const char *rest = opt + strlen("mailedu,sessions");
     out_kind kind = OUT_TABLE;
@@ -313,10 +313,11 @@ static void sessions_init(const char *opt, void *userdata _U_)
         rest += rest[4] == ',' ? 5 : 4;
     }
     start_listener(opt, kind, -1, rest);
+    MAILEDU_STAT_INIT_DONE;
 }
 
 /* mailedu,transcript[,STREAM] */
-static void transcript_init(const char *opt, void *userdata _U_)
+static mailedu_stat_init_ret transcript_init(const char *opt, void *userdata _U_)
 {
     const char *rest = opt + strlen("mailedu,transcript");
     long stream = -1;
@@ -329,10 +330,11 @@ static void transcript_init(const char *opt, void *userdata _U_)
         bad_argument(opt, "expected mailedu,transcript[,STREAM]");
     }
     start_listener(opt, OUT_TRANSCRIPT, stream, NULL);
+    MAILEDU_STAT_INIT_DONE;
 }
 
 /* mailedu,ladder[,STREAM] */
-static void ladder_init(const char *opt, void *userdata _U_)
+static mailedu_stat_init_ret ladder_init(const char *opt, void *userdata _U_)
 {
     const char *rest = opt + strlen("mailedu,ladder");
     long stream = -1;
@@ -345,15 +347,17 @@ static void ladder_init(const char *opt, void *userdata _U_)
         bad_argument(opt, "expected mailedu,ladder[,STREAM]");
     }
     start_listener(opt, OUT_LADDER, stream, NULL);
+    MAILEDU_STAT_INIT_DONE;
 }
 
 /* mailedu,hashes[,FILTER] */
-static void hashes_init(const char *opt, void *userdata _U_)
+static mailedu_stat_init_ret hashes_init(const char *opt, void *userdata _U_)
 {
     const char *rest = opt + strlen("mailedu,hashes");
     if (*rest && *rest != ',')
         bad_argument(opt, "expected mailedu,hashes[,FILTER]");
     start_listener(opt, OUT_HASHES, -1, *rest ? rest + 1 : NULL);
+    MAILEDU_STAT_INIT_DONE;
 }
 
 /* ---- registration ---- */

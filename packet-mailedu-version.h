@@ -39,4 +39,14 @@ typedef gboolean mailedu_pref_bool;
 #define mailedu_data_source_name get_data_source_name
 #endif
 
+/* 4.6: a -z report's init callback (stat_tap_init_cb) returns bool, true
+ * when the argument was taken.  mailedu exits with a message on a bad one. */
+#if MAILEDU_WS_AT_LEAST(4, 6)
+typedef bool mailedu_stat_init_ret;
+#define MAILEDU_STAT_INIT_DONE return true
+#else
+typedef void mailedu_stat_init_ret;
+#define MAILEDU_STAT_INIT_DONE return
+#endif
+
 #endif /* PACKET_MAILEDU_VERSION_H */
