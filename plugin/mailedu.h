@@ -105,38 +105,43 @@ typedef struct me_auth {
 } me_auth;
 
 typedef struct me_item me_item;
+/* One record: what one line (or one frame's data bytes) of a session means.
+ * Kept for every frame that carries mail, so it is packed: enums and flags in
+ * bit-fields (their enum type in the comment), texts by id, strings shared
+ * with the session where they repeat (user, mailbox).  128 bytes on LP64
+ * (was 168; issue 13). */
 struct me_item {
     me_item *next;         /* next record of the same frame */
-    uint32_t frame;
-    me_proto proto;
-    me_dir dir;
-    me_kind kind;
-    me_phase phase;
-    bool phase_start;      /* first record of a new phase */
-    bool inferred;         /* phase guessed: capture began mid-session */
-    bool tls;              /* session protected by TLS at this point */
     const char *command;   /* verb, upper case ("UID FETCH") */
     const char *argument;  /* raw arguments, unmasked */
     const char *masked;    /* arguments with secrets replaced, if any secret */
     const char *tag;       /* IMAP tag */
-    me_status status;
-    uint16_t reply_code;   /* SMTP */
     const char *enhanced;  /* SMTP enhanced status code "5.7.8" */
-    me_text_id explain;    /* main explanation */
-    me_text_id explain2;   /* secondary explanation (reply code detail, capability...) */
     const char *detail;    /* free text shown after the explanation (decoded error, cap list) */
-    uint32_t request_in;   /* reply: frame of its command */
-    uint32_t response_in;  /* command: frame of its reply; filled when the reply arrives */
     me_auth *auth;         /* credential snapshot, or NULL */
-    bool cleartext;        /* a reusable secret is readable in this line */
     const char *session_user;
     const char *mail_from; /* SMTP envelope, on MAIL lines */
     const char *rcpt;      /* on RCPT lines */
     const char *mailbox;   /* IMAP mailbox selected (on SELECT/EXAMINE and while selected) */
-    me_phase wrong_phase;  /* with ME_W_WRONG_PHASE: the phase the command is not valid in */
+    uint32_t frame;
+    uint32_t request_in;   /* reply: frame of its command */
+    uint32_t response_in;  /* command: frame of its reply; filled when the reply arrives */
     uint32_t data_len;     /* ME_KIND_DATA / TLS / DUPLICATE: byte count */
     uint32_t flags;        /* ME_W_* */
-    bool tls_offered;      /* the server had offered STARTTLS/STLS when the record was made */
+    uint16_t reply_code;   /* SMTP */
+    uint16_t explain;      /* me_text_id: main explanation */
+    uint16_t explain2;     /* me_text_id: secondary explanation (reply code detail, capability...) */
+    unsigned proto : 2;    /* me_proto */
+    unsigned dir : 1;      /* me_dir */
+    unsigned kind : 3;     /* me_kind */
+    unsigned phase : 5;    /* me_phase */
+    unsigned wrong_phase : 5; /* me_phase: with ME_W_WRONG_PHASE, the phase the command is not valid in */
+    unsigned status : 2;   /* me_status */
+    unsigned phase_start : 1; /* first record of a new phase */
+    unsigned inferred : 1; /* phase guessed: capture began mid-session */
+    unsigned tls : 1;      /* session protected by TLS at this point */
+    unsigned cleartext : 1; /* a reusable secret is readable in this line */
+    unsigned tls_offered : 1; /* the server had offered STARTTLS/STLS when the record was made */
 };
 
 typedef struct me_session me_session;

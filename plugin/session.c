@@ -34,6 +34,12 @@ const char *me_upper(me_session *s, const char *p, size_t n)
     return r;
 }
 
+/* me_item packs its enums into bit-fields (mailedu.h): they must fit. */
+_Static_assert(ME_PROTO_IMAP < 4 && ME_KIND_UNKNOWN < 8 && ME_STATUS_CONTINUE < 4,
+               "me_item's proto, kind and status bit-fields are too narrow");
+_Static_assert(ME_PHASE_COUNT <= 32, "me_item's phase bit-fields are too narrow");
+_Static_assert(TXT_COUNT <= 65536, "me_item's explanation ids are 16 bits");
+
 me_session *me_session_new(const me_alloc *a, me_proto proto, bool tls_from_start,
                            bool start_seen)
 {

@@ -498,6 +498,7 @@ static void ml_append(me_session *s, smtp_state *p, const char *t, size_t tl)
 static const char *ml_joined(me_session *s, const smtp_state *p)
 {
     char *r = s->a.alloc(s->a.ctx, p->ml_len * 3 + 1);
+    const char *c;
     size_t i, o = 0;
     for (i = 0; i < p->ml_len; i++) {
         if (p->ml_buf[i] == '\n') {
@@ -507,7 +508,10 @@ static const char *ml_joined(me_session *s, const smtp_state *p)
             r[o++] = p->ml_buf[i];
         }
     }
-    return me_smtp_clean(s, r, o);
+    c = me_smtp_clean(s, r, o);
+    if (s->a.free) /* me_smtp_clean made its own copy */
+        s->a.free(s->a.ctx, r);
+    return c;
 }
 
 /* Capability keywords of an EHLO reply with their RFC (language-neutral detail). */

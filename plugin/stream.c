@@ -16,7 +16,9 @@ struct me_stream {
     bool acked_valid;
     uint32_t next;    /* next byte expected */
     uint32_t acked;   /* highest acknowledgement of the peer */
-    held_seg held[ME_STREAM_MAX_HELD];
+    held_seg *held;   /* ME_STREAM_MAX_HELD slots, allocated at the first early
+                       * segment: most streams never hold one, and the slots
+                       * were 190 of a stream's 250 bytes (issue 13) */
     unsigned nheld;
     size_t held_bytes;
 };
@@ -136,6 +138,8 @@ static bool hold(me_stream *st, uint32_t seq, uint32_t seglen, const uint8_t *p,
     held_seg *h;
     if (st->nheld >= ME_STREAM_MAX_HELD || st->held_bytes + caplen > ME_STREAM_MAX_HELD_BYTES)
         return false;
+    if (!st->held)
+        st->held = (held_seg *)st->a.alloc(st->a.ctx, ME_STREAM_MAX_HELD * sizeof *st->held);
     h = &st->held[st->nheld++];
     h->seq = seq;
     h->len = seglen;
