@@ -54,13 +54,18 @@ typedef enum {
     WF_HTTP_CODE,    /* a CONNECT's 2xx reply with bytes after it (RFC 9110 §9.3.6) */
     WF_HTTP_FOR_URI,
     WF_HTTP_FILE_DATA,
+    WF_SOCKS_VERSION, /* a SOCKS5 reply with bytes after it (RFC 1928 §6) */
+    WF_SOCKS_COMMAND,
+    WF_SOCKS_RESULTS,
+    WF_SOCKS_PORT,
     WF_COUNT
 } wanted_field;
 
 static const char *const wanted_name[WF_COUNT] = {
     "tcp.payload", "tcp.seq_raw", "tcp.ack_raw", "tcp.len", "tcp.flags", "pop", "imap", "smtp",
-    "http.response.code", "http.response_for.uri", "http.file_data"};
-static int wanted_hf[WF_COUNT] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+    "http.response.code", "http.response_for.uri", "http.file_data", "socks.version",
+    "socks.command", "socks.results", "socks.port"};
+static int wanted_hf[WF_COUNT] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
 #define TCP_FIN 0x001
 #define TCP_SYN 0x002
@@ -96,6 +101,9 @@ typedef struct segment {
     const guint8 *bytes;           /* caplen captured payload bytes */
     me_proto layer;                /* a builtin mail dissector ran on this frame */
     guint32 layer_offset;          /* where its bytes start in the payload */
+    guint16 socks_connect;         /* a SOCKS5 CONNECT's DST.PORT, or 0 */
+    guint32 socks_tail;            /* a SOCKS5 success reply followed by tunnel
+                                    * bytes: where they start in the payload, or 0 */
 } segment;
 
 /* A 2xx reply to CONNECT (its request-URI is in authority form, host:port,
@@ -119,6 +127,43 @@ static void read_connect_reply(proto_tree *tree, segment *s, field_info *fpay)
     s->layer_offset = (guint32)(body->start - fpay->start);
 }
 
+/* A field's unsigned value, if it is in this segment's payload. */
+static gboolean payload_uint(proto_tree *tree, wanted_field w, field_info *fpay, guint32 caplen,
+                             guint32 *v, field_info **out)
+{
+    field_info *fi = wanted(tree, w);
+    if (!fi || fi->ds_tvb != fpay->ds_tvb || fi->start < fpay->start ||
+        fi->start >= fpay->start + (gint)caplen)
+        return FALSE;
+    *v = fvalue_get_uinteger(MAILEDU_FVALUE(fi));
+    if (out)
+        *out = fi;
+    return TRUE;
+}
+
+/* SOCKS5 (RFC 1928): the client's CONNECT names the port the tunnel goes to
+ * (§4: VER CMD RSV ATYP DST.ADDR DST.PORT), and the server's success reply
+ * (§6: VER REP=0 RSV ATYP BND.ADDR BND.PORT) ends with BND.PORT; what follows
+ * it in the same segment is the tunnel's first bytes (a greeting), which
+ * Wireshark's SOCKS dissector does not hand on. */
+static void read_socks(proto_tree *tree, segment *s, field_info *fpay)
+{
+    field_info *port;
+    guint32 ver, v, end;
+    if (!payload_uint(tree, WF_SOCKS_VERSION, fpay, s->caplen, &ver, NULL) || ver != 5 ||
+        !payload_uint(tree, WF_SOCKS_PORT, fpay, s->caplen, &v, &port))
+        return;
+    if (payload_uint(tree, WF_SOCKS_COMMAND, fpay, s->caplen, &ver, NULL)) {
+        if (ver == 1) /* CONNECT */
+            s->socks_connect = (guint16)v;
+        return;
+    }
+    end = (guint32)(port->start + port->length - fpay->start);
+    if (payload_uint(tree, WF_SOCKS_RESULTS, fpay, s->caplen, &v, NULL) && v == 0 &&
+        end < s->caplen)
+        s->socks_tail = end;
+}
+
 static void read_layer(proto_tree *tree, segment *s, field_info *fpay)
 {
     static const struct { wanted_field w; me_proto p; } layers[] = {
@@ -133,8 +178,11 @@ static void read_layer(proto_tree *tree, segment *s, field_info *fpay)
             return;
         }
     }
-    if (fpay)
+    if (fpay) {
         read_connect_reply(tree, s, fpay);
+        if (s->layer == ME_PROTO_NONE)
+            read_socks(tree, s, fpay);
+    }
 }
 
 static gboolean read_segment(proto_tree *tree, segment *s)
@@ -369,6 +417,12 @@ static void analyse(packet_info *pinfo, proto_tree *tree)
     if (!(mc = mailedu_conv_get(pinfo, s.seglen > 0 || (s.flags & TCP_SYN))))
         return;
     note_handshake(mc, pinfo, &s);
+    if (s.socks_connect)
+        mc->socks_port = s.socks_connect;
+    else if (s.socks_tail && mc->socks_port && mc->proto == ME_PROTO_NONE) {
+        s.layer = mailedu_port_proto(mc->socks_port);
+        s.layer_offset = s.socks_tail;
+    }
     if (s.seglen == 0 && !(mc->sess && (s.flags & TCP_ACK)))
         return; /* no payload, and nothing it acknowledges can matter */
     if (s.seglen > 0 && !is_mail(mc, pinfo, &s))

@@ -168,24 +168,16 @@ def check_generated(stem):
     want = {"mailedu.direction": "server", "mailedu.phase": "greeting",
             "mailedu.phase.start": "1", "mailedu.reply_code": "220", "mailedu.status": "ok"}
     got = {k: g[k] for k in want}
-    if stem in GREETING_MISSED:
-        c.check(sv_mixed, stem + ": the proxy's reply and the greeting share a segment")
-        # Wireshark 4.0 hands bytes that follow the proxy's reply in the same segment
-        # to no SMTP dissector (HTTP reads them as the 200's body, SOCKS ignores them),
-        # so mailedu, which follows the builtin layer, misses the greeting.  Known limit.
-        known_limit(got == want, "%s frame %d (proxy reply + greeting in one segment): "
-                    "greeting annotated: got %r" % (stem, greeting, got))
-    else:
-        c.eq(got, want, "%s frame %d: greeting" % (stem, greeting))
+    c.eq(bool(sv_mixed), stem.endswith("-coalesced"),
+         stem + ": the proxy's reply and the greeting share a segment only in the coalesced shape")
+    # with sv_mixed, the proxy's reply and the greeting share a segment: Wireshark
+    # hands the bytes after the reply to no SMTP dissector (HTTP reads them as the
+    # 200's body, SOCKS ignores them); mailedu finds where the reply ends (RFC 9112
+    # §2.1 for CONNECT, RFC 1928 §6 for SOCKS5) and reads the greeting there
+    c.eq(got, want, "%s frame %d: greeting" % (stem, greeting))
 
     # credentials, commands in their phases, phases in order (as the scenario recorded)
     exp_check = dict(exp, server_port=None)  # no Decode As: the tunnel decides
-    if stem in GREETING_MISSED:
-        # with the greeting unseen, the client's EHLO comes before any server line:
-        # mailedu's rule for an EHLO before the banner (README, "Unusual shapes")
-        # keeps it in greeting, and its 250 opens hello
-        exp_check["commands"] = [dict(x, phase="greeting") if x["command"].upper() == "EHLO" else x
-                                 for x in exp.get("commands", [])]
     check_expected(c, f, exp_check)
     # the password frame says the secret is readable; the user is known afterwards
     cred = exp["credentials"][0]
@@ -199,24 +191,7 @@ def check_generated(stem):
     same_passes(f, v, stem)
 
 
-_known = []
-# Captures whose greeting mailedu misses today (the proxy's reply and the
-# greeting in one segment); take a name out when the glue learns the shape.
-GREETING_MISSED = {"tunnel-socks5-coalesced"}
-
-
-def known_limit(ok, what):
-    """A documented limit: reported, not counted; when it starts to pass the
-    test fails so that the limit is taken out of the list."""
-    if ok:
-        c.check(False, "known limit now passes, remove it from the test: " + what)
-    else:
-        _known.append(what)
-
-
 for stem in ("tunnel-http-connect", "tunnel-http-connect-coalesced", "tunnel-socks5",
              "tunnel-socks5-coalesced"):
     check_generated(stem)
-for k in _known:
-    print("known limit [tunnel] " + k)
 c.done()
