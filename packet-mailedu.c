@@ -65,6 +65,10 @@ static const char *const wanted_name[WF_COUNT] = {
     "tcp.payload", "tcp.seq_raw", "tcp.ack_raw", "tcp.len", "tcp.flags", "pop", "imap", "smtp",
     "http.response.code", "http.response_for.uri", "http.file_data", "socks.version",
     "socks.command", "socks.results", "socks.port"};
+/* Other names a wanted field has had: Wireshark 4.4 and later name the
+ * request's URI on the response http.request.uri (4.0: http.response_for.uri). */
+static const char *const wanted_alias[WF_COUNT] = {
+    [WF_HTTP_FOR_URI] = "http.request.uri"};
 static int wanted_hf[WF_COUNT] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
 #define TCP_FIN 0x001
@@ -490,6 +494,8 @@ void proto_reg_handoff_mailedu(void)
     register_postdissector(mailedu_handle);
     for (i = 0; i < WF_COUNT; i++) {
         wanted_hf[i] = proto_registrar_get_id_byname(wanted_name[i]);
+        if (wanted_hf[i] < 0 && wanted_alias[i])
+            wanted_hf[i] = proto_registrar_get_id_byname(wanted_alias[i]);
         if (wanted_hf[i] < 0) {
             ws_warning("mailedu: Wireshark has no field \"%s\"; mailedu needs it and "
                        "will not annotate what depends on it", wanted_name[i]);
