@@ -82,7 +82,7 @@ def screenshot(capture, out, profile="mailedu", size=(1600, 1000), upper_pane=56
             f.write("gui.geometry_main_x: 0\ngui.geometry_main_y: 0\n"
                     "gui.geometry_main_width: %d\ngui.geometry_main_height: %d\n"
                     "gui.geometry_main_maximized: FALSE\n" % size)
-        with open(os.path.join(conf, "profiles", profile, "recent"), "w") as f:
+        with open(os.path.join(conf, "profiles", profile, "recent"), "a") as f:  # keep the column widths
             f.write("gui.geometry_main_upper_pane: %d\n" % upper_pane)
         _open_all(tmp)
         plugins = os.path.join(BUILD, "plugins")

@@ -71,6 +71,21 @@ for proto, phases in (("pop3", ["auth", "transaction", "update"]),
         want = 'mailedu.phase == "%s" && mailedu.proto == "%s"' % (ph, proto)
         c.check(any(r[1] == want for r in en), "a rule for %s %s" % (proto, ph))
 
+# --- column widths (recent): one per column of gui.column.format, in its order; the
+# Phase column holds the longest phase name ("authenticated", 13 characters, about
+# 100 px in Wireshark's default 10-point font) without eliding it ---
+for prof in ("mailedu", "mailedu-id"):
+    prefs = open(os.path.join(PROFILE, prof, "preferences")).read()
+    block = prefs.split("gui.column.format:")[1].split("\n\n")[0]
+    formats = re.findall(r'"[^"]*",\s*"([^"]*)"', block)
+    formats = [("%Cus:" + f.split(":")[1]) if f.startswith("%Cus:") else f for f in formats]
+    recent = open(os.path.join(PROFILE, prof, "recent")).read()
+    line = [l for l in recent.splitlines() if l.startswith("column.width:")]
+    pairs = re.findall(r'("[^"]*"|%[A-Za-z]+),\s*(\d+)', line[0]) if line else []
+    c.eq([f.strip('"') for f, _ in pairs], formats, prof + ": recent column.width lists the columns in order")
+    widths = {f.strip('"'): int(w) for f, w in pairs}
+    c.check(widths.get("%Cus:mailedu.phase", 0) >= 110, prof + ": Phase column at least 110 px wide")
+
 # --- install into a fresh configuration folder, without root's help ---
 tmp = tempfile.mkdtemp(prefix="mailedu-profile-")
 os.chmod(tmp, 0o755)
@@ -79,7 +94,7 @@ env = dict(os.environ, WIRESHARK_CONFIG_DIR=conf)
 p = subprocess.run([INSTALL], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 c.eq(p.returncode, 0, "install-profile exit status (%s)" % p.stdout.strip())
 for prof in ("mailedu", "mailedu-id"):
-    for f in ("colorfilters", "preferences", "dfilter_buttons"):
+    for f in ("colorfilters", "preferences", "dfilter_buttons", "recent"):
         c.check(os.path.isfile(os.path.join(conf, "profiles", prof, f)), "installed %s/%s" % (prof, f))
 # without WIRESHARK_CONFIG_DIR: the XDG folder Wireshark uses on Linux
 home = os.path.join(tmp, "home")
@@ -104,7 +119,7 @@ p = subprocess.run([INSTALL, "--zip", z], stdout=subprocess.PIPE, stderr=subproc
 c.eq(p.returncode, 0, "install-profile --zip (%s)" % p.stdout.strip())
 names = sorted(n for n in zipfile.ZipFile(z).namelist() if not n.endswith("/"))
 c.eq(names, sorted("%s/%s" % (pr, f) for pr in ("mailedu", "mailedu-id")
-                   for f in ("colorfilters", "dfilter_buttons", "preferences")), "zip contents")
+                   for f in ("colorfilters", "dfilter_buttons", "preferences", "recent")), "zip contents")
 for n in names:
     c.eq(zipfile.ZipFile(z).read(n), open(os.path.join(PROFILE, n), "rb").read(), "zip " + n)
 
