@@ -96,26 +96,8 @@ static void add_explain(proto_tree *t, tvbuff_t *tvb, me_text_id id)
  * the chosen language ("fase transaksi (TRANSACTION) - transaction"). */
 static const char *phase_label(me_proto proto, me_phase ph)
 {
-    me_text_id id = TXT_NONE;
-    switch (ph) {
-    case ME_PHASE_AUTH:
-        id = proto == ME_PROTO_POP3 ? TXT_PHASE_POP3_AUTH
-           : proto == ME_PROTO_IMAP ? TXT_PHASE_IMAP_AUTH : TXT_PHASE_SMTP_AUTH;
-        break;
-    case ME_PHASE_TRANSACTION: id = TXT_PHASE_POP3_TRANSACTION; break;
-    case ME_PHASE_UPDATE: id = TXT_PHASE_POP3_UPDATE; break;
-    case ME_PHASE_GREETING: id = TXT_PHASE_SMTP_GREETING; break;
-    case ME_PHASE_HELLO: id = TXT_PHASE_SMTP_HELLO; break;
-    case ME_PHASE_ENVELOPE: id = TXT_PHASE_SMTP_ENVELOPE; break;
-    case ME_PHASE_DATA: id = TXT_PHASE_SMTP_DATA; break;
-    case ME_PHASE_QUIT: id = TXT_PHASE_SMTP_QUIT; break;
-    case ME_PHASE_AUTHENTICATED: id = TXT_PHASE_IMAP_AUTHENTICATED; break;
-    case ME_PHASE_SELECTED: id = TXT_PHASE_IMAP_SELECTED; break;
-    case ME_PHASE_LOGOUT: id = TXT_PHASE_IMAP_LOGOUT; break;
-    case ME_PHASE_TLS: id = TXT_PHASE_TLS; break;
-    default: return me_phase_name(ph);
-    }
-    return lang_text(id);
+    me_text_id id = me_phase_text(proto, ph);
+    return id == TXT_NONE ? me_phase_name(ph) : lang_text(id);
 }
 
 /* The text after a warning's message, per the DETAIL column of warnings.def. */

@@ -180,6 +180,11 @@ bool me_session_tls(const me_session *s);
 
 const char *me_proto_name(me_proto p);
 const char *me_phase_name(me_phase p);
+/* The phase as messages name it in each language: the RFC's state name and
+ * the filter value ("TRANSACTION state - transaction", "fase transaksi
+ * (TRANSACTION) - transaction"); TXT_NONE for ME_PHASE_NONE.  The auth phase
+ * is named per protocol (RFC 1939 §3, RFC 9051 §3, RFC 4954 §4). */
+me_text_id me_phase_text(me_proto proto, me_phase ph);
 const char *me_status_name(me_status s);
 const char *me_result_name(me_result r);
 const char *me_dir_name(me_dir d);

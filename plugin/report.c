@@ -378,6 +378,14 @@ static void reply_head(me_buf *b, const me_item *it, const char *arg)
     }
 }
 
+/* A record whose line is shown as its byte count: bodies, literals, TLS and
+ * retransmitted bytes, unless an argument says more. */
+static bool byte_count_line(const me_item *it)
+{
+    return (it->kind == ME_KIND_DATA || it->kind == ME_KIND_TLS || it->kind == ME_KIND_DUPLICATE) &&
+           (it->data_len || !it->argument);
+}
+
 /* The line as a lab handout prints it; mask: secrets replaced. */
 static char *line_text(const me_item *it, bool mask)
 {
@@ -401,7 +409,7 @@ static char *line_text(const me_item *it, bool mask)
     case ME_KIND_DATA:
     case ME_KIND_TLS:
     case ME_KIND_DUPLICATE:
-        if (it->data_len || !arg) {
+        if (byte_count_line(it)) {
             me_buf_printf(&b, "[%u bytes%s]", it->data_len,
                           it->kind == ME_KIND_TLS ? " of TLS" :
                           it->kind == ME_KIND_DUPLICATE ? ", retransmitted" : " of data");
@@ -436,6 +444,8 @@ static void add_line(me_report *r, rep_session *s, const me_item *it)
     /* SMTP's end-of-data "." is a record of kind command without a verb: it
      * ends the content and is no command (docs/sessions-schema.md) */
     l->kind = it->kind == ME_KIND_COMMAND && !it->command ? ME_KIND_UNKNOWN : it->kind;
+    l->data_len = it->data_len;
+    l->counted = byte_count_line(it);
     l->text = line_text(it, false);
     if (it->masked)
         l->masked = line_text(it, true);

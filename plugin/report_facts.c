@@ -286,27 +286,33 @@ static void text_strs(me_buf *b, const rep_strs *l)
     }
 }
 
-/* The counts behind the verdict, one line. */
-static void text_counts(me_buf *b, const rep_session *s)
+/* The counts behind the verdict, one line, in English or Bahasa Indonesia
+ * (the words around the protocol's own keywords). */
+static void text_counts(me_buf *b, const rep_session *s, me_lang lang)
 {
     const rep_facts *f = &s->facts;
+    bool id = lang == ME_LANG_ID;
+    const char *yes = id ? "ya" : "yes", *no = id ? "tidak" : "no";
     if (s->proto == ME_PROTO_POP3) {
-        me_buf_puts(b, "retrieved ");
+        me_buf_puts(b, id ? "diambil " : "retrieved ");
         text_strs(b, &f->retrieved);
-        me_buf_puts(b, "; deleted ");
+        me_buf_puts(b, id ? "; dihapus " : "; deleted ");
         text_strs(b, &f->deleted);
-        me_buf_printf(b, "; UIDL %s; UPDATE %s\n", f->uidl ? "yes" : "no", f->update ? "yes" : "no");
+        me_buf_printf(b, "; UIDL %s; UPDATE %s\n", f->uidl ? yes : no, f->update ? yes : no);
     } else if (s->proto == ME_PROTO_SMTP) {
         me_buf_puts(b, "EHLO ");
         me_buf_utf8(b, f->hello ? f->hello : "-");
-        me_buf_printf(b, "; AUTH %s; messages %u; recipients accepted %zu, refused %u\n",
-                      s->nlogins ? "yes" : "no", f->messages, s->rcpt_ok.n, f->rcpt_refused);
+        me_buf_printf(b, id ? "; AUTH %s; pesan %u; penerima diterima %zu, ditolak %u\n"
+                            : "; AUTH %s; messages %u; recipients accepted %zu, refused %u\n",
+                      s->nlogins ? yes : no, f->messages, s->rcpt_ok.n, f->rcpt_refused);
     } else {
-        me_buf_puts(b, "mailboxes ");
+        me_buf_puts(b, id ? "mailbox " : "mailboxes ");
         text_strs(b, &s->mailboxes);
-        me_buf_puts(b, "; fetched ");
+        me_buf_puts(b, id ? "; diambil (FETCH) " : "; fetched ");
         text_strs(b, &f->fetched);
-        me_buf_printf(b, "; \\Seen set %u; \\Deleted set %u; EXPUNGE %u, CLOSE %u, expunged %u\n",
+        me_buf_printf(b, id ? "; \\Seen dipasang %u; \\Deleted dipasang %u; EXPUNGE %u, CLOSE %u, "
+                              "dihapus permanen %u\n"
+                            : "; \\Seen set %u; \\Deleted set %u; EXPUNGE %u, CLOSE %u, expunged %u\n",
                       f->seen_set, f->deleted_set, f->expunge_cmds, f->close_cmds, f->expunged);
     }
 }
@@ -314,12 +320,13 @@ static void text_counts(me_buf *b, const rep_session *s)
 void rep_facts_text(me_buf *b, const rep_session *s, const me_rep_opts *o, const char *indent)
 {
     rep_verdict v = rep_facts_verdict(s);
-    me_buf_printf(b, "%s%s: %s=%s (rule %s, %s)\n%s  ", indent,
-                  o->lang == ME_LANG_ID ? "Fakta sesi" : "Facts", v.key, v.value, v.rule,
+    me_buf_printf(b, "%s%s: %s=%s (%s %s, %s)\n%s  ", indent,
+                  o->lang == ME_LANG_ID ? "Fakta sesi" : "Facts", v.key, v.value,
+                  o->lang == ME_LANG_ID ? "aturan" : "rule", v.rule,
                   me_text_rfc(v.text), indent);
     me_buf_utf8(b, me_text(v.text, o->lang));
     me_buf_printf(b, "\n%s  ", indent);
-    text_counts(b, s);
+    text_counts(b, s, o->lang);
 }
 
 void rep_facts_brief(me_buf *b, const rep_session *s)
@@ -327,5 +334,5 @@ void rep_facts_brief(me_buf *b, const rep_session *s)
     rep_verdict v = rep_facts_verdict(s);
     me_buf_printf(b, "  stream %u %s=%s rule=%s (%s): ", s->stream, v.key, v.value, v.rule,
                   me_text_rfc(v.text));
-    text_counts(b, s);
+    text_counts(b, s, ME_LANG_EN); /* the table's brief form: key words, English */
 }

@@ -32,6 +32,9 @@ typedef struct rep_line {
     me_dir dir;
     me_phase phase;
     me_kind kind;
+    uint32_t data_len;     /* DATA, TLS, DUPLICATE: bytes */
+    bool counted;          /* text is that byte count, "[N bytes of TLS]" (the
+                            * transcript words it in the reader's language) */
     char *text;            /* unmasked */
     char *masked;          /* with secrets replaced; NULL when text holds none */
     me_text_id explain, explain2;

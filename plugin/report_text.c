@@ -6,7 +6,11 @@
 #include "report_int.h"
 
 /* Words of the headings, English and Bahasa Indonesia side by side. */
-typedef enum { L_SESSION, L_CLIENT, L_SERVER, L_PHASE, L_USER, L_LOGIN, L_NONE_FOUND, L_COUNT } lab_id;
+typedef enum {
+    L_SESSION, L_CLIENT, L_SERVER, L_PHASE, L_USER, L_LOGIN, L_NONE_FOUND, L_DECRYPTED,
+    L_NOT_DECRYPTED, L_OFFERED, L_SKIPPED, L_FRAMES, L_PASSWORD, L_TOKEN, L_SUCCESS, L_FAILURE,
+    L_BYTES_TLS, L_BYTES_DUP, L_BYTES_DATA, L_COUNT
+} lab_id;
 
 static const char *label(lab_id id, me_lang lang)
 {
@@ -18,6 +22,18 @@ static const char *label(lab_id id, me_lang lang)
         {"user", "pengguna"},
         {"login attempt", "percobaan login"},
         {"No mail session in this capture.", "Tidak ada sesi email dalam capture ini."},
+        {" (decrypted with keys)", " (didekripsi dengan kunci)"},
+        {" (not decrypted)", " (tidak didekripsi)"},
+        {", offered by the server", ", ditawarkan oleh server"},
+        {", SKIPPED: the client logged in without it", ", DILEWATI: klien login tanpa TLS"},
+        {"frames", "frame"},
+        {"password", "kata sandi"},
+        {"token", "token"},
+        {"success", "berhasil"},
+        {"failure", "gagal"},
+        {"[%u bytes of TLS]", "[%u byte data TLS]"},
+        {"[%u bytes, retransmitted]", "[%u byte, dikirim ulang]"},
+        {"[%u bytes of data]", "[%u byte data]"},
     };
     return t[id][lang == ME_LANG_ID ? 1 : 0];
 }
@@ -168,12 +184,12 @@ static void session_header(const rep_session *s, const me_rep_opts *o, me_buf *o
     me_buf_printf(out, ":%u -> %s ", s->cport, label(L_SERVER, o->lang));
     me_buf_utf8(out, s->server);
     me_buf_printf(out, ":%u\nTLS: %s%s%s%s", s->sport, rep_tls_mode(s),
-                  s->any_tls ? (s->decrypted ? " (decrypted with keys)" : " (not decrypted)") : "",
-                  s->offered ? ", offered by the server" : "",
-                  s->skipped ? ", SKIPPED: the client logged in without it" : "");
+                  s->any_tls ? label(s->decrypted ? L_DECRYPTED : L_NOT_DECRYPTED, o->lang) : "",
+                  s->offered ? label(L_OFFERED, o->lang) : "",
+                  s->skipped ? label(L_SKIPPED, o->lang) : "");
     me_buf_printf(out, "   %s: ", label(L_USER, o->lang));
     me_buf_utf8(out, s->user ? s->user : "-");
-    me_buf_printf(out, "   frames %u-%u\n", s->first_frame, s->last_frame);
+    me_buf_printf(out, "   %s %u-%u\n", label(L_FRAMES, o->lang), s->first_frame, s->last_frame);
     rep_facts_text(out, s, o, "");
     me_buf_puts(out, RULE);
 }
@@ -197,13 +213,13 @@ static void credential_notes(const rep_line *l, const me_rep_opts *o, me_buf *ou
         me_buf_printf(out, "          >> %s %u: %s=", label(L_LOGIN, o->lang), l->attempt,
                       label(L_USER, o->lang));
         me_buf_utf8(out, l->username);
-        me_buf_puts(out, l->password ? " password=" : " token=");
+        me_buf_printf(out, " %s=", label(l->password ? L_PASSWORD : L_TOKEN, o->lang));
         me_buf_utf8(out, rep_secret(o, l->password ? l->password : l->token));
         me_buf_puts(out, "\n");
     }
     if (l->result != ME_RESULT_NONE) {
         me_buf_printf(out, "          >> %s %u: %s (", label(L_LOGIN, o->lang), l->attempt,
-                      me_result_name(l->result));
+                      label(l->result == ME_RESULT_SUCCESS ? L_SUCCESS : L_FAILURE, o->lang));
         me_buf_utf8(out, l->username);
         me_buf_puts(out, ")\n");
     }
@@ -213,7 +229,12 @@ static void one_line(const rep_line *l, const me_rep_opts *o, me_buf *out)
 {
     uint32_t bit;
     me_buf_printf(out, "  %6u %s: ", l->frame, l->dir == ME_SERVER ? "S" : "C");
-    me_buf_utf8(out, o->mask && l->masked ? l->masked : l->text);
+    if (l->counted) /* a byte count: in the reader's language */
+        me_buf_printf(out, label(l->kind == ME_KIND_TLS ? L_BYTES_TLS :
+                                 l->kind == ME_KIND_DUPLICATE ? L_BYTES_DUP : L_BYTES_DATA, o->lang),
+                      l->data_len);
+    else
+        me_buf_utf8(out, o->mask && l->masked ? l->masked : l->text);
     me_buf_puts(out, "\n");
     explain_line(out, l->explain, o);
     explain_line(out, l->explain2, o);
@@ -238,8 +259,14 @@ static void session_dialogue(const rep_session *s, const me_rep_opts *o, me_buf 
     for (i = 0; i < s->nlines; i++) {
         const rep_line *l = &s->lines[i];
         if (i == 0 || l->phase != shown) {
-            me_buf_printf(out, "%s--- %s: %s ---\n", i ? "\n" : "", label(L_PHASE, o->lang),
-                          me_phase_name(l->phase));
+            /* the RFC's state name and the filter value, in the reader's language */
+            me_text_id ph = me_phase_text(s->proto, l->phase);
+            me_buf_printf(out, "%s--- ", i ? "\n" : "");
+            if (ph == TXT_NONE)
+                me_buf_printf(out, "%s: %s", label(L_PHASE, o->lang), me_phase_name(l->phase));
+            else
+                me_buf_utf8(out, me_text(ph, o->lang));
+            me_buf_puts(out, " ---\n");
             shown = l->phase;
         }
         one_line(l, o, out);

@@ -1,5 +1,5 @@
 /* texts.c - table built from texts.def */
-#include "texts.h"
+#include "mailedu.h"
 
 /* Every entry must have both languages: an empty literal has sizeof 1. */
 #define T(id, rfc, en, idn)                                                   \
@@ -32,4 +32,25 @@ const char *me_text_rfc(me_text_id id)
 const char *me_text_name(me_text_id id)
 {
     return (unsigned)id < TXT_COUNT ? table[id].name : "";
+}
+
+me_text_id me_phase_text(me_proto proto, me_phase ph)
+{
+    switch (ph) {
+    case ME_PHASE_AUTH:
+        return proto == ME_PROTO_POP3 ? TXT_PHASE_POP3_AUTH
+             : proto == ME_PROTO_IMAP ? TXT_PHASE_IMAP_AUTH : TXT_PHASE_SMTP_AUTH;
+    case ME_PHASE_TRANSACTION: return TXT_PHASE_POP3_TRANSACTION;
+    case ME_PHASE_UPDATE: return TXT_PHASE_POP3_UPDATE;
+    case ME_PHASE_GREETING: return TXT_PHASE_SMTP_GREETING;
+    case ME_PHASE_HELLO: return TXT_PHASE_SMTP_HELLO;
+    case ME_PHASE_ENVELOPE: return TXT_PHASE_SMTP_ENVELOPE;
+    case ME_PHASE_DATA: return TXT_PHASE_SMTP_DATA;
+    case ME_PHASE_QUIT: return TXT_PHASE_SMTP_QUIT;
+    case ME_PHASE_AUTHENTICATED: return TXT_PHASE_IMAP_AUTHENTICATED;
+    case ME_PHASE_SELECTED: return TXT_PHASE_IMAP_SELECTED;
+    case ME_PHASE_LOGOUT: return TXT_PHASE_IMAP_LOGOUT;
+    case ME_PHASE_TLS: return TXT_PHASE_TLS;
+    default: return TXT_NONE;
+    }
 }

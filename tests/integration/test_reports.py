@@ -234,7 +234,16 @@ f = os.path.join(PUBLIC, "pop3-userpass-authplain-5sess.pcap")
 one = tshark(["-n", "-r", f, "-q", "-z", "mailedu,transcript", "-z", "mailedu,sessions"])
 c.eq(one, tshark(["-n", "-r", f, "-q", "-2", "-z", "mailedu,transcript", "-z", "mailedu,sessions"]),
      "transcript and table identical with -2")
-c.check("--- phase: transaction ---" in one and "C: PASS pippozzo" in one, "transcript: phase heading and PASS line")
+c.check("--- TRANSACTION state - transaction ---" in one and "C: PASS pippozzo" in one, "transcript: phase heading and PASS line")
+# in Bahasa Indonesia: a STARTTLS session without keys (smtp-starttls-auth: frames 11-29
+# are TLS records after the 220 to STARTTLS at 10, tshark -x) counts its bytes in Indonesian
+tid = section(tshark(["-n", "-r", os.path.join(CAPTURES, "smtp-starttls-auth.pcapng"), "-q",
+                      "-o", "mailedu.language:id", "-z", "mailedu,transcript"]), "transcript")
+c.check("      11 C: [517 byte data TLS]" in tid and "bytes of" not in tid,
+        "transcript in id: TLS records counted in Indonesian")
+c.check("(tidak didekripsi), ditawarkan oleh server" in tid and
+        "--- fase salam pembuka (greeting) - greeting ---" in tid,
+        "transcript in id: TLS state and phase headings in Indonesian")
 st = [s for s in sessions(f)["sessions"]][0]["stream"]
 part = section(tshark(["-n", "-r", f, "-q", "-z", "mailedu,transcript,%d" % st]), "transcript")
 c.eq([ln.split()[1] for ln in part.splitlines() if ln.startswith("Session ")], ["%d:" % st], "transcript,STREAM")

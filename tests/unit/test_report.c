@@ -106,12 +106,28 @@ static void transcript_and_table(void)
     me_buf b = {0};
     me_report_transcript(r, &EN, &b);
     CHECK(has(&b, "Session 3: POP3  client 198.51.100.7:40000 -> server 192.0.2.1:110\nTLS: none"));
-    CHECK(has(&b, "--- phase: auth ---\n       1 S: +OK POP3 server ready <1896.697170952@dbc.mit.edu>\n"));
+    CHECK(has(&b, "--- AUTHORIZATION state - auth ---\n       1 S: +OK POP3 server ready <1896.697170952@dbc.mit.edu>\n"));
     CHECK(has(&b, "       4 C: PASS wrong\n"));
     CHECK(has(&b, ">> login attempt 1: user=mrose password=wrong\n"));
     CHECK(has(&b, ">> login attempt 1: failure (mrose)\n"));
-    CHECK(has(&b, "\n--- phase: transaction ---\n       8 C: STAT\n"));
+    CHECK(has(&b, "\n--- TRANSACTION state - transaction ---\n       8 C: STAT\n"));
     me_buf_free(&b);
+    {
+        /* Bahasa Indonesia: headings, phase names, credential notes and results
+         * in the reader's language; the protocol's own words stay as sent */
+        me_rep_opts o = EN;
+        o.lang = ME_LANG_ID;
+        me_report_transcript(r, &o, &b);
+        CHECK(has(&b, "Sesi 3: POP3  klien 198.51.100.7:40000 -> server 192.0.2.1:110\nTLS: none"));
+        CHECK(has(&b, "   frame 1-11\n"));
+        CHECK(has(&b, "--- fase otorisasi (AUTHORIZATION) - auth ---\n       1 S: +OK POP3 server ready"));
+        CHECK(has(&b, ">> percobaan login 1: pengguna=mrose kata sandi=wrong\n"));
+        CHECK(has(&b, ">> percobaan login 1: gagal (mrose)\n"));
+        CHECK(has(&b, ">> percobaan login 2: berhasil (mrose)\n"));
+        CHECK(has(&b, "\n--- fase transaksi (TRANSACTION) - transaction ---\n       8 C: STAT\n"));
+        CHECK(strstr(b.p, "password=") == NULL && strstr(b.p, "frames ") == NULL);
+        me_buf_free(&b);
+    }
     {
         me_rep_opts o = EN;
         o.stream = 4; /* no such stream */
