@@ -12,6 +12,11 @@ import subprocess
 import sys
 import tempfile
 
+# tshark's exit status for a capture cut short in the middle of a packet (read
+# to its last whole packet, then an error): 2 in Wireshark 4.0 and 4.4,
+# WS_EXIT_READ_ERROR (14, ws_exit_codes.h) in 4.6
+CUT_SHORT_EXIT = (2, 14)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.abspath(os.environ.get("MAILEDU_BUILD", os.path.join(ROOT, "build")))
 SHARED = os.path.abspath(os.environ.get("SHARED", os.path.join(ROOT, "..", "shared")))
