@@ -110,6 +110,13 @@ typedef struct segment {
                                     * bytes: where they start in the payload, or 0 */
 } segment;
 
+/* The field starts inside this segment's captured payload. */
+static gboolean in_payload(const field_info *fi, const field_info *fpay, guint32 caplen)
+{
+    return fi && fi->ds_tvb == fpay->ds_tvb && fi->start >= fpay->start &&
+           fi->start < fpay->start + (gint)caplen;
+}
+
 /* A 2xx reply to CONNECT (its request-URI is in authority form, host:port,
  * RFC 9112 §3.2.3) with bytes after its header in the same segment: the
  * tunnel starts there (RFC 9110 §9.3.6), but Wireshark's HTTP dissector
@@ -120,8 +127,7 @@ static void read_connect_reply(proto_tree *tree, segment *s, field_info *fpay)
     field_info *body = wanted(tree, WF_HTTP_FILE_DATA);
     const char *u, *colon;
     guint32 c;
-    if (!code || !uri || !body || body->ds_tvb != fpay->ds_tvb || body->start < fpay->start ||
-        body->start >= fpay->start + (gint)s->caplen)
+    if (!code || !uri || !in_payload(body, fpay, s->caplen))
         return;
     c = fvalue_get_uinteger(MAILEDU_FVALUE(code));
     u = fvalue_get_string(MAILEDU_FVALUE(uri));
@@ -136,8 +142,7 @@ static gboolean payload_uint(proto_tree *tree, wanted_field w, field_info *fpay,
                              guint32 *v, field_info **out)
 {
     field_info *fi = wanted(tree, w);
-    if (!fi || fi->ds_tvb != fpay->ds_tvb || fi->start < fpay->start ||
-        fi->start >= fpay->start + (gint)caplen)
+    if (!in_payload(fi, fpay, caplen))
         return FALSE;
     *v = fvalue_get_uinteger(MAILEDU_FVALUE(fi));
     if (out)
@@ -175,8 +180,7 @@ static void read_layer(proto_tree *tree, segment *s, field_info *fpay)
     guint i;
     for (i = 0; i < G_N_ELEMENTS(layers) && fpay; i++) {
         field_info *fi = wanted(tree, layers[i].w);
-        if (fi && fi->ds_tvb == fpay->ds_tvb && fi->start >= fpay->start &&
-            fi->start < fpay->start + (gint)s->caplen) {
+        if (in_payload(fi, fpay, s->caplen)) {
             s->layer = layers[i].p;
             s->layer_offset = (guint32)(fi->start - fpay->start);
             return;
