@@ -132,7 +132,8 @@ void mailedu_recognise_layer(mailedu_conv *mc, packet_info *pinfo, me_proto prot
     mc->proto = proto;
     mc->origin = MAILEDU_BY_LAYER;
     mc->server_port = (guint16)(from_server ? pinfo->srcport : pinfo->destport);
-    mc->detect = NULL; /* what it looked at was the tunnel's, not mail */
+    me_detect_free(mc->detect); /* what it looked at was the tunnel's, not mail */
+    mc->detect = NULL;
 }
 
 static mailedu_heur_ret dissect_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,

@@ -229,6 +229,13 @@ static void wmem_file_free(void *ctx, void *p)
 
 const me_alloc mailedu_file_alloc = {wmem_file_alloc, NULL, wmem_file_free};
 
+/* Records are made in the packet's pool and packed into file scope at the
+ * end of the frame (plugin/pack.c): most of a made record is empty slots. */
+static void *wmem_pool_alloc(void *ctx, size_t n)
+{
+    return wmem_alloc0((wmem_allocator_t *)ctx, n);
+}
+
 mailedu_conv *mailedu_conv_get(packet_info *pinfo, gboolean create)
 {
     conversation_t *conv = create ? find_or_create_conversation(pinfo)
@@ -269,13 +276,30 @@ static void replay_detected(void *ctx, me_dir dir, const uint8_t *p, size_t n)
     me_session_feed((me_session *)ctx, dir, p, n, 0, FALSE); /* state only: no frame */
 }
 
-static void start_session(mailedu_conv *mc)
+/* Both sides have finished and all their bytes were read: the session's
+ * working state goes back to file scope's free lists, where the next
+ * sessions take it (a capture of many sessions needs memory for those open
+ * at once, not for all; issue 13).  Its records stay. */
+static void finish_session(mailedu_conv *mc)
+{
+    me_session_free(mc->sess);
+    me_stream_free(mc->flow[ME_CLIENT]);
+    me_stream_free(mc->flow[ME_SERVER]);
+    mc->sess = NULL;
+    mc->flow[ME_CLIENT] = mc->flow[ME_SERVER] = NULL;
+    mc->closed = TRUE;
+}
+
+static void start_session(mailedu_conv *mc, const me_alloc *records)
 {
     mc->sess = me_session_new(&mailedu_file_alloc, mc->proto, mc->tls_port, mc->syn);
+    mc->kept = me_session_kept(mc->sess);
+    me_session_use_records(mc->sess, records);
     mc->flow[ME_CLIENT] = me_stream_new(&mailedu_file_alloc);
     mc->flow[ME_SERVER] = me_stream_new(&mailedu_file_alloc);
     if (mc->detect) /* bytes the heuristic looked at in earlier segments */
         me_detect_replay(mc->detect, replay_detected, mc->sess);
+    me_detect_free(mc->detect); /* the session has what it needs */
     mc->detect = NULL;
 }
 
@@ -408,22 +432,27 @@ static void feed_segment(mailedu_conv *mc, packet_info *pinfo, const segment *s,
         add_items(f, me_session_note(mc->sess, f->dir, s->seglen, pinfo->num, TXT_DUPLICATE));
     else if (v == ME_STREAM_DELIVERED && !f->head)
         add_items(f, me_session_note(mc->sess, f->dir, s->seglen, pinfo->num, TXT_GAP_DATA));
-    if (s->flags & (TCP_FIN | TCP_RST)) /* nothing more is coming from this side */
+    if (s->flags & (TCP_FIN | TCP_RST)) { /* nothing more is coming from this side */
         me_stream_flush(mc->flow[f->dir], &sink);
+        mc->fin |= (guint8)(1u << f->dir);
+    }
 }
 
-static void analyse(packet_info *pinfo, proto_tree *tree)
+/* The first look at a frame: feeds its segment to its session.  Returns the
+ * mail conversation it belongs to, or NULL. */
+static mailedu_conv *analyse(packet_info *pinfo, proto_tree *tree)
 {
     mailedu_conv *mc;
     segment s;
     feed_ctx f;
+    me_alloc records;
 
     if (!read_segment(tree, &s))
-        return;
+        return NULL;
     /* a conversation costs mailedu nothing until it carries payload; only its
      * SYN is remembered (where each side's bytes start) */
-    if (!(mc = mailedu_conv_get(pinfo, s.seglen > 0 || (s.flags & TCP_SYN))))
-        return;
+    if (!(mc = mailedu_conv_get(pinfo, s.seglen > 0 || (s.flags & TCP_SYN))) || mc->closed)
+        return NULL;
     note_handshake(mc, pinfo, &s);
     if (s.socks_connect)
         mc->socks_port = s.socks_connect;
@@ -432,28 +461,42 @@ static void analyse(packet_info *pinfo, proto_tree *tree)
         s.layer_offset = s.socks_tail;
     }
     if (s.seglen == 0 && !(mc->sess && (s.flags & TCP_ACK)))
-        return; /* no payload, and nothing it acknowledges can matter */
+        return NULL; /* no payload, and nothing it acknowledges can matter */
     if (s.seglen > 0 && !is_mail(mc, pinfo, &s))
-        return;
+        return NULL;
+    records.alloc = wmem_pool_alloc;
+    records.ctx = pinfo->pool;
+    records.free = NULL;
     if (!mc->sess)
-        start_session(mc);
+        start_session(mc, &records);
+    me_session_use_records(mc->sess, &records);
     memset(&f, 0, sizeof f);
     f.mc = mc;
     f.pinfo = pinfo;
     f.dir = pinfo->srcport == mc->server_port ? ME_SERVER : ME_CLIENT;
     feed_segment(mc, pinfo, &s, &f);
-    if (f.head)
-        p_add_proto_data(wmem_file_scope(), pinfo, proto_mailedu, 0, f.head);
+    /* kept in the session, not with p_add_proto_data: that costs 40 bytes a
+     * frame more than the records themselves (issue 13) */
+    me_keep(mc->kept, pinfo->num, f.head);
+    me_session_use_records(mc->sess, NULL); /* the pool goes with the packet */
+    if (mc->fin == 3)
+        finish_session(mc);
+    return mc;
 }
 
 static int dissect_mailedu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
     const me_item *items;
+    mailedu_conv *mc;
+    me_alloc pool = {wmem_pool_alloc, NULL, NULL};
     if (pinfo->ptype != PT_TCP)
         return 0;
-    if (!PINFO_FD_VISITED(pinfo))
-        analyse(pinfo, tree);
-    items = (const me_item *)p_get_proto_data(wmem_file_scope(), pinfo, proto_mailedu, 0);
+    mc = PINFO_FD_VISITED(pinfo) ? mailedu_conv_get(pinfo, FALSE) : analyse(pinfo, tree);
+    if (!mc || !mc->kept)
+        return 0;
+    /* every pass renders the kept form, so one pass and two show the same */
+    pool.ctx = pinfo->pool;
+    items = me_kept_unpack(mc->kept, pinfo->num, &pool);
     if (!items)
         return 0;
     mailedu_tap_queue(pinfo, items);

@@ -57,6 +57,9 @@ typedef struct mailedu_conv {
     guint16 socks_port;              /* DST.PORT of a SOCKS5 CONNECT seen here (RFC 1928 §4) */
     /* meaning */
     me_session *sess;
+    me_kept *kept;                   /* the session's records, also once it is freed */
+    guint8 fin;                      /* 1 << me_dir: that side sent FIN or RST */
+    gboolean closed;                 /* both sides finished: sess and flow freed */
 } mailedu_conv;
 
 /* Memory for everything kept across frames: wmem file scope. */

@@ -117,6 +117,19 @@ me_detect *me_detect_new(const me_alloc *a)
     return d;
 }
 
+void me_detect_free(me_detect *d)
+{
+    unsigned i;
+    if (!d || !d->a.free)
+        return;
+    for (i = 0; i < 2; i++)
+        if (d->probe[i])
+            d->a.free(d->a.ctx, d->probe[i]);
+    if (d->greeting)
+        d->a.free(d->a.ctx, d->greeting);
+    d->a.free(d->a.ctx, d);
+}
+
 me_proto me_detect_proto(const me_detect *d)
 {
     return d->proto;

@@ -29,6 +29,9 @@ typedef struct me_detect me_detect;
 /* A recogniser for one conversation; memory from a (never freed
  * individually).  Never NULL. */
 me_detect *me_detect_new(const me_alloc *a);
+/* Returns d and the bytes it gathered to its allocator (if that frees);
+ * NULL is allowed.  d must not be used after. */
+void me_detect_free(me_detect *d);
 
 /* One segment's payload, sent from port src to port dst.  Returns the verdict
  * so far; once MAIL or NOT_MAIL, later calls return the same. */

@@ -51,8 +51,8 @@ const char *me_imap_disp(me_session *s, const char *p, size_t n)
         if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
             break;
     if (i == n)
-        return me_strndup(s, p, n);
-    r = s->a.alloc(s->a.ctx, 4 * n + 1);
+        return me_rstrndup(s, p, n);
+    r = me_ralloc(s, 4 * n + 1);
     return me_printable((const uint8_t *)p, n, r);
 }
 
@@ -140,17 +140,17 @@ bool me_imap_literal_end(const char *l, size_t n, uint64_t *num, bool *plus, siz
 }
 
 /* The newest pending command of the given kind (for untagged data), or NULL. */
-me_item *me_imap_pending_of(const me_session *s, int cmd, int alt)
+uint32_t me_imap_pending_of(const me_session *s, int cmd, int alt)
 {
     uint64_t mask = ((uint64_t)1 << cmd) | (alt != CMD_UNKNOWN ? (uint64_t)1 << alt : 0);
     const me_pending *p = me_pend_newest(s, mask);
-    return p ? p->item : NULL;
+    return p ? p->item.frame : 0;
 }
 
-me_item *me_imap_pending_tag(const me_session *s, const char *tag)
+uint32_t me_imap_pending_tag(const me_session *s, const char *tag)
 {
     const me_pending *p = me_pend_with_tag(s, tag);
-    return p ? p->item : NULL;
+    return p ? p->item.frame : 0;
 }
 
 /* A pending command will move the session to a phase where cmd is valid
@@ -354,7 +354,7 @@ static void done_line(me_session *s, imap_state *st, const char *l, size_t n)
     it->command = me_upper(s, l, n);
     it->explain = TXT_IMAP_DONE;
     st->idle = false;
-    st->done_item = it;
+    st->done_item = me_ref_of(it);
     if (st->mid && !st->cli_synced) {
         st->cli_synced = true;
         if (!s->inferred || me_imap_rank(s->phase) < me_imap_rank(ME_PHASE_AUTHENTICATED))
@@ -468,7 +468,7 @@ static const char *command_args(me_session *s, imap_state *st, me_item *it, int 
     case CMD_IDLE:
         st->idle = true;
         st->idle_tag = tagstr;
-        st->done_item = NULL;
+        st->done_item = me_ref_of(NULL);
         break;
     case CMD_LOGOUT:
         /* RFC 9051 §3.4: the session is in the Logout state once LOGOUT is sent */
@@ -545,7 +545,7 @@ static void piece(me_session *s, imap_state *st, const char *l, size_t n)
         c->capture = false;
         c->bad_lit = false;
         c->tag = NULL;
-        c->first = NULL;
+        c->first = 0;
     }
     c->cur_lit = false;
     at = c->len;
@@ -577,7 +577,7 @@ static void piece(me_session *s, imap_state *st, const char *l, size_t n)
     it->explain = plus ? TXT_IMAP_LITERAL_PLUS : TXT_IMAP_LITERAL_WAIT;
     it->data_len = (uint32_t)n + 2;
     if (!c->first)
-        c->first = it;
+        c->first = it->frame;
     if (st->mid && !st->cli_synced && !s->inferred)
         me_mark_inferred(s, it, ME_PHASE_AUTHENTICATED);
     if (plus) {
@@ -681,4 +681,12 @@ static void counted(me_session *s, me_dir dir, const uint8_t *d, size_t n, bool 
         lit_bytes(s, &st->c, (const char *)d, n);
 }
 
-const me_engine me_imap_engine = {init, line, NULL, counted}; /* IMAP has no dot bodies */
+static void fini(me_session *s)
+{
+    imap_state *st = s->st;
+    if (st->c.buf)
+        s->a.free(s->a.ctx, st->c.buf);
+    s->a.free(s->a.ctx, st);
+}
+
+const me_engine me_imap_engine = {init, line, NULL, counted, fini}; /* no dot bodies */

@@ -88,7 +88,7 @@ typedef struct imap_cline {
     bool sync_wait;    /* {N}: waiting for the server's "+" */
     uint64_t sync_n;
     const char *tag;   /* tag of the line, for a refused literal */
-    me_item *first;    /* record of the line's first piece */
+    uint32_t first;    /* frame of the line's first piece, 0 before it */
 } imap_cline;
 
 typedef struct imap_state {
@@ -102,7 +102,7 @@ typedef struct imap_state {
     const char *sasl_tag;
     bool idle;           /* between IDLE and DONE */
     const char *idle_tag;
-    me_item *done_item;
+    me_ref done_item;    /* the DONE line, answered by IDLE's tagged reply */
     bool srv_cont;       /* the server's line goes on after a literal */
     imap_cline c;
 } imap_state;
@@ -112,17 +112,17 @@ typedef struct imap_state {
 /* A record of this session (the core adds the selected mailbox). */
 me_item *me_imap_new_item(me_session *s, imap_state *st, me_dir dir, me_kind kind);
 /* A displayable copy of n bytes at p: control bytes escaped as \xNN. */
-const char *me_imap_disp(me_session *s, const char *p, size_t n);
+const char *me_imap_disp(me_session *s, const char *p, size_t n); /* record allocation */
 /* True if p (n bytes) is a valid tag (RFC 9051 §9: ASTRING-CHARs but "+"). */
 bool me_imap_valid_tag(const char *p, size_t n);
 /* A line (n bytes) that ends in {N} or {N+} (RFC 9051 §4.3, RFC 7888): sets
  * *num, *plus and *mark (offset of "{"); *bad when the count is absurd. */
 bool me_imap_literal_end(const char *l, size_t n, uint64_t *num, bool *plus, size_t *mark,
                          bool *bad);
-/* The newest pending command of kind cmd (or alt), or NULL. */
-me_item *me_imap_pending_of(const me_session *s, int cmd, int alt);
-/* The pending command with this tag, or NULL. */
-me_item *me_imap_pending_tag(const me_session *s, const char *tag);
+/* The frame of the newest pending command of kind cmd (or alt), or 0. */
+uint32_t me_imap_pending_of(const me_session *s, int cmd, int alt);
+/* The frame of the pending command with this tag, or 0. */
+uint32_t me_imap_pending_tag(const me_session *s, const char *tag);
 /* Forgets partial lines and literals (after STARTTLS). */
 void me_imap_reset_lines(imap_state *st);
 /* Order of the phases, for "a deeper phase" (Not Authenticated = 1 ... Logout = 4). */

@@ -226,9 +226,8 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
         st->idle = false;
         if (ok)
             it->explain = TXT_IMAP_IDLE_OK;
-        if (st->done_item && !st->done_item->response_in)
-            st->done_item->response_in = it->frame;
-        st->done_item = NULL;
+        me_respond(s, st->done_item, it->frame);
+        st->done_item = me_ref_of(NULL);
         break;
     case CMD_APPEND:
         if (ok)
@@ -278,7 +277,7 @@ static void tagged(me_session *s, imap_state *st, const char *l, size_t n)
         return;
     }
     it = me_imap_new_item(s, st, ME_SERVER, ME_KIND_REPLY);
-    it->tag = me_strndup(s, tag, tl);
+    it->tag = me_rstrndup(s, tag, tl);
     it->status = status;
     it->explain = status == ME_STATUS_OK          ? TXT_IMAP_TAGGED_OK
                   : me_ieq(w, wl, "NO")            ? TXT_IMAP_TAGGED_NO
@@ -295,11 +294,11 @@ static void tagged(me_session *s, imap_state *st, const char *l, size_t n)
         if (!it->explain2)
             it->explain2 = TXT_IMAP_LITERAL_REFUSED;
         if (st->c.first)
-            it->request_in = st->c.first->frame;
+            it->request_in = st->c.first;
         return;
     }
     if (me_pend_take_tag(s, it->tag, &pc)) {
-        me_link(pc.item, it);
+        me_link(s, pc.item, it);
         reply_for(s, st, it, &pc, status, code);
         return;
     }
@@ -354,7 +353,7 @@ static void untagged_numbered(me_session *s, imap_state *st, me_item *it, const 
     const char *w2, *r2;
     size_t w2l, r2l;
     uint64_t num;
-    me_item *c = NULL;
+    uint32_t c = 0;
     me_first_word(rest, rl, &w2, &w2l, &r2, &r2l);
     if (!me_parse_u64(w, wl, &num))
         it->flags |= ME_W_MALFORMED;
@@ -375,7 +374,7 @@ static void untagged_numbered(me_session *s, imap_state *st, me_item *it, const 
             it->flags |= ME_W_MALFORMED;
     }
     if (c)
-        it->request_in = c->frame;
+        it->request_in = c;
     srv_infer(s, st, it, ME_PHASE_SELECTED, true);
 }
 
@@ -389,14 +388,14 @@ static void untagged_data(me_session *s, imap_state *st, me_item *it, const char
         it->flags |= ME_W_MALFORMED;
     for (i = 0; i < sizeof(data_resps) / sizeof(data_resps[0]); i++) {
         if (me_ieq(w, wl, data_resps[i].name)) {
-            me_item *c = data_resps[i].cmd != CMD_UNKNOWN
+            uint32_t c = data_resps[i].cmd != CMD_UNKNOWN
                              ? me_imap_pending_of(s, data_resps[i].cmd,
                                                   data_resps[i].cmd == CMD_SELECT ? CMD_EXAMINE
                                                                                   : CMD_UNKNOWN)
-                             : NULL;
+                             : 0;
             it->explain = data_resps[i].text;
             if (c)
-                it->request_in = c->frame;
+                it->request_in = c;
             break;
         }
     }
@@ -463,7 +462,7 @@ static void continuation(me_session *s, imap_state *st, const char *l, size_t n)
     size_t skip = (n >= 2 && l[1] == ' ') ? 2 : 1;
     me_item *it = me_imap_new_item(s, st, ME_SERVER, ME_KIND_CHALLENGE);
     it->status = ME_STATUS_CONTINUE;
-    it->argument = me_strndup(s, "", 0);
+    it->argument = me_rstrndup(s, "", 0);
     if (n > skip)
         it->argument = me_imap_disp(s, l + skip, n - skip);
     srv_infer(s, st, it, s->phase, false);
@@ -472,14 +471,14 @@ static void continuation(me_session *s, imap_state *st, const char *l, size_t n)
         st->c.sync_wait = false;
         it->explain = TXT_IMAP_CONT_LITERAL;
         if (st->c.first)
-            it->request_in = st->c.first->frame;
+            it->request_in = st->c.first;
         me_expect_counted(s, ME_CLIENT, st->c.sync_n, st->c.capture, TXT_IMAP_LITERAL);
         return;
     }
     if (st->in_sasl && s->cred && s->cred->is_sasl) {
         /* "+ base64": a SASL challenge (RFC 9051 §6.2.2) */
         me_sasl_out o;
-        me_item *c = me_imap_pending_tag(s, st->sasl_tag);
+        uint32_t c = me_imap_pending_tag(s, st->sasl_tag);
         me_sasl_server(&s->cred->sasl, l + skip, n > skip ? n - skip : 0, &o);
         me_cred_apply_sasl(s, it, &o);
         it->explain = TXT_SASL_CHALLENGE;
@@ -487,14 +486,14 @@ static void continuation(me_session *s, imap_state *st, const char *l, size_t n)
         if (o.decoded)
             it->detail = o.decoded;
         if (c)
-            it->request_in = c->frame;
+            it->request_in = c;
         return;
     }
     if (st->idle) {
-        me_item *c = me_imap_pending_tag(s, st->idle_tag);
+        uint32_t c = me_imap_pending_tag(s, st->idle_tag);
         it->explain = TXT_IMAP_CONT_IDLE;
         if (c)
-            it->request_in = c->frame;
+            it->request_in = c;
         return;
     }
     it->explain = TXT_IMAP_CONT;

@@ -11,11 +11,23 @@
 #define ME_MAX_PENDING 64u    /* commands awaiting a reply (pipelining) */
 #define ME_PEND_MIN    4u     /* the ring of them starts this small and doubles */
 #define ME_LINE_TAIL   64u    /* last bytes of an over-long line that are kept */
-#define ME_LINE_BUF_MIN 128u /* a partial line's buffer starts here and doubles */
+#define ME_LINE_BUF_MIN 16u  /* a partial line's buffer starts here and doubles (a body
+                              * keeps 2 bytes of a partial line: 16 is plenty) */
+
+/* A record of this or an earlier frame, by its frame and index: records are
+ * packed at the end of their frame (mailedu.h), so engines keep no pointer to
+ * one past its frame.  frame 0: none. */
+typedef struct me_ref {
+    uint32_t frame;
+    uint16_t index;
+} me_ref;
+
+/* The reference of a record; {0, 0} for NULL. */
+me_ref me_ref_of(const me_item *it);
 
 /* A command waiting for its reply. */
 typedef struct me_pending {
-    me_item *item;     /* the command's record (for response_in) */
+    me_ref item;       /* the command's record (for response_in and request_in) */
     int cmd;           /* engine-specific command id */
     const char *tag;   /* IMAP tag, else NULL */
     const char *arg;   /* engine use (e.g. mailbox of SELECT) */
@@ -61,7 +73,23 @@ typedef struct me_engine {
     /* Counted bytes (capture==true: the bytes; else data==NULL). done: last chunk.
      * May be NULL for engines that never ask for counted bytes. */
     void (*counted)(me_session *s, me_dir dir, const uint8_t *data, size_t len, bool done);
+    /* Returns the engine's state and buffers to the allocator (me_session_free). */
+    void (*fini)(me_session *s);
 } me_engine;
+
+/* Commands answered: (frame, index) -> reply frame, sorted by command.  Apart
+ * from the session: packed records refer to it after the session is freed. */
+/* One answered command. */
+struct me_link {
+    uint32_t frame;
+    uint32_t index;
+    uint32_t reply;
+};
+
+typedef struct me_links {
+    struct me_link *v;
+    uint32_t n, cap;
+} me_links;
 
 struct me_session {
     me_alloc a;
@@ -87,6 +115,13 @@ struct me_session {
     uint32_t frame_records; /* records made for frame `records_frame` */
     uint32_t records_frame;
     me_item *limit_item;    /* the frame's summary of lines left out, or NULL */
+    me_alloc rec;           /* where records are made (me_session_use_records) */
+    /* a record of this feed an engine watches: was another made after it?
+     * (SMTP: did content follow DATA in its segment) */
+    const me_item *watch;
+    bool watch_followed;
+    me_kept *kept;          /* the records of past frames, packed (pack.c) */
+    me_links *links;        /* commands answered: part of kept */
     uint32_t limit_lines;
     /* pending commands, FIFO (POP3/SMTP) or searched by tag (IMAP) */
     me_pending *pend;      /* ring of pend_cap entries, NULL until the first command */
@@ -128,7 +163,7 @@ void me_mark_inferred(me_session *s, me_item *it, me_phase guess);
  * pointers returned stay valid only until the next push or pop. */
 /* Appends a command; returns its entry (for engine fields such as aux).
  * When ME_MAX_PENDING commands already wait, the oldest is forgotten. */
-me_pending *me_pend_push(me_session *s, me_item *cmd_item, int cmd, const char *tag,
+me_pending *me_pend_push(me_session *s, const me_item *cmd_item, int cmd, const char *tag,
                          const char *arg);
 bool me_pend_pop(me_session *s, me_pending *out);          /* FIFO head */
 bool me_pend_peek(const me_session *s, me_pending *out);
@@ -142,8 +177,18 @@ me_pending *me_pend_newest(const me_session *s, uint64_t cmd_mask);
 me_pending *me_pend_with_tag(const me_session *s, const char *tag);
 /* True if a waiting command's id has its bit in cmd_mask. */
 bool me_pend_any(const me_session *s, uint64_t cmd_mask);
-/* Link a reply record to the command record. */
-void me_link(me_item *cmd, me_item *reply);
+/* Links a reply record to its command: the reply's request_in, and the
+ * command's response_in unless an earlier reply answered it. */
+void me_link(me_session *s, me_ref cmd, me_item *reply);
+/* pack.c: the kept records and the links inside them. */
+me_kept *me_kept_new(const me_alloc *a);
+me_links *me_kept_links(me_kept *k);
+/* Shrinks the kept arrays to what they hold (a finished session). */
+void me_kept_trim(me_kept *k);
+/* The frame of the first reply to record index of frame, or 0 (l may be NULL). */
+uint32_t me_links_response_in(const me_links *l, uint32_t frame, unsigned index);
+/* Only the command's response_in (IMAP's DONE, answered by IDLE's tagged reply). */
+void me_respond(me_session *s, me_ref cmd, uint32_t reply_frame);
 
 /* Credentials */
 me_cred *me_cred_begin(me_session *s, const char *mechanism);
@@ -162,9 +207,16 @@ void me_note_cleartext(me_session *s, me_item *it);        /* readable secret in
  * Happens when the server's verdict was not captured (one-sided capture). */
 bool me_sasl_over(const me_session *s, const char *line, size_t n, bool known_cmd);
 
-/* Strings */
+/* Strings.  me_strndup: in the session's allocator, for what the session
+ * keeps across frames (pending arguments, credentials, the user, tags).
+ * me_rstrndup / me_ralloc: with the frame's records (me_session_use_records),
+ * for what only a record of this frame holds: me_keep copies it into the kept
+ * records, so it costs no allocation of its own there (issue 13). */
+void *me_ralloc(me_session *s, size_t n);
+const char *me_rstrndup(me_session *s, const char *p, size_t n);
 const char *me_strndup(me_session *s, const char *p, size_t n);
 const char *me_strdup(me_session *s, const char *p);
+/* Upper-case copy for a record's command (record allocation). */
 const char *me_upper(me_session *s, const char *p, size_t n);
 
 extern const me_engine me_pop3_engine;

@@ -131,6 +131,7 @@ struct me_item {
     uint16_t reply_code;   /* SMTP */
     uint16_t explain;      /* me_text_id: main explanation */
     uint16_t explain2;     /* me_text_id: secondary explanation (reply code detail, capability...) */
+    uint16_t index;        /* 0, 1, ...: the record's place among its frame's records */
     unsigned proto : 2;    /* me_proto */
     unsigned dir : 1;      /* me_dir */
     unsigned kind : 3;     /* me_kind */
@@ -199,6 +200,52 @@ me_proto me_guess_protocol(const uint8_t *data, size_t len, bool *from_server, b
 /* A record for a frame whose bytes are not analysed now (held out of order,
  * or already seen): it carries the session's phase and the explanation. */
 me_item *me_session_note(me_session *s, me_dir dir, size_t len, uint32_t frame, me_text_id what);
+
+/* ---- keeping records (issue 13) ----
+ *
+ * A record is made while its frame is read and kept for every later look at
+ * the frame (a second pass, a click in the GUI).  Made, it is a 128-byte
+ * struct with a slot for every field; kept, it is packed into its session's
+ * kept records: only the fields it has, numbers as varints, strings by
+ * reference (they live in the session's allocator), about 16 bytes.  The
+ * glue makes records in a per-frame allocator, keeps them at the end of the
+ * frame and unpacks them to render.  A command's response_in is not packed
+ * (the reply comes later): the session's links answer it. */
+
+typedef struct me_kept me_kept;
+
+/* Records of the following feeds are allocated from `records` (copied) and
+ * must be kept (me_keep) before it is reset; NULL: from the session's
+ * allocator (unit tests, which keep the records).  Nothing else comes from
+ * it: strings and credential snapshots records point to live in the
+ * session's allocator. */
+void me_session_use_records(me_session *s, const me_alloc *records);
+
+/* The session's kept records; they outlive me_session_free (not its allocator). */
+me_kept *me_session_kept(const me_session *s);
+
+/* Keeps the records `items` of frame `frame` (all of that frame).  Frames are
+ * kept once each, in increasing order (a first pass): returns false, keeping
+ * nothing, for an empty list or a frame not after the last one kept. */
+bool me_keep(me_kept *k, uint32_t frame, const me_item *items);
+
+/* The records kept for frame `frame`: a list equal to the one kept (next
+ * linked, index set, response_in as the links know it now), allocated from
+ * a; NULL if the frame has none (or k is NULL). */
+me_item *me_kept_unpack(const me_kept *k, uint32_t frame, const me_alloc *a);
+
+/* Bytes the kept records of k take (arrays' capacity), for tests and the bench. */
+size_t me_kept_bytes(const me_kept *k);
+
+/* The frame of the first reply to record `index` of frame `frame` (a
+ * command), or 0 if none was seen yet. */
+uint32_t me_session_response_in(const me_session *s, uint32_t frame, unsigned index);
+
+/* Returns a finished session's working state (line buffers, pending commands,
+ * engine state) to its allocator, when that has a free function, and trims
+ * its kept records to their size.  What records point to stays: strings,
+ * credential snapshots, the kept records and links.  s must not be used after. */
+void me_session_free(me_session *s);
 
 #ifdef __cplusplus
 }

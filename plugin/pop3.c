@@ -383,7 +383,7 @@ static void first_server_line(me_session *s, pop3_state *p, const char *line, si
     me_item *it = me_item_new(s, ME_SERVER, ME_KIND_REPLY);
     p->greeted = true;
     if (n > 3)
-        it->argument = me_strndup(s, line + (ok ? 4 : 0), n - (ok ? 4 : 0));
+        it->argument = me_rstrndup(s, line + (ok ? 4 : 0), n - (ok ? 4 : 0));
     if (ok && (s->start_seen || s->pend_count == 0)) {
         it->status = ME_STATUS_OK;
         it->explain = TXT_POP3_GREETING;
@@ -416,7 +416,7 @@ static void challenge(me_session *s, const char *line, size_t n)
     me_item *it = me_item_new(s, ME_SERVER, ME_KIND_CHALLENGE);
     it->status = ME_STATUS_CONTINUE;
     it->explain = TXT_SASL_CHALLENGE;
-    it->argument = me_strndup(s, line + skip, n - skip);
+    it->argument = me_rstrndup(s, line + skip, n - skip);
     if (s->cred) {
         me_sasl_server(&s->cred->sasl, line + skip, n - skip, &o);
         me_cred_apply_sasl(s, it, &o);
@@ -436,9 +436,9 @@ static void status_reply(me_session *s, pop3_state *p, const char *line, size_t 
     while (k < n && line[k] == ' ')
         k++;
     if (k < n)
-        it->argument = me_strndup(s, line + k, n - k);
+        it->argument = me_rstrndup(s, line + k, n - k);
     if (me_pend_pop(s, &pc)) {
-        me_link(pc.item, it);
+        me_link(s, pc.item, it);
         reply_for(s, p, it, &pc, ok, pc.arg != NULL);
         return;
     }
@@ -499,4 +499,9 @@ static void line(me_session *s, me_dir dir, const char *l, size_t n)
 }
 
 /* message bodies need nothing at their end; POP3 has no counted data */
-const me_engine me_pop3_engine = {init, line, NULL, NULL};
+static void fini(me_session *s)
+{
+    s->a.free(s->a.ctx, s->st);
+}
+
+const me_engine me_pop3_engine = {init, line, NULL, NULL, fini};

@@ -19,6 +19,19 @@ const char *me_strndup(me_session *s, const char *p, size_t n)
     return r;
 }
 
+void *me_ralloc(me_session *s, size_t n)
+{
+    return s->rec.alloc(s->rec.ctx, n);
+}
+
+const char *me_rstrndup(me_session *s, const char *p, size_t n)
+{
+    char *r = me_ralloc(s, n + 1);
+    memcpy(r, p, n);
+    r[n] = '\0';
+    return r;
+}
+
 const char *me_strdup(me_session *s, const char *p)
 {
     return p ? me_strndup(s, p, strlen(p)) : NULL;
@@ -26,7 +39,7 @@ const char *me_strdup(me_session *s, const char *p)
 
 const char *me_upper(me_session *s, const char *p, size_t n)
 {
-    char *r = (char *)me_strndup(s, p, n);
+    char *r = (char *)me_rstrndup(s, p, n);
     size_t i;
     for (i = 0; i < n; i++)
         if (r[i] >= 'a' && r[i] <= 'z')
@@ -45,6 +58,9 @@ me_session *me_session_new(const me_alloc *a, me_proto proto, bool tls_from_star
 {
     me_session *s = a->alloc(a->ctx, sizeof(*s));
     s->a = *a;
+    s->rec = *a;
+    s->kept = me_kept_new(a);
+    s->links = me_kept_links(s->kept);
     s->proto = proto;
     s->start_seen = start_seen;
     s->tls = tls_from_start;
@@ -65,14 +81,24 @@ bool me_session_tls(const me_session *s) { return s->tls; }
 
 /* ---- records ---- */
 
+void me_session_use_records(me_session *s, const me_alloc *records)
+{
+    if (records)
+        s->rec = *records;
+    else
+        s->rec = s->a;
+}
+
 me_item *me_item_new(me_session *s, me_dir dir, me_kind kind)
 {
-    me_item *it = zalloc(s, sizeof(*it));
+    me_item *it = s->rec.alloc(s->rec.ctx, sizeof(*it));
     if (s->records_frame != s->frame) {
         s->records_frame = s->frame;
         s->frame_records = 0;
         s->limit_item = NULL;
     }
+    /* past ME_MAX_FRAME_RECORDS lines go to one summary: the count stays small */
+    it->index = (uint16_t)(s->frame_records < UINT16_MAX ? s->frame_records : UINT16_MAX);
     s->frame_records++;
     it->frame = s->frame;
     it->proto = s->proto;
@@ -95,9 +121,11 @@ me_item *me_item_new(me_session *s, me_dir dir, me_kind kind)
         it->flags |= ME_W_PHASE_CHANGE;
     s->shown = it->phase;
     s->any_item = true;
-    if (s->tail)
+    if (s->tail) {
+        if (s->tail == s->watch)
+            s->watch_followed = true;
         s->tail->next = it;
-    else
+    } else
         s->head = it;
     s->tail = it;
     return it;
@@ -179,13 +207,121 @@ void me_start_tls(me_session *s)
     me_pend_clear(s);
 }
 
-void me_link(me_item *cmd, me_item *reply)
+me_ref me_ref_of(const me_item *it)
 {
-    if (!cmd || !reply)
+    me_ref r = {0, 0};
+    if (it) {
+        r.frame = it->frame;
+        r.index = it->index;
+    }
+    return r;
+}
+
+/* Links are sorted by (frame, index), which is mostly the order they are
+ * made in (replies come in command order, RFC 2920 §3), so an insertion
+ * moves little. */
+static int link_cmp(const struct me_link *l, uint32_t frame, uint32_t index)
+{
+    if (l->frame != frame)
+        return l->frame < frame ? -1 : 1;
+    return l->index < index ? -1 : l->index > index ? 1 : 0;
+}
+
+/* Position of (frame, index) in the sorted links, or where it would go. */
+static uint32_t link_find(const me_links *l, uint32_t frame, uint32_t index, bool *found)
+{
+    uint32_t lo = 0, hi = l->n;
+    *found = false;
+    if (hi && link_cmp(&l->v[hi - 1], frame, index) < 0)
+        return hi; /* the usual case: the newest command */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = link_cmp(&l->v[mid], frame, index);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+void me_respond(me_session *s, me_ref cmd, uint32_t reply_frame)
+{
+    me_links *l = s->links;
+    bool found;
+    uint32_t at;
+    if (!cmd.frame || !reply_frame)
         return;
-    reply->request_in = cmd->frame;
-    if (!cmd->response_in)
-        cmd->response_in = reply->frame;
+    at = link_find(l, cmd.frame, cmd.index, &found);
+    if (found)
+        return; /* the first reply is the response */
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? 2 * l->cap : 8;
+        struct me_link *nl = zalloc(s, cap * sizeof(*nl));
+        if (l->n)
+            memcpy(nl, l->v, l->n * sizeof(*nl));
+        if (l->v && s->a.free)
+            s->a.free(s->a.ctx, l->v);
+        l->v = nl;
+        l->cap = cap;
+    }
+    memmove(&l->v[at + 1], &l->v[at], (l->n - at) * sizeof(*l->v));
+    l->v[at].frame = cmd.frame;
+    l->v[at].index = cmd.index;
+    l->v[at].reply = reply_frame;
+    l->n++;
+}
+
+void me_link(me_session *s, me_ref cmd, me_item *reply)
+{
+    if (!cmd.frame || !reply)
+        return;
+    reply->request_in = cmd.frame;
+    me_respond(s, cmd, reply->frame);
+}
+
+uint32_t me_links_response_in(const me_links *l, uint32_t frame, unsigned index)
+{
+    bool found;
+    uint32_t at;
+    if (!l)
+        return 0;
+    at = link_find(l, frame, index, &found);
+    return found ? l->v[at].reply : 0;
+}
+
+me_kept *me_session_kept(const me_session *s)
+{
+    return s->kept;
+}
+
+uint32_t me_session_response_in(const me_session *s, uint32_t frame, unsigned index)
+{
+    return me_links_response_in(s->links, frame, index);
+}
+
+void me_session_free(me_session *s)
+{
+    me_alloc a;
+    int i;
+    if (!s || !s->a.free)
+        return;
+    a = s->a;
+    if (s->eng->fini)
+        s->eng->fini(s);
+    for (i = 0; i < 2; i++)
+        if (s->d[i].buf)
+            a.free(a.ctx, s->d[i].buf);
+    if (s->pend)
+        a.free(a.ctx, s->pend);
+    if (s->cred) /* the struct only: its strings are what snapshots point to */
+        a.free(a.ctx, s->cred);
+    me_kept_trim(s->kept);
+    a.free(a.ctx, s);
 }
 
 /* ---- reading modes ---- */
@@ -257,7 +393,7 @@ static void pend_grow(me_session *s)
     s->pend_first = 0;
 }
 
-me_pending *me_pend_push(me_session *s, me_item *cmd_item, int cmd, const char *tag,
+me_pending *me_pend_push(me_session *s, const me_item *cmd_item, int cmd, const char *tag,
                          const char *arg)
 {
     me_pending *p;
@@ -268,7 +404,7 @@ me_pending *me_pend_push(me_session *s, me_item *cmd_item, int cmd, const char *
     if (s->pend_count == s->pend_cap)
         pend_grow(s);
     p = &s->pend[(s->pend_first + s->pend_count) % s->pend_cap];
-    p->item = cmd_item;
+    p->item = me_ref_of(cmd_item);
     p->cmd = cmd;
     p->tag = tag;
     p->arg = arg;
@@ -354,7 +490,11 @@ void me_pend_clear(me_session *s)
 
 me_cred *me_cred_begin(me_session *s, const char *mechanism)
 {
-    me_cred *c = zalloc(s, sizeof(*c));
+    me_cred *c;
+    /* the attempt before is over: snapshots copied its values, not it */
+    if (s->cred && s->a.free)
+        s->a.free(s->a.ctx, s->cred);
+    c = zalloc(s, sizeof(*c));
     c->a.mechanism = mechanism;
     c->a.attempt = ++s->attempts;
     s->cred = c;
@@ -377,7 +517,7 @@ me_auth *me_auth_snapshot(me_session *s, me_item *it)
         return NULL;
     if (it->auth)
         return it->auth;
-    a = zalloc(s, sizeof(*a));
+    a = me_ralloc(s, sizeof(*a)); /* a record's part: me_keep packs it */
     a->mechanism = s->cred->a.mechanism;
     a->username = s->cred->a.username;
     a->attempt = s->cred->a.attempt;
@@ -645,7 +785,7 @@ static size_t plain_before_tls(me_session *s, me_dir dir, const uint8_t *p, size
         s->tls = true;
         if (t && p[used + t - 1] == '\r')
             t--;
-        it->argument = me_strndup(s, (const char *)p + used, t);
+        it->argument = me_rstrndup(s, (const char *)p + used, t);
         it->explain = TXT_PLAIN_BEFORE_TLS;
         it->flags |= ME_W_PLAIN_BEFORE_TLS;
         it->data_len = (uint32_t)l;
@@ -716,6 +856,7 @@ me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t 
     me_dirstate *d = &s->d[dir];
     bool clear;
     s->head = s->tail = NULL;
+    s->watch = NULL; /* records of earlier feeds may be gone */
     s->frame = frame;
     s->cur_dir = dir;
     s->decrypted = decrypted;
@@ -790,6 +931,7 @@ me_item *me_session_note(me_session *s, me_dir dir, size_t len, uint32_t frame, 
 {
     me_item *it;
     s->head = s->tail = NULL;
+    s->watch = NULL; /* records of earlier feeds may be gone */
     s->frame = frame;
     it = me_item_new(s, dir, what == TXT_DUPLICATE ? ME_KIND_DUPLICATE : ME_KIND_DATA);
     if (s->tls && !s->keys_seen)

@@ -88,6 +88,7 @@ static const char *const cmd_names[CMD_COUNT] = {
 #define AUX_PHASE(a) ((me_phase)((a) & 0xffu))
 #define AUX_LAST 0x100u      /* BDAT ... LAST */
 #define AUX_INFERRED 0x200u  /* the command's phase was inferred */
+#define AUX_AUTH 0x400u      /* AUTH named a mechanism: an attempt began */
 
 #define ML_MAX 8192u         /* bytes of a multi-line reply kept for the record */
 
@@ -108,13 +109,14 @@ typedef struct smtp_state {
     bool data_wait;
     bool data_refused; /* DATA refused while the client already sent content */
     bool eod_early;    /* the "." came before the reply to DATA */
-    me_item *data_item;
+    bool data_sent;    /* DATA was sent (its record may be followed: s->watch) */
     /* multi-line reply being collected (continuation lines "250-...") */
     bool ml;
     char *ml_buf;      /* lines separated by '\n', at most ML_MAX bytes */
     size_t ml_len, ml_cap; /* ml_cap: ml_buf's size, grown by doubling as needed */
     const char *ml_enh;
     me_item *ml_item;  /* DATA record of this frame holding continuation lines */
+    uint32_t ml_frame; /* ml_item's frame: records do not outlive it (mailedu.h) */
 } smtp_state;
 
 static void init(me_session *s)
@@ -236,7 +238,8 @@ static void push(me_session *s, smtp_state *p, me_item *it, int cmd, const char 
                  uint32_t aux)
 {
     me_pending *q = me_pend_push(s, it, cmd, NULL, arg);
-    q->aux = aux | (uint32_t)s->phase | (s->inferred ? AUX_INFERRED : 0);
+    q->aux = aux | (uint32_t)s->phase | (s->inferred ? AUX_INFERRED : 0) |
+             (it && it->auth ? AUX_AUTH : 0);
     p->opt = sm_step(p->opt, cmd, q->aux, R_PENDING);
 }
 
@@ -257,7 +260,7 @@ static void wrong_phase(me_session *s, smtp_state *p, me_item *it, int cmd)
 static void sasl_line(me_session *s, const char *line, size_t n)
 {
     me_item *it = me_item_new(s, ME_CLIENT, ME_KIND_SASL);
-    it->argument = me_smtp_clean(s, line, n);
+    it->argument = me_smtp_clean_rec(s, line, n);
     it->explain = TXT_SASL_RESPONSE;
     if (s->cred && s->cred->is_sasl && !s->cred->finished) {
         me_sasl_out o;
@@ -313,7 +316,7 @@ static void midsession_content(me_session *s, smtp_state *p, size_t n)
 static void garbage_line(me_session *s, smtp_state *p, const char *line, size_t n)
 {
     me_item *it = me_item_new(s, ME_CLIENT, ME_KIND_UNKNOWN);
-    it->argument = me_smtp_clean(s, line, n > 256 ? 256 : n);
+    it->argument = me_smtp_clean_rec(s, line, n > 256 ? 256 : n);
     it->explain = TXT_SMTP_GARBAGE;
     it->flags |= ME_W_MALFORMED;
     first_record(s, p, it, ME_PHASE_HELLO, true);
@@ -380,7 +383,9 @@ static const char *command_args(me_session *s, smtp_state *p, me_item *it, int c
         it->rcpt = arg = path_arg(s, rest, rl, "TO:");
         break;
     case CMD_DATA:
-        p->data_item = it;
+        p->data_sent = true;
+        s->watch = it;
+        s->watch_followed = false;
         p->data_wait = true;
         p->data_refused = false;
         p->eod_early = false;
@@ -426,7 +431,7 @@ static void client_line(me_session *s, smtp_state *p, const char *line, size_t n
     it = me_item_new(s, ME_CLIENT, ME_KIND_COMMAND);
     it->command = me_upper(s, w, wl);
     if (rl)
-        it->argument = me_smtp_clean(s, rest, rl);
+        it->argument = me_smtp_clean_rec(s, rest, rl);
     it->explain = cmds[cmd].text;
     command_phase(s, p, it, cmd);
     arg = command_args(s, p, it, cmd, rest, rl, &aux);
@@ -508,7 +513,7 @@ static const char *ml_joined(me_session *s, const smtp_state *p)
             r[o++] = p->ml_buf[i];
         }
     }
-    c = me_smtp_clean(s, r, o);
+    c = me_smtp_clean_rec(s, r, o);
     if (s->a.free) /* me_smtp_clean made its own copy */
         s->a.free(s->a.ctx, r);
     return c;
@@ -571,7 +576,7 @@ static void ehlo_caps(me_session *s, smtp_state *p, me_item *it)
         i = e + 1;
     }
     if (o)
-        it->detail = me_smtp_clean(s, d, o);
+        it->detail = me_smtp_clean_rec(s, d, o);
     if (starttls && !s->tls)
         s->tls_offered = true;
     it->explain = TXT_SMTP_EHLO_CAPS;
@@ -613,7 +618,7 @@ static void challenge(me_session *s, smtp_state *p, me_item *it, const char *t, 
     me_pending pc;
     it->kind = ME_KIND_CHALLENGE;
     it->status = ME_STATUS_CONTINUE;
-    it->argument = me_smtp_clean(s, t, tl);
+    it->argument = me_smtp_clean_rec(s, t, tl);
     if (!s->cred || s->cred->finished) {
         /* mid-session: the AUTH line was not seen; LOGIN prompts are recognisable */
         uint8_t buf[64];
@@ -633,7 +638,7 @@ static void challenge(me_session *s, smtp_state *p, me_item *it, const char *t, 
     }
     it->explain = TXT_SMTP_R334;
     if (me_pend_peek(s, &pc) && pc.cmd == CMD_AUTH) {
-        me_link(pc.item, it);
+        me_link(s, pc.item, it);
         me_record_phase(s, it, ME_PHASE_AUTH, (pc.aux & AUX_INFERRED) != 0, true);
     } else if (p->started) {
         /* server side only: nothing is late, the challenge opens auth */
@@ -648,7 +653,7 @@ static void data_refused(me_session *s, smtp_state *p)
 {
     me_dirstate *d = &s->d[ME_CLIENT];
     bool body = p->eod_early || d->len || d->body_midline ||
-                (p->data_item && p->data_item->next);
+                (p->data_sent && s->watch_followed);
     me_pending pc;
     if (p->eod_early) {
         /* the "." came already: its pseudo entry gets no verdict */
@@ -671,7 +676,7 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
                       bool multi)
 {
     bool ok = code / 100 == 2;
-    me_link(pc->item, it);
+    me_link(s, pc->item, it);
     sm_reply(s, p, pc->cmd, pc->aux, ok || (pc->cmd == CMD_STARTTLS && code == 220));
     me_record_phase(s, it, AUX_PHASE(pc->aux), (pc->aux & AUX_INFERRED) != 0, true);
     switch (pc->cmd) {
@@ -685,7 +690,7 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
         }
         break;
     case CMD_AUTH:
-        if (!pc->item->auth)
+        if (!(pc->aux & AUX_AUTH))
             break; /* AUTH without a mechanism: nothing was attempted */
         p->in_sasl = false;
         if (ok) {
@@ -773,7 +778,7 @@ static me_item *reply_record(me_session *s, smtp_state *p, int code, const char 
     me_item *it;
     bool multi = p->ml;
     size_t el;
-    if (multi && p->ml_item && p->ml_item == s->tail) {
+    if (multi && p->ml_item && p->ml_frame == s->frame && p->ml_item == s->tail) {
         it = p->ml_item; /* the continuation lines arrived in this same frame */
         it->kind = ME_KIND_REPLY;
         it->data_len = 0;
@@ -786,14 +791,14 @@ static me_item *reply_record(me_session *s, smtp_state *p, int code, const char 
     it->status = code >= 400 ? ME_STATUS_ERROR : code >= 300 ? ME_STATUS_CONTINUE : ME_STATUS_OK;
     el = me_smtp_enhanced_len(t, tl);
     if (el)
-        it->enhanced = me_strndup(s, t, el);
+        it->enhanced = me_rstrndup(s, t, el);
     else if (multi && p->ml_enh)
         it->enhanced = p->ml_enh;
     if (multi) {
         ml_append(s, p, t, tl);
         it->argument = ml_joined(s, p);
     } else if (tl) {
-        it->argument = me_smtp_clean(s, t, tl);
+        it->argument = me_smtp_clean_rec(s, t, tl);
     }
     it->explain = me_smtp_code_text(code);
     it->explain2 = it->enhanced ? me_smtp_enhanced_text(it->enhanced) : TXT_NONE;
@@ -880,7 +885,7 @@ static void server_line(me_session *s, smtp_state *p, const char *l, size_t n)
 
     if (!me_smtp_parse_reply(l, n, &code, &sep, &t, &tl)) {
         it = me_item_new(s, ME_SERVER, ME_KIND_UNKNOWN);
-        it->argument = me_smtp_clean(s, l, n > 256 ? 256 : n);
+        it->argument = me_smtp_clean_rec(s, l, n > 256 ? 256 : n);
         it->explain = TXT_SMTP_BAD_REPLY;
         it->flags |= ME_W_MALFORMED;
         first_record(s, p, it, ME_PHASE_HELLO, false);
@@ -897,9 +902,10 @@ static void server_line(me_session *s, smtp_state *p, const char *l, size_t n)
         ml_append(s, p, t, tl);
         if (el && !p->ml_enh)
             p->ml_enh = me_strndup(s, t, el);
-        if (!p->ml_item || p->ml_item != s->tail) {
+        if (!p->ml_item || p->ml_frame != s->frame || p->ml_item != s->tail) {
             me_pending pc;
             it = p->ml_item = me_item_new(s, ME_SERVER, ME_KIND_DATA);
+            p->ml_frame = s->frame;
             it->explain = TXT_SMTP_REPLY_CONT;
             if (me_pend_peek(s, &pc))
                 me_record_phase(s, it, AUX_PHASE(pc.aux), (pc.aux & AUX_INFERRED) != 0, true);
@@ -924,4 +930,12 @@ static void line(me_session *s, me_dir dir, const char *l, size_t n)
         server_line(s, p, l, n);
 }
 
-const me_engine me_smtp_engine = {init, line, body_end, counted};
+static void fini(me_session *s)
+{
+    smtp_state *p = s->st;
+    if (p->ml_buf)
+        s->a.free(s->a.ctx, p->ml_buf);
+    s->a.free(s->a.ctx, p);
+}
+
+const me_engine me_smtp_engine = {init, line, body_end, counted, fini};

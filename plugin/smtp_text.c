@@ -37,7 +37,7 @@ static size_t utf8_len(const uint8_t *p, size_t n)
 
 /* The bytes as a displayable string: valid UTF-8 kept, control bytes and
  * invalid sequences written as \xNN.  Wire text is never trusted raw. */
-const char *me_smtp_clean(me_session *s, const char *p, size_t n)
+static const char *clean(me_session *s, const char *p, size_t n, bool rec)
 {
     static const char hexd[] = "0123456789abcdef";
     const uint8_t *u = (const uint8_t *)p;
@@ -49,8 +49,8 @@ const char *me_smtp_clean(me_session *s, const char *p, size_t n)
         i += l;
     }
     if (i == n)
-        return me_strndup(s, p, n);
-    r = s->a.alloc(s->a.ctx, 4 * n + 1);
+        return rec ? me_rstrndup(s, p, n) : me_strndup(s, p, n);
+    r = rec ? me_ralloc(s, 4 * n + 1) : s->a.alloc(s->a.ctx, 4 * n + 1);
     for (i = 0; i < n;) {
         l = (u[i] < 0x20 || u[i] == 0x7f) ? 0 : utf8_len(u + i, n - i);
         if (l) {
@@ -67,6 +67,16 @@ const char *me_smtp_clean(me_session *s, const char *p, size_t n)
     }
     r[o] = '\0';
     return r;
+}
+
+const char *me_smtp_clean(me_session *s, const char *p, size_t n)
+{
+    return clean(s, p, n, false);
+}
+
+const char *me_smtp_clean_rec(me_session *s, const char *p, size_t n)
+{
+    return clean(s, p, n, true);
 }
 
 /* "ddd", "ddd text" or "ddd-text", first digit 2-5 (RFC 5321 §4.2).  The

@@ -8,6 +8,9 @@
  * session: valid UTF-8 kept, control bytes and invalid sequences written as
  * \xNN (wire text is never trusted raw).  Never NULL. */
 const char *me_smtp_clean(me_session *s, const char *p, size_t n);
+/* The same in the record allocation (internal.h: me_rstrndup), for a
+ * string only a record of this frame holds. */
+const char *me_smtp_clean_rec(me_session *s, const char *p, size_t n);
 
 /* Parses a reply line l (n bytes, no CRLF): "ddd", "ddd text" or "ddd-text",
  * first digit 2-5 (RFC 5321 §4.2).  On success sets *code, *sep (' ' or '-'),

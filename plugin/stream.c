@@ -45,6 +45,19 @@ me_stream *me_stream_new(const me_alloc *a)
     return st;
 }
 
+static void release(me_stream *st, unsigned i);
+
+void me_stream_free(me_stream *st)
+{
+    if (!st || !st->a.free)
+        return;
+    while (st->nheld)
+        release(st, 0);
+    if (st->held)
+        st->a.free(st->a.ctx, st->held);
+    st->a.free(st->a.ctx, st);
+}
+
 void me_stream_start(me_stream *st, uint32_t next)
 {
     if (st->started)

@@ -64,6 +64,9 @@ me_stream *me_stream_new(const me_alloc *a);
 /* The first data byte's sequence number (the SYN's sequence number + 1,
  * RFC 9293 §3.4).  Ignored once bytes were fed. */
 void me_stream_start(me_stream *st, uint32_t next);
+/* Returns the stream and what it holds to its allocator (if that frees);
+ * NULL is allowed.  st must not be used after. */
+void me_stream_free(me_stream *st);
 
 /* True once the first byte's position is known. */
 bool me_stream_started(const me_stream *st);

@@ -112,7 +112,10 @@ def tshark_cmd(args):
         env += ["LD_PRELOAD=" + os.environ["MAILEDU_PRELOAD"],
                 "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1",
                 "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1",
-                "WIRESHARK_ABORT_ON_DISSECTOR_BUG=1"]
+                "WIRESHARK_ABORT_ON_DISSECTOR_BUG=1",
+                # every allocation its own, freed when its scope ends: a record
+                # or text used after its packet's pool is gone is an ASan error
+                "WIRESHARK_DEBUG_WMEM_OVERRIDE=strict"]
     if os.geteuid() == 0:
         return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] + env + ["tshark"] + args
     return env + ["tshark"] + args

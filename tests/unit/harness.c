@@ -33,9 +33,22 @@ h_sess h_new(me_proto p, bool tls, bool start_seen)
     return h;
 }
 
+/* As the glue does: the frame's records are kept, and what the tests see is
+ * the kept form unpacked, so every check also checks plugin/pack.c. */
 me_item *h_feed(h_sess *h, me_dir dir, const void *data, size_t len)
 {
-    return me_session_feed(h->s, dir, data, len, ++h->frame, false);
+    me_item *made = me_session_feed(h->s, dir, data, len, ++h->frame, false);
+    me_kept *k = me_session_kept(h->s);
+    if (!made)
+        return NULL;
+    if (!me_keep(k, h->frame, made))
+        return made;
+    return me_kept_unpack(k, h->frame, &h_alloc);
+}
+
+uint32_t h_response_in(const h_sess *h, const me_item *cmd)
+{
+    return me_session_response_in(h->s, cmd->frame, cmd->index);
 }
 
 me_item *h_c(h_sess *h, const char *text) { return h_feed(h, ME_CLIENT, text, strlen(text)); }

@@ -43,6 +43,9 @@ h_sess h_new(me_proto p, bool tls, bool start_seen);
 me_item *h_c(h_sess *h, const char *text);
 me_item *h_s(h_sess *h, const char *text);
 me_item *h_feed(h_sess *h, me_dir dir, const void *data, size_t len);
+/* The frame of the reply to command record cmd, as known now (a record's
+ * response_in is what was known when it was unpacked). */
+uint32_t h_response_in(const h_sess *h, const me_item *cmd);
 /* n-th record (0-based) of a frame's list, or NULL. */
 me_item *h_nth(me_item *first, int n);
 int h_done(const char *name); /* prints a summary, frees, returns exit status */
