@@ -239,9 +239,8 @@ static void render_line(tvbuff_t *tvb, packet_info *pinfo, proto_tree *t, const 
  * builtin dissector's, where that one would mislead: with mask_passwords its
  * "C: PASS secret" would still show the secret on the projector; inside a
  * tunnel it may say C: for the server's lines (HTTP CONNECT). */
-static gboolean own_info_wanted(packet_info *pinfo, const me_item *items)
+static gboolean own_info_wanted(const mailedu_conv *mc, const me_item *items)
 {
-    const mailedu_conv *mc = mailedu_conv_get(pinfo, FALSE);
     const me_item *it;
     if (mc && mc->origin == MAILEDU_BY_LAYER)
         return TRUE;
@@ -267,7 +266,8 @@ static void own_info_column(packet_info *pinfo, const me_item *items)
     }
 }
 
-void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const me_item *items)
+void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+                         const mailedu_conv *mc, const me_item *items)
 {
     proto_item *ti, *pi;
     proto_tree *mt;
@@ -286,7 +286,7 @@ void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, co
         if (i == nshown && nshown < G_N_ELEMENTS(shown))
             shown[nshown++] = it->phase;
     }
-    if (own_info_wanted(pinfo, items))
+    if (own_info_wanted(mc, items))
         own_info_column(pinfo, items);
     if (mailedu_prefs.info_column && nshown)
         col_prepend_fstr(pinfo->cinfo, COL_INFO, "[%s] ", me_phase_name(shown[0]));

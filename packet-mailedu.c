@@ -500,7 +500,7 @@ static int dissect_mailedu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     if (!items)
         return 0;
     mailedu_tap_queue(pinfo, items);
-    mailedu_tree_render(tvb, pinfo, tree, items);
+    mailedu_tree_render(tvb, pinfo, tree, mc, items);
     return 0; /* a postdissector consumes nothing */
 }
 

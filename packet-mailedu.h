@@ -86,6 +86,6 @@ void mailedu_recognise_layer(mailedu_conv *mc, packet_info *pinfo, me_proto prot
 /* packet-mailedu-tree.c */
 void mailedu_tree_register(int proto);
 void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
-                         const me_item *items);
+                         const mailedu_conv *mc, const me_item *items);
 
 #endif /* PACKET_MAILEDU_H */
