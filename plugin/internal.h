@@ -195,7 +195,9 @@ me_cred *me_cred_begin(me_session *s, const char *mechanism);
 /* A new attempt with the SASL mechanism named by mech[0..len) (RFC 4422 §3):
  * the decoder is started and the attempt's mechanism is its canonical name. */
 me_cred *me_cred_begin_sasl(me_session *s, const char *mech, size_t len);
-me_auth *me_auth_snapshot(me_session *s, me_item *it);     /* NULL if no attempt */
+/* The record's credential snapshot (made with the records, me_ralloc), or
+ * NULL if no attempt is running. */
+me_auth *me_auth_snapshot(me_session *s, me_item *it);
 void me_cred_result(me_session *s, me_item *it, me_result r);
 /* Applies a SASL step's output to the current attempt and to the record. */
 void me_cred_apply_sasl(me_session *s, me_item *it, const me_sasl_out *o);

@@ -105,11 +105,10 @@ typedef struct me_auth {
 } me_auth;
 
 typedef struct me_item me_item;
-/* One record: what one line (or one frame's data bytes) of a session means.
- * Kept for every frame that carries mail, so it is packed: enums and flags in
- * bit-fields (their enum type in the comment), texts by id, strings shared
- * with the session where they repeat (user, mailbox).  128 bytes on LP64
- * (was 168; issue 13). */
+/* One record: what one line (or one frame's data bytes) of a session means,
+ * as the engines make it and renderers read it: enums and flags in bit-fields
+ * (their enum type in the comment), texts by id.  128 bytes on LP64, made per
+ * frame and kept packed (me_keep below, issue 13). */
 struct me_item {
     me_item *next;         /* next record of the same frame */
     const char *command;   /* verb, upper case ("UID FETCH") */
@@ -206,19 +205,19 @@ me_item *me_session_note(me_session *s, me_dir dir, size_t len, uint32_t frame, 
  * A record is made while its frame is read and kept for every later look at
  * the frame (a second pass, a click in the GUI).  Made, it is a 128-byte
  * struct with a slot for every field; kept, it is packed into its session's
- * kept records: only the fields it has, numbers as varints, strings by
- * reference (they live in the session's allocator), about 16 bytes.  The
- * glue makes records in a per-frame allocator, keeps them at the end of the
- * frame and unpacks them to render.  A command's response_in is not packed
- * (the reply comes later): the session's links answer it. */
+ * kept records: only the fields it has, numbers as varints, the line's texts
+ * inline, about 20 bytes plus the texts (layout in pack.c).  The glue makes
+ * records in a per-frame allocator, keeps them at the end of the frame and
+ * unpacks them to render.  A command's response_in is not packed (the reply
+ * comes later): the session's links answer it. */
 
 typedef struct me_kept me_kept;
 
-/* Records of the following feeds are allocated from `records` (copied) and
- * must be kept (me_keep) before it is reset; NULL: from the session's
- * allocator (unit tests, which keep the records).  Nothing else comes from
- * it: strings and credential snapshots records point to live in the
- * session's allocator. */
+/* Records of the following feeds, their own texts and credential snapshots
+ * are allocated from `records` (copied) and must be kept (me_keep) before it
+ * is reset; NULL: from the session's allocator (unit tests).  Strings the
+ * session also holds (the user, the mailbox, a credential's values) stay in
+ * the session's allocator. */
 void me_session_use_records(me_session *s, const me_alloc *records);
 
 /* The session's kept records; they outlive me_session_free (not its allocator). */
@@ -231,10 +230,12 @@ bool me_keep(me_kept *k, uint32_t frame, const me_item *items);
 
 /* The records kept for frame `frame`: a list equal to the one kept (next
  * linked, index set, response_in as the links know it now), allocated from
- * a; NULL if the frame has none (or k is NULL). */
+ * a; NULL if the frame has none (or k is NULL).  Their texts point into the
+ * kept bytes, which the next me_keep may move: use them while the frame is
+ * looked at, copy what must last (the reports and taps do). */
 me_item *me_kept_unpack(const me_kept *k, uint32_t frame, const me_alloc *a);
 
-/* Bytes the kept records of k take (arrays' capacity), for tests and the bench. */
+/* Bytes the kept records of k take (arrays' capacity), for tests. */
 size_t me_kept_bytes(const me_kept *k);
 
 /* The frame of the first reply to record `index` of frame `frame` (a
@@ -242,9 +243,10 @@ size_t me_kept_bytes(const me_kept *k);
 uint32_t me_session_response_in(const me_session *s, uint32_t frame, unsigned index);
 
 /* Returns a finished session's working state (line buffers, pending commands,
- * engine state) to its allocator, when that has a free function, and trims
- * its kept records to their size.  What records point to stays: strings,
- * credential snapshots, the kept records and links.  s must not be used after. */
+ * engine state, the attempt) to its allocator, when that has a free
+ * function, and trims its kept records to their size.  What kept records
+ * point to stays: the session's strings, the kept records and their links.
+ * s must not be used after. */
 void me_session_free(me_session *s);
 
 #ifdef __cplusplus

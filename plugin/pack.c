@@ -2,8 +2,8 @@
  *
  * A made record (me_item) has a slot for every field, 128 bytes; most are
  * empty (a reply has no argument, a body chunk no command).  Kept, the
- * records of all a session's frames are one byte array, about 16 bytes a
- * record, and an index of (frame, offset) pairs:
+ * records of all a session's frames are one byte array, about 20 bytes a
+ * record plus its texts, and an index of (frame, offset) pairs:
  *
  *   per frame: record count (varint), then per record:
  *   present-mask (varint, common fields in the low bits), packed enums and
