@@ -80,40 +80,28 @@ static void *grow(const me_alloc *a, void *p, uint32_t n, uint32_t *cap, uint32_
     return np;
 }
 
+/* Shrinks array p (n used elements of sz bytes, capacity *cap) to n. */
+static void *shrink(const me_alloc *a, void *p, uint32_t n, uint32_t *cap, size_t sz)
+{
+    void *np;
+    if (n >= *cap || !a->free)
+        return p;
+    np = a->alloc(a->ctx, (n ? n : 1) * sz);
+    if (n)
+        memcpy(np, p, (size_t)n * sz);
+    a->free(a->ctx, p);
+    *cap = n;
+    return np;
+}
+
 void me_kept_trim(me_kept *k)
 {
     /* a finished session keeps exactly what it wrote: doubling left up to
      * half of each array unused */
-    if (k->len < k->cap && k->a.free) {
-        uint8_t *nb = k->a.alloc(k->a.ctx, k->len ? k->len : 1);
-        memcpy(nb, k->bytes, k->len);
-        k->a.free(k->a.ctx, k->bytes);
-        k->bytes = nb;
-        k->cap = k->len;
-    }
-    if (k->nframes < k->frames_cap && k->a.free) {
-        struct kept_frame *nf = k->a.alloc(k->a.ctx, (k->nframes ? k->nframes : 1) * sizeof(*nf));
-        memcpy(nf, k->frames, k->nframes * sizeof(*nf));
-        k->a.free(k->a.ctx, k->frames);
-        k->frames = nf;
-        k->frames_cap = k->nframes;
-    }
-    if (k->links.n < k->links.cap && k->a.free) {
-        struct me_link *nl = k->a.alloc(k->a.ctx, (k->links.n ? k->links.n : 1) * sizeof(*nl));
-        if (k->links.n)
-            memcpy(nl, k->links.v, k->links.n * sizeof(*nl));
-        if (k->links.v)
-            k->a.free(k->a.ctx, k->links.v);
-        k->links.v = nl;
-        k->links.cap = k->links.n;
-    }
-    if (k->nstrs < k->strs_cap && k->a.free) {
-        const char **ns = k->a.alloc(k->a.ctx, (k->nstrs ? k->nstrs : 1) * sizeof(*ns));
-        memcpy(ns, k->strs, k->nstrs * sizeof(*ns));
-        k->a.free(k->a.ctx, (void *)k->strs);
-        k->strs = ns;
-        k->strs_cap = k->nstrs;
-    }
+    k->bytes = shrink(&k->a, k->bytes, k->len, &k->cap, 1);
+    k->frames = shrink(&k->a, k->frames, k->nframes, &k->frames_cap, sizeof(*k->frames));
+    k->links.v = shrink(&k->a, k->links.v, k->links.n, &k->links.cap, sizeof(*k->links.v));
+    k->strs = shrink(&k->a, (void *)k->strs, k->nstrs, &k->strs_cap, sizeof(*k->strs));
 }
 
 /* ---- writing ---- */

@@ -11,12 +11,17 @@ static void *zalloc(me_session *s, size_t n)
     return s->a.alloc(s->a.ctx, n);
 }
 
-const char *me_strndup(me_session *s, const char *p, size_t n)
+static const char *dup_in(const me_alloc *a, const char *p, size_t n)
 {
-    char *r = zalloc(s, n + 1);
+    char *r = a->alloc(a->ctx, n + 1);
     memcpy(r, p, n);
     r[n] = '\0';
     return r;
+}
+
+const char *me_strndup(me_session *s, const char *p, size_t n)
+{
+    return dup_in(&s->a, p, n);
 }
 
 void *me_ralloc(me_session *s, size_t n)
@@ -26,10 +31,7 @@ void *me_ralloc(me_session *s, size_t n)
 
 const char *me_rstrndup(me_session *s, const char *p, size_t n)
 {
-    char *r = me_ralloc(s, n + 1);
-    memcpy(r, p, n);
-    r[n] = '\0';
-    return r;
+    return dup_in(&s->rec, p, n);
 }
 
 const char *me_strdup(me_session *s, const char *p)
