@@ -438,9 +438,10 @@ static void feed_segment(mailedu_conv *mc, packet_info *pinfo, const segment *s,
     }
 }
 
-/* The first look at a frame: feeds its segment to its session.  Returns the
- * mail conversation it belongs to, or NULL. */
-static mailedu_conv *analyse(packet_info *pinfo, proto_tree *tree)
+/* The first look at a frame: feeds its segment to its session and keeps the
+ * records made.  Returns the mail conversation it belongs to, or NULL; *made
+ * gets the records as made (packet pool) when they were kept, else NULL. */
+static mailedu_conv *analyse(packet_info *pinfo, proto_tree *tree, const me_item **made)
 {
     mailedu_conv *mc;
     segment s;
@@ -477,7 +478,8 @@ static mailedu_conv *analyse(packet_info *pinfo, proto_tree *tree)
     feed_segment(mc, pinfo, &s, &f);
     /* kept in the session, not with p_add_proto_data: that costs 40 bytes a
      * frame more than the records themselves (issue 13) */
-    me_keep(mc->kept, pinfo->num, f.head);
+    if (me_keep(mc->kept, pinfo->num, f.head))
+        *made = f.head;
     me_session_use_records(mc->sess, NULL); /* the pool goes with the packet */
     if (mc->fin == 3)
         finish_session(mc);
@@ -486,18 +488,23 @@ static mailedu_conv *analyse(packet_info *pinfo, proto_tree *tree)
 
 static int dissect_mailedu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
-    const me_item *items;
+    const me_item *items = NULL;
     mailedu_conv *mc;
     me_alloc pool = {wmem_pool_alloc, NULL, NULL};
     if (pinfo->ptype != PT_TCP)
         return 0;
-    mc = PINFO_FD_VISITED(pinfo) ? mailedu_conv_get(pinfo, FALSE) : analyse(pinfo, tree);
-    if (!mc || !mc->kept)
-        return 0;
-    /* every pass renders the kept form, so one pass and two show the same */
-    pool.ctx = pinfo->pool;
-    items = me_kept_unpack(mc->kept, pinfo->num, &pool);
-    if (!items)
+    if (!PINFO_FD_VISITED(pinfo)) {
+        /* the records just kept, as made: unpacking them again here would
+         * give the same values (a command's reply never comes in its own
+         * frame), twice the work on every mail frame */
+        mc = analyse(pinfo, tree, &items);
+    } else {
+        mc = mailedu_conv_get(pinfo, FALSE);
+        pool.ctx = pinfo->pool;
+        if (mc && mc->kept)
+            items = me_kept_unpack(mc->kept, pinfo->num, &pool);
+    }
+    if (!mc || !items)
         return 0;
     mailedu_tap_queue(pinfo, items);
     mailedu_tree_render(tvb, pinfo, tree, mc, items);
