@@ -69,13 +69,32 @@ static const char *lang_text(me_text_id id)
     return me_text(id, (me_lang)mailedu_prefs.language);
 }
 
+/* Is the field shown or asked for (a filter, a column, -e, a visible tree)?
+ * Wireshark fakes an unwanted item only under a parent it kept, and not the
+ * texts mailedu makes for it, so mailedu skips what nobody wants: with a
+ * filter on mailedu.phase, the phase is the one field it adds (issue 13). */
+static gboolean wanted_field(proto_tree *t, int hf)
+{
+    return t && proto_field_is_referenced(t, hf);
+}
+
 static void add_str(proto_tree *t, int hf, tvbuff_t *tvb, const char *v)
 {
-    proto_item *pi;
-    if (!v)
-        return;
-    pi = proto_tree_add_string(t, hf, tvb, 0, 0, v);
-    proto_item_set_generated(pi);
+    if (v && wanted_field(t, hf))
+        proto_item_set_generated(proto_tree_add_string(t, hf, tvb, 0, 0, v));
+}
+
+static void add_uint(proto_tree *t, int hf, tvbuff_t *tvb, guint32 v)
+{
+    if (wanted_field(t, hf))
+        proto_item_set_generated(proto_tree_add_uint(t, hf, tvb, 0, 0, v));
+}
+
+/* Flags are present only when true, like Wireshark's own. */
+static void add_flag(proto_tree *t, int hf, tvbuff_t *tvb, gboolean v)
+{
+    if (v && wanted_field(t, hf))
+        proto_item_set_generated(proto_tree_add_boolean(t, hf, tvb, 0, 0, TRUE));
 }
 
 static const char *masked(const char *v)
@@ -141,7 +160,6 @@ static void add_expert(packet_info *pinfo, proto_item *pi, const me_item *it)
 static void add_auth(proto_tree *t, tvbuff_t *tvb, const me_item *it)
 {
     const me_auth *a = it->auth;
-    proto_item *pi;
     add_str(t, hf_auth_mechanism, tvb, a->mechanism);
     add_str(t, hf_auth_username, tvb, a->username);
     add_str(t, hf_auth_password, tvb, masked(a->password));
@@ -153,16 +171,11 @@ static void add_auth(proto_tree *t, tvbuff_t *tvb, const me_item *it)
     add_str(t, hf_auth_host, tvb, a->host);
     add_str(t, hf_auth_decoded, tvb,
             (a->password || a->token) && mailedu_prefs.mask_passwords ? "********" : a->decoded);
-    if (a->attempt) {
-        pi = proto_tree_add_uint(t, hf_auth_attempt, tvb, 0, 0, a->attempt);
-        proto_item_set_generated(pi);
-    }
+    if (a->attempt)
+        add_uint(t, hf_auth_attempt, tvb, a->attempt);
     if (a->result != ME_RESULT_NONE)
         add_str(t, hf_auth_result, tvb, me_result_name(a->result));
-    if (it->cleartext) {
-        pi = proto_tree_add_boolean(t, hf_auth_cleartext, tvb, 0, 0, TRUE);
-        proto_item_set_generated(pi);
-    }
+    add_flag(t, hf_auth_cleartext, tvb, it->cleartext);
 }
 
 static const char *line_summary(wmem_allocator_t *pool, const me_item *it)
@@ -197,31 +210,25 @@ static void render_line(tvbuff_t *tvb, packet_info *pinfo, proto_tree *t, const 
     add_str(t, hf_tag, tvb, it->tag);
     if (it->status != ME_STATUS_NONE)
         add_str(t, hf_status, tvb, me_status_name(it->status));
-    if (it->reply_code) {
-        pi = proto_tree_add_uint(t, hf_reply_code, tvb, 0, 0, it->reply_code);
-        proto_item_set_generated(pi);
-    }
+    if (it->reply_code)
+        add_uint(t, hf_reply_code, tvb, it->reply_code);
     add_str(t, hf_enhanced, tvb, it->enhanced);
     add_explain(t, tvb, it->explain);
     add_explain(t, tvb, it->explain2);
     add_str(t, hf_detail, tvb, it->detail);
-    if (it->request_in) {
-        pi = proto_tree_add_uint(t, hf_request_in, tvb, 0, 0, it->request_in);
-        proto_item_set_generated(pi);
-    }
-    if (it->response_in) {
-        pi = proto_tree_add_uint(t, hf_response_in, tvb, 0, 0, it->response_in);
-        proto_item_set_generated(pi);
-    }
-    if (it->data_len) {
-        pi = proto_tree_add_uint(t, hf_data_len, tvb, 0, 0, it->data_len);
-        proto_item_set_generated(pi);
-    }
+    if (it->request_in)
+        add_uint(t, hf_request_in, tvb, it->request_in);
+    if (it->response_in)
+        add_uint(t, hf_response_in, tvb, it->response_in);
+    if (it->data_len)
+        add_uint(t, hf_data_len, tvb, it->data_len);
     if (it->auth) {
-        proto_tree *at;
-        pi = proto_tree_add_item(t, hf_auth, tvb, 0, 0, ENC_NA);
-        proto_item_set_generated(pi);
-        at = proto_item_add_subtree(pi, ett_auth);
+        proto_tree *at = t; /* without the subtree when nobody sees it */
+        if (wanted_field(t, hf_auth)) {
+            pi = proto_tree_add_item(t, hf_auth, tvb, 0, 0, ENC_NA);
+            proto_item_set_generated(pi);
+            at = proto_item_add_subtree(pi, ett_auth);
+        }
         add_auth(at, tvb, it);
     }
     add_str(t, hf_mail_from, tvb, it->mail_from);
@@ -266,6 +273,21 @@ static void own_info_column(packet_info *pinfo, const me_item *items)
     }
 }
 
+/* "[phase] " before the Info column's text.  col_prepend_fstr would format
+ * and copy it twice per column: a quarter of mailedu's rendering (issue 13).
+ * The old text is copied first, since the column's buffer is rewritten;
+ * the fence goes, as nothing after the postdissector writes to Info. */
+static void prefix_info(packet_info *pinfo, const char *phase)
+{
+    const char *old;
+    if (!pinfo->cinfo || !col_get_writable(pinfo->cinfo, -1) ||
+        !(old = col_get_text(pinfo->cinfo, COL_INFO)))
+        return;
+    old = wmem_strdup(pinfo->pool, old);
+    col_clear_fence(pinfo->cinfo, COL_INFO);
+    col_add_lstr(pinfo->cinfo, COL_INFO, "[", phase, "] ", old, COL_ADD_LSTR_TERMINATOR);
+}
+
 void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
                          const mailedu_conv *mc, const me_item *items)
 {
@@ -289,7 +311,7 @@ void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     if (own_info_wanted(mc, items))
         own_info_column(pinfo, items);
     if (mailedu_prefs.info_column && nshown)
-        col_prepend_fstr(pinfo->cinfo, COL_INFO, "[%s] ", me_phase_name(shown[0]));
+        prefix_info(pinfo, me_phase_name(shown[0]));
 
     ti = proto_tree_add_item(tree, proto_mailedu, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(ti);
@@ -300,18 +322,9 @@ void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     add_str(mt, hf_direction, tvb, me_dir_name(items->dir));
     for (i = 0; i < nshown; i++)
         add_str(mt, hf_phase, tvb, me_phase_name(shown[i]));
-    if (start) { /* like Wireshark's own flags: present only when true */
-        pi = proto_tree_add_boolean(mt, hf_phase_start, tvb, 0, 0, TRUE);
-        proto_item_set_generated(pi);
-    }
-    if (inferred) {
-        pi = proto_tree_add_boolean(mt, hf_phase_inferred, tvb, 0, 0, TRUE);
-        proto_item_set_generated(pi);
-    }
-    if (last->tls) {
-        pi = proto_tree_add_boolean(mt, hf_tls, tvb, 0, 0, TRUE);
-        proto_item_set_generated(pi);
-    }
+    add_flag(mt, hf_phase_start, tvb, start);
+    add_flag(mt, hf_phase_inferred, tvb, inferred);
+    add_flag(mt, hf_tls, tvb, last->tls);
     add_str(mt, hf_session_user, tvb, last->session_user);
 
     for (it = items, i = 0; it; it = it->next, i++) {
@@ -322,7 +335,7 @@ void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
             proto_item_set_generated(pi);
             break;
         }
-        if (nitems > 1) {
+        if (nitems > 1 && wanted_field(mt, hf_line)) {
             pi = proto_tree_add_string(mt, hf_line, tvb, 0, 0, line_summary(pinfo->pool, it));
             proto_item_set_generated(pi);
             lt = proto_item_add_subtree(pi, ett_line);
