@@ -5,10 +5,10 @@
  * a mail conversation (the builtin POP/IMAP/SMTP dissectors have run already)
  * through one table of wanted fields, puts the segment in order
  * (plugin/stream.c), feeds the new bytes to the session (plugin/session.c) and
- * keeps the records it returns in per-frame data (file scope).  Every pass,
- * first or later, renders the tree from those records only
- * (packet-mailedu-tree.c), so tshark -2, GUI clicks in any order and reloads
- * show the same thing.
+ * keeps the records it returns packed in their session (plugin/pack.c).  The
+ * first pass renders the records as made, later passes the unpacked kept form
+ * (packet-mailedu-tree.c); both hold the same values, so tshark -2, GUI clicks
+ * in any order and reloads show the same thing.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
