@@ -80,7 +80,7 @@ me_proto mailedu_classify_port(packet_info *pinfo, guint16 *server_port, gboolea
  * set to the server port: POP/IMAP/SMTP tell requests from replies by it. */
 static int dissect_handoff(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
-    mailedu_conv *mc = mailedu_conv_get(pinfo, FALSE);
+    mailedu_conv *mc = mailedu_conv_get(pinfo, tree, FALSE);
     dissector_handle_t h = NULL;
     if (!mc)
         return 0;
@@ -139,7 +139,7 @@ void mailedu_recognise_layer(mailedu_conv *mc, packet_info *pinfo, me_proto prot
 static mailedu_heur_ret dissect_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
                                      void *data)
 {
-    mailedu_conv *mc = mailedu_conv_get(pinfo, TRUE);
+    mailedu_conv *mc = mailedu_conv_get(pinfo, tree, TRUE);
     guint len = tvb_captured_length(tvb);
 
     if (mc->proto != ME_PROTO_NONE) {
@@ -159,7 +159,7 @@ static mailedu_heur_ret dissect_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tr
 static mailedu_heur_ret dissect_heur_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
                                          void *data)
 {
-    mailedu_conv *mc = mailedu_conv_get(pinfo, TRUE);
+    mailedu_conv *mc = mailedu_conv_get(pinfo, tree, TRUE);
     guint len = tvb_captured_length(tvb);
     bool from_server = false, maybe_smtp = false;
     me_proto guess;

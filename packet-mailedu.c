@@ -20,7 +20,7 @@
 #include "packet-mailedu.h"
 
 #include <epan/prefs.h>
-#include <epan/proto_data.h>
+#include <epan/dissectors/packet-tcp.h>
 #include <wsutil/wslog.h>
 #if MAILEDU_HAVE_PLUGIN_DESCRIBE
 #include <wsutil/plugins.h>
@@ -43,17 +43,14 @@ static dissector_handle_t mailedu_handle;
 /* ---- the fields of other dissectors the first pass reads ---- */
 
 typedef enum {
-    WF_TCP_PAYLOAD = 0,
-    WF_TCP_SEQ_RAW,
-    WF_TCP_ACK_RAW,
+    WF_TCP_STREAM = 0, /* the conversation's index: the key of mailedu's state */
+    WF_TCP,            /* TCP's protocol item: where its header is (read_segment) */
     WF_TCP_LEN,
-    WF_TCP_FLAGS,
     WF_POP,          /* the builtin dissectors' protocol items: where their bytes start */
     WF_IMAP,
     WF_SMTP,
     WF_HTTP_CODE,    /* a CONNECT's 2xx reply with bytes after it (RFC 9110 §9.3.6) */
     WF_HTTP_FOR_URI,
-    WF_HTTP_FILE_DATA,
     WF_SOCKS_VERSION, /* a SOCKS5 reply with bytes after it (RFC 1928 §6) */
     WF_SOCKS_COMMAND,
     WF_SOCKS_RESULTS,
@@ -62,14 +59,14 @@ typedef enum {
 } wanted_field;
 
 static const char *const wanted_name[WF_COUNT] = {
-    "tcp.payload", "tcp.seq_raw", "tcp.ack_raw", "tcp.len", "tcp.flags", "pop", "imap", "smtp",
-    "http.response.code", "http.response_for.uri", "http.file_data", "socks.version",
+    "tcp.stream", "tcp", "tcp.len", "pop", "imap", "smtp",
+    "http.response.code", "http.response_for.uri", "socks.version",
     "socks.command", "socks.results", "socks.port"};
 /* Other names a wanted field has had: Wireshark 4.4 and later name the
  * request's URI on the response http.request.uri (4.0: http.response_for.uri). */
 static const char *const wanted_alias[WF_COUNT] = {
     [WF_HTTP_FOR_URI] = "http.request.uri"};
-static int wanted_hf[WF_COUNT] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+static int wanted_hf[WF_COUNT] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
 #define TCP_FIN 0x001
 #define TCP_SYN 0x002
@@ -88,21 +85,13 @@ static field_info *wanted(proto_tree *tree, wanted_field w)
     return (field_info *)g_ptr_array_index(a, a->len - 1);
 }
 
-/* A field's first four bytes as a big-endian number (raw sequence numbers). */
-static gboolean wanted_u32(proto_tree *tree, wanted_field w, guint32 *v)
-{
-    field_info *fi = wanted(tree, w);
-    if (!fi || !fi->ds_tvb || !tvb_bytes_exist(fi->ds_tvb, fi->start, 4))
-        return FALSE;
-    *v = tvb_get_ntohl(fi->ds_tvb, fi->start);
-    return TRUE;
-}
-
 /* One TCP segment as the first pass sees it. */
 typedef struct segment {
     guint32 seq, ack, seglen, caplen;
     guint16 flags;
     const guint8 *bytes;           /* caplen captured payload bytes */
+    tvbuff_t *ds;                  /* the data source the payload is in, */
+    gint pstart;                   /* and where it starts there */
     me_proto layer;                /* a builtin mail dissector ran on this frame */
     guint32 layer_offset;          /* where its bytes start in the payload */
     guint16 socks_connect;         /* a SOCKS5 CONNECT's DST.PORT, or 0 */
@@ -111,38 +100,43 @@ typedef struct segment {
 } segment;
 
 /* The field starts inside this segment's captured payload. */
-static gboolean in_payload(const field_info *fi, const field_info *fpay, guint32 caplen)
+static gboolean in_payload(const field_info *fi, const segment *s)
 {
-    return fi && fi->ds_tvb == fpay->ds_tvb && fi->start >= fpay->start &&
-           fi->start < fpay->start + (gint)caplen;
+    return fi && s->caplen && fi->ds_tvb == s->ds && fi->start >= s->pstart &&
+           fi->start < s->pstart + (gint)s->caplen;
 }
 
 /* A 2xx reply to CONNECT (its request-URI is in authority form, host:port,
- * RFC 9112 §3.2.3) with bytes after its header in the same segment: the
- * tunnel starts there (RFC 9110 §9.3.6), but Wireshark's HTTP dissector
- * reads them as a body.  They are mail if the URI's port is a mail port. */
-static void read_connect_reply(proto_tree *tree, segment *s, field_info *fpay)
+ * RFC 9112 §3.2.3) with bytes after its header block (which ends with an
+ * empty line, RFC 9112 §2.1) in the same segment: the tunnel starts there
+ * (RFC 9110 §9.3.6), but Wireshark's HTTP dissector reads them as a body.
+ * They are mail if the URI's port is a mail port. */
+static void read_connect_reply(proto_tree *tree, segment *s)
 {
     field_info *code = wanted(tree, WF_HTTP_CODE), *uri = wanted(tree, WF_HTTP_FOR_URI);
-    field_info *body = wanted(tree, WF_HTTP_FILE_DATA);
     const char *u, *colon;
+    const guint8 *from, *end;
     guint32 c;
-    if (!code || !uri || !in_payload(body, fpay, s->caplen))
+    if (!in_payload(code, s) || !uri)
         return;
     c = fvalue_get_uinteger(MAILEDU_FVALUE(code));
     u = fvalue_get_string(MAILEDU_FVALUE(uri));
     if (c < 200 || c > 299 || !u || strchr(u, '/') || !(colon = strrchr(u, ':')))
         return;
+    from = s->bytes + (code->start - s->pstart);
+    end = ws_memmem(from, (size_t)(s->bytes + s->caplen - from), "\r\n\r\n", 4);
+    if (!end || end + 4 >= s->bytes + s->caplen)
+        return;
     s->layer = mailedu_port_proto((guint32)strtoul(colon + 1, NULL, 10));
-    s->layer_offset = (guint32)(body->start - fpay->start);
+    s->layer_offset = (guint32)(end + 4 - s->bytes);
 }
 
 /* A field's unsigned value, if it is in this segment's payload. */
-static gboolean payload_uint(proto_tree *tree, wanted_field w, field_info *fpay, guint32 caplen,
-                             guint32 *v, field_info **out)
+static gboolean payload_uint(proto_tree *tree, wanted_field w, const segment *s, guint32 *v,
+                             field_info **out)
 {
     field_info *fi = wanted(tree, w);
-    if (!in_payload(fi, fpay, caplen))
+    if (!in_payload(fi, s))
         return FALSE;
     *v = fvalue_get_uinteger(MAILEDU_FVALUE(fi));
     if (out)
@@ -155,61 +149,72 @@ static gboolean payload_uint(proto_tree *tree, wanted_field w, field_info *fpay,
  * (§6: VER REP=0 RSV ATYP BND.ADDR BND.PORT) ends with BND.PORT; what follows
  * it in the same segment is the tunnel's first bytes (a greeting), which
  * Wireshark's SOCKS dissector does not hand on. */
-static void read_socks(proto_tree *tree, segment *s, field_info *fpay)
+static void read_socks(proto_tree *tree, segment *s)
 {
     field_info *port;
     guint32 ver, v, end;
-    if (!payload_uint(tree, WF_SOCKS_VERSION, fpay, s->caplen, &ver, NULL) || ver != 5 ||
-        !payload_uint(tree, WF_SOCKS_PORT, fpay, s->caplen, &v, &port))
+    if (!payload_uint(tree, WF_SOCKS_VERSION, s, &ver, NULL) || ver != 5 ||
+        !payload_uint(tree, WF_SOCKS_PORT, s, &v, &port))
         return;
-    if (payload_uint(tree, WF_SOCKS_COMMAND, fpay, s->caplen, &ver, NULL)) {
+    if (payload_uint(tree, WF_SOCKS_COMMAND, s, &ver, NULL)) {
         if (ver == 1) /* CONNECT */
             s->socks_connect = (guint16)v;
         return;
     }
-    end = (guint32)(port->start + port->length - fpay->start);
-    if (payload_uint(tree, WF_SOCKS_RESULTS, fpay, s->caplen, &v, NULL) && v == 0 &&
-        end < s->caplen)
+    end = (guint32)(port->start + port->length - s->pstart);
+    if (payload_uint(tree, WF_SOCKS_RESULTS, s, &v, NULL) && v == 0 && end < s->caplen)
         s->socks_tail = end;
 }
 
-static void read_layer(proto_tree *tree, segment *s, field_info *fpay)
+/* Which builtin mail dissector (or tunnel) has the payload's bytes. */
+static void read_layer(proto_tree *tree, segment *s)
 {
     static const struct { wanted_field w; me_proto p; } layers[] = {
         {WF_POP, ME_PROTO_POP3}, {WF_IMAP, ME_PROTO_IMAP}, {WF_SMTP, ME_PROTO_SMTP}};
     guint i;
-    for (i = 0; i < G_N_ELEMENTS(layers) && fpay; i++) {
+    if (!s->caplen)
+        return;
+    for (i = 0; i < G_N_ELEMENTS(layers); i++) {
         field_info *fi = wanted(tree, layers[i].w);
-        if (in_payload(fi, fpay, s->caplen)) {
+        if (in_payload(fi, s)) {
             s->layer = layers[i].p;
-            s->layer_offset = (guint32)(fi->start - fpay->start);
+            s->layer_offset = (guint32)(fi->start - s->pstart);
             return;
         }
     }
-    if (fpay) {
-        read_connect_reply(tree, s, fpay);
-        if (s->layer == ME_PROTO_NONE)
-            read_socks(tree, s, fpay);
-    }
+    read_connect_reply(tree, s);
+    if (s->layer == ME_PROTO_NONE)
+        read_socks(tree, s);
 }
 
+/* The segment comes from its TCP header (RFC 9293 §3.1), which TCP's
+ * protocol item spans: sequence number at 4, acknowledgment number at 8, then
+ * the data offset (header length in 32-bit words, high 4 bits) and the flags
+ * (low 12 bits of those 2 bytes); the payload starts after the header, and
+ * tcp.len says how long the segment is.  Each field mailedu wants costs every
+ * TCP frame a real tree item (a protocol's item is real anyway), so it wants
+ * as few as it can (issue 13).  The layer under the payload is read by the
+ * caller when it matters. */
 static gboolean read_segment(proto_tree *tree, segment *s)
 {
-    field_info *fpay = wanted(tree, WF_TCP_PAYLOAD), *flen = wanted(tree, WF_TCP_LEN);
-    field_info *fflags = wanted(tree, WF_TCP_FLAGS);
+    field_info *ftcp = wanted(tree, WF_TCP), *flen = wanted(tree, WF_TCP_LEN);
+    gint hdr, avail;
     memset(s, 0, sizeof *s);
-    if (!flen || !wanted_u32(tree, WF_TCP_SEQ_RAW, &s->seq))
+    if (!ftcp || !flen || !ftcp->ds_tvb || !tvb_bytes_exist(ftcp->ds_tvb, ftcp->start, 20))
         return FALSE;
-    if (fflags && fflags->ds_tvb && tvb_bytes_exist(fflags->ds_tvb, fflags->start, 2))
-        s->flags = tvb_get_ntohs(fflags->ds_tvb, fflags->start) & 0x0fff;
-    if (!(s->flags & TCP_ACK) || !wanted_u32(tree, WF_TCP_ACK_RAW, &s->ack))
-        s->flags &= (guint16)~TCP_ACK;
+    hdr = ftcp->start;
+    s->ds = ftcp->ds_tvb;
+    s->seq = tvb_get_ntohl(s->ds, hdr + 4);
+    s->flags = tvb_get_ntohs(s->ds, hdr + 12) & 0x0fff;
+    if (s->flags & TCP_ACK)
+        s->ack = tvb_get_ntohl(s->ds, hdr + 8);
+    s->pstart = hdr + (tvb_get_guint8(s->ds, hdr + 12) >> 4) * 4;
     s->seglen = fvalue_get_uinteger(MAILEDU_FVALUE(flen));
-    if (fpay && fpay->length > 0) {
-        s->caplen = MIN((guint32)fpay->length, s->seglen); /* Ethernet padding is not payload */
-        s->bytes = tvb_get_ptr(fpay->ds_tvb, fpay->start, (gint)s->caplen);
+    avail = tvb_captured_length_remaining(s->ds, s->pstart);
+    if (s->seglen > 0 && avail > 0) {
+        s->caplen = MIN((guint32)avail, s->seglen); /* Ethernet padding is not payload */
+        s->bytes = tvb_get_ptr(s->ds, s->pstart, (gint)s->caplen);
     }
-    read_layer(tree, s, fpay);
     return TRUE;
 }
 
@@ -236,18 +241,38 @@ static void *wmem_pool_alloc(void *ctx, size_t n)
     return wmem_alloc0((wmem_allocator_t *)ctx, n);
 }
 
-mailedu_conv *mailedu_conv_get(packet_info *pinfo, gboolean create)
+/* mailedu's state of each TCP conversation, keyed by its tcp.stream index + 1
+ * (a direct map has no key 0).  The map is made at registration and emptied
+ * by Wireshark when the file closes (wmem_map_new_autoreset).  An integer
+ * lookup instead of a search by addresses and ports on every TCP frame, and
+ * no node in the conversation's own data tree (issue 13). */
+static wmem_map_t *conv_by_stream;
+
+/* The tcp.stream index of the frame's innermost TCP conversation: the field
+ * when the tree has it (the postdissector always does: it is a wanted field),
+ * else TCP's own conversation data (a heuristic called without a tree). */
+static guint32 stream_of(packet_info *pinfo, proto_tree *tree)
 {
-    conversation_t *conv = create ? find_or_create_conversation(pinfo)
-                                  : find_conversation_pinfo(pinfo, 0);
+    field_info *fi = wanted(tree, WF_TCP_STREAM);
+    struct tcp_analysis *tcpd;
+    if (fi)
+        return fvalue_get_uinteger(MAILEDU_FVALUE(fi));
+    tcpd = get_tcp_conversation_data(NULL, pinfo);
+    return tcpd ? tcpd->stream : G_MAXUINT32;
+}
+
+mailedu_conv *mailedu_conv_get(packet_info *pinfo, proto_tree *tree, gboolean create)
+{
+    guint32 stream = stream_of(pinfo, tree);
+    gpointer key = GUINT_TO_POINTER(stream + 1);
     mailedu_conv *mc;
-    if (!conv)
+    if (stream == G_MAXUINT32)
         return NULL;
-    mc = (mailedu_conv *)conversation_get_proto_data(conv, proto_mailedu);
+    mc = (mailedu_conv *)wmem_map_lookup(conv_by_stream, key);
     if (!mc && create) {
         mc = wmem_new0(wmem_file_scope(), mailedu_conv);
         mc->proto = mailedu_classify_port(pinfo, &mc->server_port, &mc->tls_port);
-        conversation_add_proto_data(conv, proto_mailedu, mc);
+        wmem_map_insert(conv_by_stream, key, mc);
     }
     return mc;
 }
@@ -452,8 +477,13 @@ static mailedu_conv *analyse(packet_info *pinfo, proto_tree *tree, const me_item
         return NULL;
     /* a conversation costs mailedu nothing until it carries payload; only its
      * SYN is remembered (where each side's bytes start) */
-    if (!(mc = mailedu_conv_get(pinfo, s.seglen > 0 || (s.flags & TCP_SYN))) || mc->closed)
+    if (!(mc = mailedu_conv_get(pinfo, tree, s.seglen > 0 || (s.flags & TCP_SYN))) ||
+        mc->closed)
         return NULL;
+    /* which builtin dissector (or tunnel) has the bytes matters while the
+     * conversation is not known to be mail, and in a tunnel on every frame */
+    if (mc->proto == ME_PROTO_NONE || mc->origin == MAILEDU_BY_LAYER)
+        read_layer(tree, &s);
     note_handshake(mc, pinfo, &s);
     if (s.socks_connect)
         mc->socks_port = s.socks_connect;
@@ -499,7 +529,7 @@ static int dissect_mailedu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
          * frame), twice the work on every mail frame */
         mc = analyse(pinfo, tree, &items);
     } else {
-        mc = mailedu_conv_get(pinfo, FALSE);
+        mc = mailedu_conv_get(pinfo, tree, FALSE);
         pool.ctx = pinfo->pool;
         if (mc && mc->kept)
             items = me_kept_unpack(mc->kept, pinfo->num, &pool);
@@ -513,6 +543,26 @@ static int dissect_mailedu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
 
 /* ---- registration ---- */
 
+/* Wireshark (4.0 to 4.6) primes a postdissector's wanted fields on every
+ * frame even while its protocol is disabled, which makes tshark build a tree
+ * and real items it would not otherwise: a disabled mailedu cost 1.1-1.4x
+ * Wireshark's time.  So the wish is renewed at each file's start (init
+ * routines run when a file is opened and on every redissection, after
+ * Enabled Protocols or --disable-protocol are applied): the fields when
+ * mailedu is enabled, none when it is not. */
+static void mailedu_init(void)
+{
+    GArray *ids = NULL;
+    guint i;
+    if (proto_is_protocol_enabled(find_protocol_by_id(proto_mailedu))) {
+        ids = g_array_new(FALSE, FALSE, (guint)sizeof(int));
+        for (i = 0; i < WF_COUNT; i++)
+            if (wanted_hf[i] >= 0)
+                g_array_append_val(ids, wanted_hf[i]);
+    }
+    set_postdissector_wanted_hfids(mailedu_handle, ids); /* frees the last wish */
+}
+
 void proto_register_mailedu(void)
 {
     static const enum_val_t languages[] = {
@@ -525,6 +575,9 @@ void proto_register_mailedu(void)
     proto_mailedu = proto_register_protocol("Mail protocols tutor (POP3, SMTP, IMAP)", "mailedu",
                                             "mailedu");
     mailedu_tree_register(proto_mailedu);
+    register_init_routine(mailedu_init);
+    conv_by_stream = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(), g_direct_hash,
+                                            g_direct_equal);
 
     m = prefs_register_protocol(proto_mailedu, NULL);
     prefs_register_enum_preference(m, "language", "Language of explanations",
@@ -541,7 +594,6 @@ void proto_register_mailedu(void)
 
 void proto_reg_handoff_mailedu(void)
 {
-    GArray *ids = g_array_new(FALSE, FALSE, (guint)sizeof(int));
     guint i;
 
     mailedu_handle = create_dissector_handle(dissect_mailedu, proto_mailedu);
@@ -550,14 +602,11 @@ void proto_reg_handoff_mailedu(void)
         wanted_hf[i] = proto_registrar_get_id_byname(wanted_name[i]);
         if (wanted_hf[i] < 0 && wanted_alias[i])
             wanted_hf[i] = proto_registrar_get_id_byname(wanted_alias[i]);
-        if (wanted_hf[i] < 0) {
+        if (wanted_hf[i] < 0)
             ws_warning("mailedu: Wireshark has no field \"%s\"; mailedu needs it and "
                        "will not annotate what depends on it", wanted_name[i]);
-            continue;
-        }
-        g_array_append_val(ids, wanted_hf[i]);
     }
-    set_postdissector_wanted_hfids(mailedu_handle, ids);
+    mailedu_init(); /* for whoever dissects before opening a file */
     mailedu_heur_handoff();
     mailedu_tap_handoff();
 }

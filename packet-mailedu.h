@@ -65,9 +65,11 @@ typedef struct mailedu_conv {
 /* Memory for everything kept across frames: wmem file scope. */
 extern const me_alloc mailedu_file_alloc;
 
-/* packet-mailedu.c: the conversation's state, created on demand (NULL only
- * when create is FALSE and none exists). */
-mailedu_conv *mailedu_conv_get(packet_info *pinfo, gboolean create);
+/* packet-mailedu.c: the state of the frame's innermost TCP conversation
+ * (found by its tcp.stream index, from TREE when it has the field), created
+ * on demand in file scope.  NULL when create is FALSE and none exists, or
+ * when the frame has no TCP conversation. */
+mailedu_conv *mailedu_conv_get(packet_info *pinfo, proto_tree *tree, gboolean create);
 
 /* packet-mailedu-heur.c */
 void mailedu_heur_handoff(void);
