@@ -44,11 +44,7 @@ static dissector_handle_t mailedu_handle;
 
 typedef enum {
     WF_TCP_STREAM = 0, /* the conversation's index: the key of mailedu's state */
-    WF_TCP,            /* TCP's protocol item: where its header is (read_segment) */
     WF_TCP_LEN,
-    WF_POP,          /* the builtin dissectors' protocol items: where their bytes start */
-    WF_IMAP,
-    WF_SMTP,
     WF_HTTP_CODE,    /* a CONNECT's 2xx reply with bytes after it (RFC 9110 §9.3.6) */
     WF_HTTP_FOR_URI,
     WF_SOCKS_VERSION, /* a SOCKS5 reply with bytes after it (RFC 1928 §6) */
@@ -59,14 +55,45 @@ typedef enum {
 } wanted_field;
 
 static const char *const wanted_name[WF_COUNT] = {
-    "tcp.stream", "tcp", "tcp.len", "pop", "imap", "smtp",
+    "tcp.stream", "tcp.len",
     "http.response.code", "http.response_for.uri", "socks.version",
     "socks.command", "socks.results", "socks.port"};
 /* Other names a wanted field has had: Wireshark 4.4 and later name the
  * request's URI on the response http.request.uri (4.0: http.response_for.uri). */
 static const char *const wanted_alias[WF_COUNT] = {
     [WF_HTTP_FOR_URI] = "http.request.uri"};
-static int wanted_hf[WF_COUNT] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+static int wanted_hf[WF_COUNT] = {-1, -1, -1, -1, -1, -1, -1, -1};
+
+/* Protocols whose items mailedu finds among the tree's top-level items,
+ * which Wireshark always makes real: walking those few costs less than
+ * wanting them, which indexes them on every frame. */
+typedef enum {
+    TP_TCP = 0,      /* TCP's item spans its header (read_segment) */
+    TP_POP,          /* the builtin dissectors' items: where their bytes start */
+    TP_IMAP,
+    TP_SMTP,
+    TP_COUNT
+} top_proto;
+
+static const char *const top_name[TP_COUNT] = {"tcp", "pop", "imap", "smtp"};
+static int top_id[TP_COUNT] = {-1, -1, -1, -1};
+
+/* The last (innermost) top-level item of each protocol in this frame. */
+typedef struct top_items {
+    field_info *fi[TP_COUNT];
+} top_items;
+
+static void note_top(proto_node *node, gpointer data)
+{
+    top_items *t = (top_items *)data;
+    field_info *fi = PNODE_FINFO(node);
+    guint i;
+    if (!fi || !fi->hfinfo)
+        return;
+    for (i = 0; i < TP_COUNT; i++)
+        if (fi->hfinfo->id == top_id[i])
+            t->fi[i] = fi;
+}
 
 #define TCP_FIN 0x001
 #define TCP_SYN 0x002
@@ -167,15 +194,15 @@ static void read_socks(proto_tree *tree, segment *s)
 }
 
 /* Which builtin mail dissector (or tunnel) has the payload's bytes. */
-static void read_layer(proto_tree *tree, segment *s)
+static void read_layer(proto_tree *tree, const top_items *top, segment *s)
 {
-    static const struct { wanted_field w; me_proto p; } layers[] = {
-        {WF_POP, ME_PROTO_POP3}, {WF_IMAP, ME_PROTO_IMAP}, {WF_SMTP, ME_PROTO_SMTP}};
+    static const struct { top_proto t; me_proto p; } layers[] = {
+        {TP_POP, ME_PROTO_POP3}, {TP_IMAP, ME_PROTO_IMAP}, {TP_SMTP, ME_PROTO_SMTP}};
     guint i;
     if (!s->caplen)
         return;
     for (i = 0; i < G_N_ELEMENTS(layers); i++) {
-        field_info *fi = wanted(tree, layers[i].w);
+        field_info *fi = top->fi[layers[i].t];
         if (in_payload(fi, s)) {
             s->layer = layers[i].p;
             s->layer_offset = (guint32)(fi->start - s->pstart);
@@ -188,19 +215,25 @@ static void read_layer(proto_tree *tree, segment *s)
 }
 
 /* The segment comes from its TCP header (RFC 9293 §3.1), which TCP's
- * protocol item spans: sequence number at 4, acknowledgment number at 8, then
- * the data offset (header length in 32-bit words, high 4 bits) and the flags
- * (low 12 bits of those 2 bytes); the payload starts after the header, and
- * tcp.len says how long the segment is.  Each field mailedu wants costs every
- * TCP frame a real tree item (a protocol's item is real anyway), so it wants
- * as few as it can (issue 13).  The layer under the payload is read by the
- * caller when it matters. */
-static gboolean read_segment(proto_tree *tree, segment *s)
+ * top-level item spans: sequence number at 4, acknowledgment number at 8,
+ * then the data offset (header length in 32-bit words, high 4 bits) and the
+ * flags (low 12 bits of those 2 bytes); the payload starts after the header,
+ * and tcp.len says how long the segment is (captured bytes may hold Ethernet
+ * padding).  Each field mailedu wants is a real, indexed tree item on every
+ * frame, so it wants as few as it can (issue 13).  TOP gets the frame's
+ * top-level protocol items; the caller reads the layer under the payload
+ * when it matters.  FALSE when the frame has no whole TCP header. */
+static gboolean read_segment(proto_tree *tree, top_items *top, segment *s)
 {
-    field_info *ftcp = wanted(tree, WF_TCP), *flen = wanted(tree, WF_TCP_LEN);
+    field_info *ftcp, *flen = wanted(tree, WF_TCP_LEN);
     gint hdr, avail;
     memset(s, 0, sizeof *s);
-    if (!ftcp || !flen || !ftcp->ds_tvb || !tvb_bytes_exist(ftcp->ds_tvb, ftcp->start, 20))
+    memset(top, 0, sizeof *top);
+    if (!flen)
+        return FALSE;
+    proto_tree_children_foreach(tree, note_top, top);
+    ftcp = top->fi[TP_TCP];
+    if (!ftcp || !ftcp->ds_tvb || !tvb_bytes_exist(ftcp->ds_tvb, ftcp->start, 20))
         return FALSE;
     hdr = ftcp->start;
     s->ds = ftcp->ds_tvb;
@@ -470,10 +503,11 @@ static mailedu_conv *analyse(packet_info *pinfo, proto_tree *tree, const me_item
 {
     mailedu_conv *mc;
     segment s;
+    top_items top;
     feed_ctx f;
     me_alloc records;
 
-    if (!read_segment(tree, &s))
+    if (!read_segment(tree, &top, &s))
         return NULL;
     /* a conversation costs mailedu nothing until it carries payload; only its
      * SYN is remembered (where each side's bytes start) */
@@ -483,7 +517,7 @@ static mailedu_conv *analyse(packet_info *pinfo, proto_tree *tree, const me_item
     /* which builtin dissector (or tunnel) has the bytes matters while the
      * conversation is not known to be mail, and in a tunnel on every frame */
     if (mc->proto == ME_PROTO_NONE || mc->origin == MAILEDU_BY_LAYER)
-        read_layer(tree, &s);
+        read_layer(tree, &top, &s);
     note_handshake(mc, pinfo, &s);
     if (s.socks_connect)
         mc->socks_port = s.socks_connect;
@@ -598,6 +632,8 @@ void proto_reg_handoff_mailedu(void)
 
     mailedu_handle = create_dissector_handle(dissect_mailedu, proto_mailedu);
     register_postdissector(mailedu_handle);
+    for (i = 0; i < TP_COUNT; i++)
+        top_id[i] = proto_get_id_by_filter_name(top_name[i]);
     for (i = 0; i < WF_COUNT; i++) {
         wanted_hf[i] = proto_registrar_get_id_byname(wanted_name[i]);
         if (wanted_hf[i] < 0 && wanted_alias[i])
