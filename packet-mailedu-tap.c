@@ -86,13 +86,17 @@ static void queue_credential(packet_info *pinfo, const me_item *it, gboolean mas
     tap_queue_packet(credentials_tap, pinfo, c);
 }
 
-void mailedu_tap_queue(packet_info *pinfo, const me_item *items)
+void mailedu_tap_queue(packet_info *pinfo, guint32 stream, const me_item *items)
 {
     const me_item *it;
     if (!items)
         return;
-    if (have_tap_listener(mailedu_tap))
-        tap_queue_packet(mailedu_tap, pinfo, items);
+    if (have_tap_listener(mailedu_tap)) {
+        mailedu_tap_data *d = wmem_new(pinfo->pool, mailedu_tap_data);
+        d->stream = stream;
+        d->items = items;
+        tap_queue_packet(mailedu_tap, pinfo, d);
+    }
     if (credentials_tap >= 0 && have_tap_listener(credentials_tap)) {
         gboolean mask = (gboolean)mailedu_prefs.mask_passwords;
         for (it = items; it; it = it->next)
@@ -143,7 +147,7 @@ static tap_packet_status tree_packet(stats_tree *st, packet_info *pinfo _U_,
     const me_item *it;
     char buf[32];
     uint32_t bit;
-    for (it = (const me_item *)data; it; it = it->next) {
+    for (it = ((const mailedu_tap_data *)data)->items; it; it = it->next) {
         int p, ph;
         tick_stat_node(st, "Lines: protocol > phase > command or reply", 0, TRUE);
         p = tick_stat_node(st, me_proto_name(it->proto), st_lines, TRUE);
@@ -184,19 +188,20 @@ static tap_packet_status report_packet(void *tapdata, packet_info *pinfo,
                                        tap_flags_t flags _U_)
 {
     report_listener *l = (report_listener *)tapdata;
-    struct tcp_analysis *tcpd = get_tcp_conversation_data(NULL, pinfo);
+    const mailedu_tap_data *d = (const mailedu_tap_data *)data;
     me_rep_frame f;
-    if (!tcpd)
-        return TAP_PACKET_DONT_REDRAW;
-    f.stream = tcpd->stream;
+    f.stream = d->stream;
     f.frame = pinfo->num;
     f.secs = (int64_t)pinfo->abs_ts.secs;
     f.usecs = pinfo->abs_ts.nsecs / 1000;
-    f.src = address_to_str(pinfo->pool, &pinfo->src);
-    f.dst = address_to_str(pinfo->pool, &pinfo->dst);
+    f.src = f.dst = NULL; /* formatted once per session: the report keeps the first */
+    if (!me_report_has_session(l->rep, d->stream)) {
+        f.src = address_to_str(pinfo->pool, &pinfo->src);
+        f.dst = address_to_str(pinfo->pool, &pinfo->dst);
+    }
     f.sport = (uint16_t)pinfo->srcport;
     f.dport = (uint16_t)pinfo->destport;
-    me_report_add(l->rep, &f, (const me_item *)data);
+    me_report_add(l->rep, &f, d->items);
     return TAP_PACKET_REDRAW;
 }
 

@@ -19,10 +19,17 @@ void mailedu_tap_register(void);
  * the "credentials" tap).  Called once from proto_reg_handoff_mailedu(). */
 void mailedu_tap_handoff(void);
 
-/* Hands the records of this frame (the list the engines returned, kept in
- * file scope; NULL: nothing) to the taps that have listeners: the mailedu
- * reports and Wireshark's credentials tap.  Called on every pass; costs one
- * test per tap when nobody listens. */
-void mailedu_tap_queue(packet_info *pinfo, const me_item *items);
+/* What the "mailedu" tap hands its listeners for a frame: its conversation's
+ * tcp.stream index and its records. */
+typedef struct mailedu_tap_data {
+    guint32 stream;
+    const me_item *items;
+} mailedu_tap_data;
+
+/* Hands the records of this frame (the list the engines returned; NULL:
+ * nothing) of the conversation with tcp.stream index STREAM to the taps that
+ * have listeners: the mailedu reports and Wireshark's credentials tap.
+ * Called on every pass; costs one test per tap when nobody listens. */
+void mailedu_tap_queue(packet_info *pinfo, guint32 stream, const me_item *items);
 
 #endif

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <epan/expert.h>
+#include <epan/tap.h>
 
 #include "packet-mailedu.h"
 
@@ -61,6 +62,9 @@ enum {
     EI_COUNT
 };
 static expert_field ei[EI_COUNT];
+
+static int expert_tap = -1;   /* Wireshark's "expert" tap (-z expert, Expert Info) */
+static int proto_ws_expert = -1; /* its _ws.expert fields */
 
 /* ---- every pass: rendering ---- */
 
@@ -288,6 +292,33 @@ static void prefix_info(packet_info *pinfo, const char *phase)
     col_add_lstr(pinfo->cinfo, COL_INFO, "[", phase, "] ", old, COL_ADD_LSTR_TERMINATOR);
 }
 
+/* Does anyone read what rendering makes on this pass: the columns, a visible
+ * tree, a filter, -e or a colouring rule on a mailedu field (each marks the
+ * protocol referenced), the expert tap or a _ws.expert field?  In a run that
+ * only reports (-q -z mailedu,sessions, -z credentials) nobody does. */
+static gboolean rendering_read(packet_info *pinfo, proto_tree *tree)
+{
+    return pinfo->cinfo ||
+           (tree && (proto_field_is_referenced(tree, proto_mailedu) ||
+                     (proto_ws_expert >= 0 && proto_field_is_referenced(tree, proto_ws_expert)))) ||
+           (expert_tap >= 0 && have_tap_listener(expert_tap));
+}
+
+/* When nobody reads the rendering, the warnings still count toward the
+ * capture's highest expert severity (the GUI's status bar): each is added
+ * with its summary, on no item, which formats nothing. */
+static void count_experts(packet_info *pinfo, const me_item *items)
+{
+    const me_item *it;
+    for (it = items; it; it = it->next) {
+#define ME_WARNING(id, bit, name, group, severity, summary, text, detail) \
+        if (it->flags & ME_W_##id)                                        \
+            expert_add_info(pinfo, NULL, &ei[EI_##id]);
+#include "plugin/warnings.def"
+#undef ME_WARNING
+    }
+}
+
 void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
                          const mailedu_conv *mc, const me_item *items)
 {
@@ -298,6 +329,10 @@ void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     unsigned nshown = 0, i, nitems = 0;
     gboolean start = FALSE, inferred = FALSE;
 
+    if (!rendering_read(pinfo, tree)) { /* the taps have the records already */
+        count_experts(pinfo, items);
+        return;
+    }
     for (it = items; it; it = it->next) {
         nitems++;
         last = it;
@@ -346,6 +381,12 @@ void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 
 
 /* ---- registration ---- */
+
+void mailedu_tree_handoff(void)
+{
+    expert_tap = find_tap_id("expert");
+    proto_ws_expert = proto_get_id_by_filter_name("_ws.expert");
+}
 
 void mailedu_tree_register(int proto)
 {

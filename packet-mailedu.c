@@ -44,7 +44,6 @@ static dissector_handle_t mailedu_handle;
 
 typedef enum {
     WF_TCP_STREAM = 0, /* the conversation's index: the key of mailedu's state */
-    WF_TCP_LEN,
     WF_HTTP_CODE,    /* a CONNECT's 2xx reply with bytes after it (RFC 9110 §9.3.6) */
     WF_HTTP_FOR_URI,
     WF_SOCKS_VERSION, /* a SOCKS5 reply with bytes after it (RFC 1928 §6) */
@@ -55,32 +54,37 @@ typedef enum {
 } wanted_field;
 
 static const char *const wanted_name[WF_COUNT] = {
-    "tcp.stream", "tcp.len",
+    "tcp.stream",
     "http.response.code", "http.response_for.uri", "socks.version",
     "socks.command", "socks.results", "socks.port"};
 /* Other names a wanted field has had: Wireshark 4.4 and later name the
  * request's URI on the response http.request.uri (4.0: http.response_for.uri). */
 static const char *const wanted_alias[WF_COUNT] = {
     [WF_HTTP_FOR_URI] = "http.request.uri"};
-static int wanted_hf[WF_COUNT] = {-1, -1, -1, -1, -1, -1, -1, -1};
+static int wanted_hf[WF_COUNT]; /* set for every field at handoff */
 
 /* Protocols whose items mailedu finds among the tree's top-level items,
  * which Wireshark always makes real: walking those few costs less than
  * wanting them, which indexes them on every frame. */
 typedef enum {
     TP_TCP = 0,      /* TCP's item spans its header (read_segment) */
+    TP_IP,           /* IP's items start at their header: the segment's end */
+    TP_IPV6,
     TP_POP,          /* the builtin dissectors' items: where their bytes start */
     TP_IMAP,
     TP_SMTP,
     TP_COUNT
 } top_proto;
 
-static const char *const top_name[TP_COUNT] = {"tcp", "pop", "imap", "smtp"};
-static int top_id[TP_COUNT] = {-1, -1, -1, -1};
+static const char *const top_name[TP_COUNT] = {"tcp", "ip", "ipv6", "pop", "imap", "smtp"};
+static int top_id[TP_COUNT]; /* set for every protocol at handoff */
 
-/* The last (innermost) top-level item of each protocol in this frame. */
+/* The last (innermost) top-level item of each protocol in this frame, and
+ * the IP item that carries the last TCP item (the last before it). */
 typedef struct top_items {
     field_info *fi[TP_COUNT];
+    field_info *ip;     /* the last IP item seen so far in the walk */
+    field_info *tcp_ip; /* the one before the last TCP item: its carrier */
 } top_items;
 
 static void note_top(proto_node *node, gpointer data)
@@ -91,8 +95,13 @@ static void note_top(proto_node *node, gpointer data)
     if (!fi || !fi->hfinfo)
         return;
     for (i = 0; i < TP_COUNT; i++)
-        if (fi->hfinfo->id == top_id[i])
+        if (fi->hfinfo->id == top_id[i]) {
             t->fi[i] = fi;
+            if (i == TP_IP || i == TP_IPV6)
+                t->ip = fi;
+            else if (i == TP_TCP)
+                t->tcp_ip = t->ip;
+        }
 }
 
 #define TCP_FIN 0x001
@@ -214,22 +223,47 @@ static void read_layer(proto_tree *tree, const top_items *top, segment *s)
         read_socks(tree, s);
 }
 
+/* Where the TCP segment ends in its data source: where the IP datagram that
+ * carries it ends, by the IP header's length field (RFC 791 §3.1 Total
+ * Length; RFC 8200 §3 Payload Length, after the 40-byte fixed header), as
+ * Wireshark's IP dissectors cut TCP's data: never past the frame's reported
+ * length, and the whole frame when the field is 0 (segmentation offload, an
+ * IPv6 jumbogram).  Captured bytes after that end are link-layer padding, not
+ * payload.  Without an IP item in the same data source (a datagram
+ * reassembled from fragments is its own data source, exactly as long as the
+ * datagram), the data source's end.  IP is a top-level item, always real, so
+ * reading its length costs no wanted field (issue 13). */
+static gint segment_end(const field_info *ip, tvbuff_t *ds)
+{
+    gint end = (gint)tvb_reported_length(ds);
+    guint8 version;
+    guint len;
+    if (!ip || ip->ds_tvb != ds || !tvb_bytes_exist(ds, ip->start, 6))
+        return end;
+    version = tvb_get_guint8(ds, ip->start) >> 4;
+    if (version == 4)
+        len = tvb_get_ntohs(ds, ip->start + 2);
+    else if (version == 6 && (len = tvb_get_ntohs(ds, ip->start + 4)) != 0)
+        len += 40;
+    else
+        return end;
+    return len ? MIN(end, ip->start + (gint)len) : end;
+}
+
 /* The segment comes from its TCP header (RFC 9293 §3.1), which TCP's
  * top-level item spans: sequence number at 4, acknowledgment number at 8,
  * then the data offset (header length in 32-bit words, high 4 bits) and the
- * flags (low 12 bits of those 2 bytes); the payload starts after the header,
- * and tcp.len says how long the segment is (captured bytes may hold Ethernet
- * padding).  Each field mailedu wants is a real, indexed tree item on every
- * frame, so it wants as few as it can (issue 13).  TOP gets the frame's
+ * flags (low 12 bits of those 2 bytes); the payload starts after the header
+ * and ends where the IP datagram does (segment_end).  TOP gets the frame's
  * top-level protocol items; the caller reads the layer under the payload
  * when it matters.  FALSE when the frame has no whole TCP header. */
 static gboolean read_segment(proto_tree *tree, top_items *top, segment *s)
 {
-    field_info *ftcp, *flen = wanted(tree, WF_TCP_LEN);
-    gint hdr, avail;
+    field_info *ftcp;
+    gint hdr, avail, end;
     memset(s, 0, sizeof *s);
     memset(top, 0, sizeof *top);
-    if (!flen)
+    if (!tree)
         return FALSE;
     proto_tree_children_foreach(tree, note_top, top);
     ftcp = top->fi[TP_TCP];
@@ -242,7 +276,10 @@ static gboolean read_segment(proto_tree *tree, top_items *top, segment *s)
     if (s->flags & TCP_ACK)
         s->ack = tvb_get_ntohl(s->ds, hdr + 8);
     s->pstart = hdr + (tvb_get_guint8(s->ds, hdr + 12) >> 4) * 4;
-    s->seglen = fvalue_get_uinteger(MAILEDU_FVALUE(flen));
+    end = segment_end(top->tcp_ip, s->ds);
+    if (s->pstart < hdr + 20 || s->pstart > end)
+        return FALSE; /* a header length TCP calls bogus: it gives no segment */
+    s->seglen = (guint32)(end - s->pstart);
     avail = tvb_captured_length_remaining(s->ds, s->pstart);
     if (s->seglen > 0 && avail > 0) {
         s->caplen = MIN((guint32)avail, s->seglen); /* Ethernet padding is not payload */
@@ -304,6 +341,7 @@ mailedu_conv *mailedu_conv_get(packet_info *pinfo, proto_tree *tree, gboolean cr
     mc = (mailedu_conv *)wmem_map_lookup(conv_by_stream, key);
     if (!mc && create) {
         mc = wmem_new0(wmem_file_scope(), mailedu_conv);
+        mc->stream = stream;
         mc->proto = mailedu_classify_port(pinfo, &mc->server_port, &mc->tls_port);
         wmem_map_insert(conv_by_stream, key, mc);
     }
@@ -570,7 +608,7 @@ static int dissect_mailedu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     }
     if (!mc || !items)
         return 0;
-    mailedu_tap_queue(pinfo, items);
+    mailedu_tap_queue(pinfo, mc->stream, items);
     mailedu_tree_render(tvb, pinfo, tree, mc, items);
     return 0; /* a postdissector consumes nothing */
 }
@@ -645,6 +683,7 @@ void proto_reg_handoff_mailedu(void)
     mailedu_init(); /* for whoever dissects before opening a file */
     mailedu_heur_handoff();
     mailedu_tap_handoff();
+    mailedu_tree_handoff();
 }
 
 /* ---- the plugin loader's entry points ---- */

@@ -42,6 +42,7 @@ typedef enum {
  * side's bytes are (ordering), what they mean (the session). */
 typedef struct mailedu_conv {
     /* recognition */
+    guint32 stream;                  /* Wireshark's tcp.stream index */
     me_proto proto;                  /* ME_PROTO_NONE: not mail (yet) */
     mailedu_origin origin;
     guint16 server_port;
@@ -87,6 +88,9 @@ void mailedu_recognise_layer(mailedu_conv *mc, packet_info *pinfo, me_proto prot
 
 /* packet-mailedu-tree.c */
 void mailedu_tree_register(int proto);
+/* Resolves what rendering asks about others (Wireshark's expert tap and
+ * protocol).  Called once from proto_reg_handoff_mailedu(). */
+void mailedu_tree_handoff(void);
 void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
                          const mailedu_conv *mc, const me_item *items);
 

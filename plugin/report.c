@@ -257,6 +257,11 @@ size_t me_report_sessions(const me_report *r)
     return r->count;
 }
 
+bool me_report_has_session(const me_report *r, uint32_t stream)
+{
+    return stream < r->nslots && r->by_stream[stream] && r->by_stream[stream]->ends_known;
+}
+
 static rep_session *session_of(me_report *r, const me_rep_frame *f, const me_item *it)
 {
     rep_session *s;

@@ -51,7 +51,8 @@ typedef struct me_rep_frame {
     uint32_t frame;        /* frame number */
     int64_t secs;          /* absolute time: seconds since the epoch (UTC) */
     int32_t usecs;         /* and microseconds, 0..999999 */
-    const char *src, *dst; /* addresses as text (copied) */
+    const char *src, *dst; /* addresses as text (copied); read on a session's
+                            * first frame only (me_report_has_session) */
     uint16_t sport, dport;
 } me_rep_frame;
 
@@ -80,6 +81,9 @@ void me_report_reset(me_report *r);
 void me_report_add(me_report *r, const me_rep_frame *f, const me_item *items);
 /* Number of sessions seen. */
 size_t me_report_sessions(const me_report *r);
+/* Whether frames of the session with this tcp.stream index were added: then
+ * me_report_add needs no addresses (f->src, f->dst may be NULL). */
+bool me_report_has_session(const me_report *r, uint32_t stream);
 
 /* The sessions report as one JSON document, schema_version 1
  * (docs/sessions-schema.md), followed by a newline. */

@@ -5,13 +5,14 @@ Frame numbers: 1-3 are the handshake, then one frame per c()/s() call, in order.
 Expected values come from the bytes below and the RFCs named with each shape.
 """
 import os
+import struct
 import sys
 import tempfile
 
 from mailedu_test import ROOT, Checker, fields, frames
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "hostile"))
-from hostile_pcap import Conn, Pcap  # noqa: E402
+from hostile_pcap import Conn, Pcap, _csum  # noqa: E402
 
 c = Checker("field-shapes")
 TMP = tempfile.mkdtemp(prefix="mailedu-shapes-")
@@ -122,5 +123,79 @@ inj = capture("smtp-starttls-extra-line", 25, [
 c.eq(frames(inj, "mailedu.plain_before_tls"), [8], "STARTTLS + extra line: the injection is flagged")
 c.check("tls" not in col(inj, "mailedu.phase", 8).split("|")[:1], "STARTTLS + extra line: the OK is readable")
 both_passes(inj, "STARTTLS extra line")
+
+
+# Where a segment ends: at the end of the IP datagram that carries it (RFC 791
+# §3.1 Total Length), not at the end of the frame.  One POP3 login, written
+# three ways below the TCP layer; TCP's bytes are the same in each, so mailedu
+# must read the same dialogue: USER lena, PASS Plum-Tree-3 (+OK logged in),
+# STAT, QUIT, with nothing after a line's CRLF taken as the next line.
+class Shaped(Pcap):
+    """A pcap whose frames that carry TCP payload (longer than Ethernet 14 +
+    IPv4 20 + TCP 20 bytes) are rewritten by SHAPE into one or more frames."""
+
+    def __init__(self, path, shape):
+        super().__init__(path)
+        self.shape = shape
+
+    def frame(self, data, orig_len=None):
+        for f in (self.shape(data) if len(data) > 54 else [data]):
+            super().frame(f)
+
+
+def ipv4(frame, total=None, ident=0, frag=0x4000, payload=None):
+    """FRAME's Ethernet and IPv4 headers over PAYLOAD (default: FRAME's own),
+    with this total length, identification and flags/fragment offset."""
+    payload = frame[34:] if payload is None else payload
+    ip = bytearray(frame[14:34])
+    struct.pack_into("!HHH", ip, 2, 20 + len(payload) if total is None else total, ident, frag)
+    struct.pack_into("!H", ip, 10, 0)
+    struct.pack_into("!H", ip, 10, _csum(bytes(ip)))
+    return frame[:14] + bytes(ip) + payload
+
+
+def fragments(frame):
+    """The datagram in two IPv4 fragments (RFC 791 §2.3): the first 24 bytes
+    of TCP (header and 4 bytes of payload) with More Fragments, then the rest
+    at offset 24/8 = 3.  Wireshark reassembles them on the second frame."""
+    fragments.ident += 1
+    tcp = frame[34:]
+    return [ipv4(frame, ident=fragments.ident, frag=0x2000, payload=tcp[:24]),
+            ipv4(frame, ident=fragments.ident, frag=3, payload=tcp[24:])]
+
+
+fragments.ident = 100
+SHAPES = {
+    # 4 bytes after the datagram: an Ethernet trailer (or FCS), not payload
+    "trailer": lambda f: [f + b"\xde\xad\xbe\xef"],
+    # Total Length 0, as captured from a sender with segmentation offload:
+    # Wireshark's IP dissector then takes the datagram to the frame's end
+    "tso": lambda f: [ipv4(f, total=0)],
+    "fragments": fragments,
+}
+LOGIN = [("s", b"+OK ready\r\n"), ("c", b"USER lena\r\n"), ("s", b"+OK\r\n"),
+         ("c", b"PASS Plum-Tree-3\r\n"), ("s", b"+OK logged in\r\n"), ("c", b"STAT\r\n"),
+         ("s", b"+OK 0 0\r\n"), ("c", b"QUIT\r\n"), ("s", b"+OK bye\r\n")]
+for shape, rewrite in SHAPES.items():
+    path = os.path.join(TMP, "pop3-ip-%s.pcap" % shape)
+    p = Shaped(path, rewrite)
+    conn = Conn(p, 40000, 110)
+    conn.handshake()
+    for side, data in LOGIN:
+        conn.send(side, data)
+    conn.fin()
+    p.close()
+    os.chmod(path, 0o644)
+    rows = fields(path, ["mailedu.direction", "mailedu.command", "mailedu.status"], "mailedu")
+    c.eq([r[1] for r in rows if r and r[0] == "client"], ["USER", "PASS", "STAT", "QUIT"],
+         shape + ": the client's commands, nothing glued to them")
+    c.eq([r[2] for r in rows if r and r[0] == "server"], ["ok"] * 5, shape + ": five +OK replies")
+    pw = fields(path, ["mailedu.auth.username", "mailedu.auth.password"], "mailedu.auth.password")
+    c.eq(pw, [["lena", "Plum-Tree-3"]], shape + ": the password, exactly")
+    c.eq(fields(path, ["mailedu.auth.result"], "mailedu.auth.result"), [["success"]],
+         shape + ": the login succeeded")
+    c.eq(frames(path, "mailedu.gap || mailedu.malformed || mailedu.overlong"), [],
+         shape + ": no gap, nothing malformed")
+    both_passes(path, shape)
 
 c.done()

@@ -192,6 +192,29 @@ static void empty(void)
     me_report_free(r);
 }
 
+/* The glue formats addresses only for a session's first frame: a report
+ * that has the session reads no addresses from later frames. */
+static void addresses_once(void)
+{
+    me_report *r = me_report_new(500);
+    h_sess h = h_new(ME_PROTO_POP3, false, true);
+    me_rep_frame f;
+    me_buf b = {0};
+    CHECK(!me_report_has_session(r, 3));
+    say(r, &h, 3, true, "+OK ready\r\n");
+    CHECK(me_report_has_session(r, 3));
+    CHECK(!me_report_has_session(r, 4));
+    CHECK(!me_report_has_session(r, 70000));
+    f = frame_of(3, 9, false);
+    f.src = f.dst = NULL;
+    me_report_add(r, &f, h_c(&h, "QUIT\r\n"));
+    me_report_json(r, &EN, &b);
+    CHECK(has(&b, "\"client\": {\"address\": \"198.51.100.7\", \"port\": 40000}"));
+    CHECK(has(&b, "\"server\": {\"address\": \"192.0.2.1\", \"port\": 110}"));
+    me_buf_free(&b);
+    me_report_free(r);
+}
+
 int main(void)
 {
     json_pop3();
@@ -199,5 +222,6 @@ int main(void)
     hashes();
     not_utf8();
     empty();
+    addresses_once();
     return h_done("report");
 }
