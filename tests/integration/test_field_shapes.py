@@ -19,9 +19,10 @@ TMP = tempfile.mkdtemp(prefix="mailedu-shapes-")
 os.chmod(TMP, 0o755)
 
 
-def capture(name, port, dialogue):
+def capture(name, port, dialogue, make=Pcap):
+    """Writes the dialogue, after a handshake and before FINs, with MAKE(path)."""
     path = os.path.join(TMP, name + ".pcap")
-    p = Pcap(path)
+    p = make(path)
     conn = Conn(p, 40000, port)
     conn.handshake()
     for side, data in dialogue:
@@ -177,15 +178,7 @@ LOGIN = [("s", b"+OK ready\r\n"), ("c", b"USER lena\r\n"), ("s", b"+OK\r\n"),
          ("c", b"PASS Plum-Tree-3\r\n"), ("s", b"+OK logged in\r\n"), ("c", b"STAT\r\n"),
          ("s", b"+OK 0 0\r\n"), ("c", b"QUIT\r\n"), ("s", b"+OK bye\r\n")]
 for shape, rewrite in SHAPES.items():
-    path = os.path.join(TMP, "pop3-ip-%s.pcap" % shape)
-    p = Shaped(path, rewrite)
-    conn = Conn(p, 40000, 110)
-    conn.handshake()
-    for side, data in LOGIN:
-        conn.send(side, data)
-    conn.fin()
-    p.close()
-    os.chmod(path, 0o644)
+    path = capture("pop3-ip-" + shape, 110, LOGIN, make=lambda path: Shaped(path, rewrite))
     rows = fields(path, ["mailedu.direction", "mailedu.command", "mailedu.status"], "mailedu")
     c.eq([r[1] for r in rows if r and r[0] == "client"], ["USER", "PASS", "STAT", "QUIT"],
          shape + ": the client's commands, nothing glued to them")
