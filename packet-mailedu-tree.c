@@ -63,7 +63,7 @@ enum {
 };
 static expert_field ei[EI_COUNT];
 
-static int expert_tap = -1;   /* Wireshark's "expert" tap (-z expert, Expert Info) */
+static int expert_tap = 0;    /* Wireshark's "expert" tap (-z expert, Expert Info); 0: not yet found */
 static int proto_ws_expert = -1; /* its _ws.expert fields */
 
 /* ---- every pass: rendering ---- */
@@ -298,10 +298,12 @@ static void prefix_info(packet_info *pinfo, const char *phase)
  * only reports (-q -z mailedu,sessions, -z credentials) nobody does. */
 static gboolean rendering_read(packet_info *pinfo, proto_tree *tree)
 {
+    if (expert_tap <= 0) /* Wireshark registers it after the handoffs; 0: not found */
+        expert_tap = find_tap_id("expert");
     return pinfo->cinfo ||
            (tree && (proto_field_is_referenced(tree, proto_mailedu) ||
                      (proto_ws_expert >= 0 && proto_field_is_referenced(tree, proto_ws_expert)))) ||
-           (expert_tap >= 0 && have_tap_listener(expert_tap));
+           (expert_tap > 0 && have_tap_listener(expert_tap));
 }
 
 /* When nobody reads the rendering, the warnings still count toward the
@@ -384,7 +386,6 @@ void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 
 void mailedu_tree_handoff(void)
 {
-    expert_tap = find_tap_id("expert");
     proto_ws_expert = proto_get_id_by_filter_name("_ws.expert");
 }
 

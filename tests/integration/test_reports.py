@@ -254,4 +254,26 @@ out = tshark(["-n", "-r", os.path.join(CAPTURES, "pop3-userpass-fail-retry.pcapn
 rows = {ln.split()[0]: ln.split()[1] for ln in out.splitlines() if len(ln.split()) > 1}
 c.check("USER-PASS" in rows and rows.get("failure") == "1" and rows.get("success") == "1",
         "tree: one failed and one successful USER-PASS login")
+
+# 10. A run that only reports skips mailedu's rendering, but Wireshark's expert tap
+# (-z expert, Analyze -> Expert Information) still gets the warnings as the tree
+# shows them: alice's PASS at 9 is refused at 11, bob's PASS at 15 and the
+# transitions after 17 (+OK Logged in) and 20 (QUIT) (tshark -V on this capture).
+fr = os.path.join(CAPTURES, "pop3-userpass-fail-retry.pcapng")
+ex = tshark(["-n", "-r", fr, "-d", "tcp.port==11110,pop", "-q", "-z", "expert",
+             "-z", "mailedu,sessions"])
+
+
+def expert_rows(out):
+    """The summaries of mailedu's rows in -z expert's tables (count, group, protocol, summary)."""
+    return sorted(" ".join(ln.split()[3:]) for ln in out.splitlines()
+                  if len(ln.split()) > 3 and ln.split()[2] == "mailedu")
+
+
+mine = expert_rows(ex)
+c.check("Login attempt failed (alice)" in mine, "-z expert: the failed login names its user")
+c.check("New phase: TRANSACTION state - transaction" in mine, "-z expert: the phase change names the phase")
+c.eq(mine, expert_rows(tshark(["-n", "-r", fr, "-d", "tcp.port==11110,pop", "-q", "-z", "expert",
+                                "-Y", "mailedu"])),
+     "-z expert: the same warnings with and without a filter on mailedu")
 c.done()
