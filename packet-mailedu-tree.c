@@ -126,12 +126,20 @@ static const char *phase_label(me_proto proto, me_phase ph)
 /* The text after a warning's message, per the DETAIL column of warnings.def. */
 enum { DETAIL_PLAIN, DETAIL_USER, DETAIL_PHASE, DETAIL_WRONG_PHASE };
 
+/* A warning with its message in the reader's language and its detail, on PI;
+ * or, when nobody reads the rendering (COUNT_ONLY), only counted toward the
+ * capture's highest severity: on no item, with its summary, formatting
+ * nothing. */
 static void add_one_expert(packet_info *pinfo, proto_item *pi, const me_item *it, int e,
-                           me_text_id text, int detail)
+                           me_text_id text, int detail, gboolean count_only)
 {
-    const char *msg = lang_text(text);
-    const char *user = it->auth && it->auth->username && *it->auth->username
-                           ? it->auth->username : NULL;
+    const char *msg, *user;
+    if (count_only) {
+        expert_add_info(pinfo, NULL, &ei[e]);
+        return;
+    }
+    msg = lang_text(text);
+    user = it->auth && it->auth->username && *it->auth->username ? it->auth->username : NULL;
     switch (detail) {
     case DETAIL_USER:
         if (user) {
@@ -152,11 +160,11 @@ static void add_one_expert(packet_info *pinfo, proto_item *pi, const me_item *it
     expert_add_info_format(pinfo, pi, &ei[e], "%s", msg);
 }
 
-static void add_expert(packet_info *pinfo, proto_item *pi, const me_item *it)
+static void add_expert(packet_info *pinfo, proto_item *pi, const me_item *it, gboolean count_only)
 {
 #define ME_WARNING(id, bit, name, group, severity, summary, text, detail) \
     if (it->flags & ME_W_##id)                                            \
-        add_one_expert(pinfo, pi, it, EI_##id, text, DETAIL_##detail);
+        add_one_expert(pinfo, pi, it, EI_##id, text, DETAIL_##detail, count_only);
 #include "plugin/warnings.def"
 #undef ME_WARNING
 }
@@ -238,7 +246,7 @@ static void render_line(tvbuff_t *tvb, packet_info *pinfo, proto_tree *t, const 
     add_str(t, hf_mail_from, tvb, it->mail_from);
     add_str(t, hf_mail_rcpt, tvb, it->rcpt);
     add_str(t, hf_mailbox, tvb, it->mailbox);
-    add_expert(pinfo, t ? proto_tree_get_parent(t) : NULL, it);
+    add_expert(pinfo, t ? proto_tree_get_parent(t) : NULL, it, FALSE);
 }
 
 /* Lines rendered per frame at most: the session's bound plus the few records
@@ -306,21 +314,6 @@ static gboolean rendering_read(packet_info *pinfo, proto_tree *tree)
            (expert_tap > 0 && have_tap_listener(expert_tap));
 }
 
-/* When nobody reads the rendering, the warnings still count toward the
- * capture's highest expert severity (the GUI's status bar): each is added
- * with its summary, on no item, which formats nothing. */
-static void count_experts(packet_info *pinfo, const me_item *items)
-{
-    const me_item *it;
-    for (it = items; it; it = it->next) {
-#define ME_WARNING(id, bit, name, group, severity, summary, text, detail) \
-        if (it->flags & ME_W_##id)                                        \
-            expert_add_info(pinfo, NULL, &ei[EI_##id]);
-#include "plugin/warnings.def"
-#undef ME_WARNING
-    }
-}
-
 void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
                          const mailedu_conv *mc, const me_item *items)
 {
@@ -332,7 +325,8 @@ void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     gboolean start = FALSE, inferred = FALSE;
 
     if (!rendering_read(pinfo, tree)) { /* the taps have the records already */
-        count_experts(pinfo, items);
+        for (it = items; it; it = it->next)
+            add_expert(pinfo, NULL, it, TRUE);
         return;
     }
     for (it = items; it; it = it->next) {

@@ -113,18 +113,17 @@ static void put(me_kept *k, const void *p, size_t n)
     k->len += (uint32_t)n;
 }
 
+/* LEB128: 7 bits a byte, low first, the high bit set on all but the last.
+ * Written in place after one capacity check (a record is mostly varints). */
 static void put_varint(me_kept *k, uint64_t v)
 {
-    uint8_t b[10];
-    size_t n = 0;
-    do {
-        b[n] = (uint8_t)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            b[n] |= 0x80;
-        n++;
-    } while (v);
-    put(k, b, n);
+    uint8_t *b;
+    k->bytes = grow(&k->a, k->bytes, k->len, &k->cap, k->len + 10, 1);
+    b = k->bytes + k->len;
+    for (; v >= 0x80; v >>= 7)
+        *b++ = (uint8_t)(v | 0x80);
+    *b++ = (uint8_t)v;
+    k->len = (uint32_t)(b - k->bytes);
 }
 
 static void put_ptr(me_kept *k, const void *p)

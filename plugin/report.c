@@ -61,6 +61,11 @@ static void buf_add(me_buf *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
+void me_buf_putn(me_buf *b, const char *s, size_t n)
+{
+    buf_add(b, s, n);
+}
+
 void me_buf_puts(me_buf *b, const char *s)
 {
     if (s)
@@ -117,29 +122,34 @@ static size_t utf8_seq(const unsigned char *p)
     return n;
 }
 
-/* Appends s as valid UTF-8; json: escape as a JSON string body. */
+/* Appends s as valid UTF-8; json: escape as a JSON string body.  Bytes that
+ * stay as they are go out in runs, one append each. */
 static void utf8_out(me_buf *b, const char *s, bool json)
 {
-    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *p = (const unsigned char *)s, *run = p;
     while (*p) {
         size_t n = utf8_seq(p);
-        if (n == 0) {
-            buf_add(b, "\xef\xbf\xbd", 3); /* U+FFFD REPLACEMENT CHARACTER */
-            p++;
-        } else if (n == 1 && (*p < 0x20 || *p == 0x7f)) {
-            if (json)
-                me_buf_printf(b, "\\u%04x", *p);
-            else
-                buf_add(b, "?", 1);
-            p++;
-        } else if (n == 1 && json && (*p == '"' || *p == '\\')) {
-            buf_add(b, "\\", 1);
-            buf_add(b, (const char *)p++, 1);
-        } else {
-            buf_add(b, (const char *)p, n);
+        bool ctl = n == 1 && (*p < 0x20 || *p == 0x7f);
+        if (n > 1 || (n == 1 && !ctl && !(json && (*p == '"' || *p == '\\')))) {
             p += n;
+            continue;
         }
+        if (p > run)
+            buf_add(b, (const char *)run, (size_t)(p - run));
+        if (n == 0)
+            buf_add(b, "\xef\xbf\xbd", 3); /* U+FFFD REPLACEMENT CHARACTER */
+        else if (ctl && json)
+            me_buf_printf(b, "\\u%04x", *p);
+        else if (ctl)
+            buf_add(b, "?", 1);
+        else {
+            buf_add(b, "\\", 1);
+            buf_add(b, (const char *)p, 1);
+        }
+        run = ++p;
     }
+    if (p > run) /* an empty string adds nothing, not even the buffer */
+        buf_add(b, (const char *)run, (size_t)(p - run));
 }
 
 void me_buf_utf8(me_buf *b, const char *s)
@@ -259,7 +269,7 @@ size_t me_report_sessions(const me_report *r)
 
 bool me_report_has_session(const me_report *r, uint32_t stream)
 {
-    return stream < r->nslots && r->by_stream[stream] && r->by_stream[stream]->ends_known;
+    return stream < r->nslots && r->by_stream[stream];
 }
 
 static rep_session *session_of(me_report *r, const me_rep_frame *f, const me_item *it)
@@ -270,6 +280,8 @@ static rep_session *session_of(me_report *r, const me_rep_frame *f, const me_ite
                                  sizeof(*r->by_stream));
     s = r->by_stream[f->stream];
     if (!s) {
+        /* the server is the side that greets and answers */
+        bool from_server = it->dir == ME_SERVER;
         s = r->by_stream[f->stream] = rep_xalloc(sizeof *s);
         s->stream = f->stream;
         s->proto = it->proto;
@@ -277,16 +289,11 @@ static rep_session *session_of(me_report *r, const me_rep_frame *f, const me_ite
         s->first_secs = f->secs;
         s->first_usecs = f->usecs;
         s->first_tls = it->tls;
-        r->count++;
-    }
-    if (!s->ends_known) {
-        /* the server is the side that greets and answers */
-        bool from_server = it->dir == ME_SERVER;
         s->client = rep_xstrdup(from_server ? f->dst : f->src);
         s->server = rep_xstrdup(from_server ? f->src : f->dst);
         s->cport = from_server ? f->dport : f->sport;
         s->sport = from_server ? f->sport : f->dport;
-        s->ends_known = true;
+        r->count++;
     }
     s->last_frame = f->frame;
     s->last_secs = f->secs;

@@ -29,6 +29,8 @@ typedef struct me_buf {
 
 /* Appends s (NUL-terminated; NULL appends nothing). */
 void me_buf_puts(me_buf *b, const char *s);
+/* Appends the n bytes at s as they are. */
+void me_buf_putn(me_buf *b, const char *s, size_t n);
 /* Appends printf-formatted text. */
 void me_buf_printf(me_buf *b, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -82,7 +82,6 @@ typedef struct rep_session {
     me_proto proto;
     char *client, *server;
     uint16_t cport, sport;
-    bool ends_known;       /* client/server addresses set */
     uint32_t first_frame, last_frame;
     int64_t first_secs, last_secs;
     int32_t first_usecs, last_usecs;

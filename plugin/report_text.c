@@ -41,26 +41,31 @@ static const char *label(lab_id id, me_lang lang)
 /* ---- the table ---- */
 
 #define NCOL 8
+#ifndef MIN
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
 
-static void cell(me_buf *b, const char *v, size_t width, bool last)
+/* Characters in n bytes of valid UTF-8: the bytes that are not continuation
+ * bytes (RFC 3629 §3), as a terminal pads them. */
+static size_t utf8_chars(const char *v, size_t n)
 {
-    size_t start = b->len, n;
-    me_buf_utf8(b, v ? v : "-");
-    if (last)
-        return;
-    /* pad by characters, not bytes: count UTF-8 lead bytes */
-    for (n = 0; start < b->len; start++)
-        n += ((unsigned char)b->p[start] & 0xc0) != 0x80;
-    for (; n < width + 2; n++)
-        me_buf_puts(b, " ");
+    size_t i, c = 0;
+    for (i = 0; i < n; i++)
+        c += ((unsigned char)v[i] & 0xc0) != 0x80;
+    return c;
 }
 
-static size_t width_of(const char *v)
+/* Appends cell v (n bytes of valid UTF-8), then spaces up to width + 2
+ * characters unless it is the row's last. */
+static void cell(me_buf *b, const char *v, size_t n, size_t width, bool last)
 {
-    size_t n = 0;
-    for (v = v ? v : "-"; *v; v++)
-        n += ((unsigned char)*v & 0xc0) != 0x80;
-    return n;
+    static const char spaces[] = "                                ";
+    size_t chars = utf8_chars(v, n), pad;
+    me_buf_putn(b, v, n);
+    if (last)
+        return;
+    for (pad = width + 2 - chars; pad > 0; pad -= MIN(pad, sizeof spaces - 1))
+        me_buf_putn(b, spaces, MIN(pad, sizeof spaces - 1));
 }
 
 /* The columns of one session row. */
@@ -111,28 +116,36 @@ void me_report_table(const me_report *r, const me_rep_opts *o, me_buf *out)
                                            "tls", "user", "logins", "frames"};
     const rep_session *s;
     char cols[NCOL][96];
+    me_buf rows = {0};
+    const char *c, *e;
     size_t w[NCOL], i;
-    for (i = 0; i < NCOL; i++)
-        w[i] = strlen(head[i]);
-    REP_FOREACH(r, s) {
-        session_row(s, cols);
-        for (i = 0; i < NCOL; i++)
-            if (width_of(cols[i]) > w[i])
-                w[i] = width_of(cols[i]);
-    }
     if (!r->count) {
         me_buf_printf(out, "%s\n", label(L_NONE_FOUND, o->lang));
         return;
     }
     for (i = 0; i < NCOL; i++)
-        cell(out, head[i], w[i], i + 1 == NCOL);
-    me_buf_puts(out, "\n");
+        w[i] = strlen(head[i]);
+    /* Each cell is formatted once, as printed (valid UTF-8, so it has no
+     * control byte: '\n' ends it here), and the widths come from that. */
     REP_FOREACH(r, s) {
         session_row(s, cols);
-        for (i = 0; i < NCOL; i++)
-            cell(out, cols[i], w[i], i + 1 == NCOL);
-        me_buf_puts(out, "\n");
+        for (i = 0; i < NCOL; i++) {
+            size_t start = rows.len, n;
+            me_buf_utf8(&rows, cols[i]);
+            if ((n = utf8_chars(rows.p + start, rows.len - start)) > w[i])
+                w[i] = n;
+            me_buf_putn(&rows, "\n", 1);
+        }
     }
+    for (i = 0; i < NCOL; i++)
+        cell(out, head[i], strlen(head[i]), w[i], i + 1 == NCOL);
+    me_buf_putn(out, "\n", 1);
+    for (c = rows.p; c && *c; me_buf_putn(out, "\n", 1))
+        for (i = 0; i < NCOL; i++, c = e + 1) {
+            e = strchr(c, '\n');
+            cell(out, c, (size_t)(e - c), w[i], i + 1 == NCOL);
+        }
+    me_buf_free(&rows);
     me_buf_puts(out, "\nLogin attempts (stream #attempt mechanism user secret result frames=start/secret/result):\n");
     REP_FOREACH(r, s)
         logins_list(s, o, out);

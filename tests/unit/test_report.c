@@ -192,6 +192,48 @@ static void empty(void)
     me_report_free(r);
 }
 
+/* Characters (UTF-8 lead bytes) before the first occurrence of needle in the
+ * line that starts with start, or -1. */
+static long column_of(const char *text, const char *start, const char *needle)
+{
+    const char *l = text, *e, *hit;
+    long n = 0;
+    while (l && strncmp(l, start, strlen(start)) != 0)
+        l = (l = strchr(l, '\n')) ? l + 1 : NULL;
+    if (!l || !(e = strchr(l, '\n')) || !(hit = strstr(l, needle)) || hit > e)
+        return -1;
+    for (; l < hit; l++)
+        n += ((unsigned char)*l & 0xc0) != 0x80;
+    return n;
+}
+
+/* The table's columns line up by characters as printed: a user name with
+ * stray UTF-8 continuation bytes (each printed as U+FFFD, one character, where
+ * the raw bytes counted none) still leaves the next column aligned. */
+static void table_aligned(void)
+{
+    me_report *r = me_report_new(500);
+    h_sess a = h_new(ME_PROTO_POP3, false, true), c = h_new(ME_PROTO_POP3, false, true);
+    me_buf b = {0};
+    say(r, &a, 3, true, "+OK ready\r\n");
+    say(r, &a, 3, false, "USER \x80\x80\x80\x80\x80\x80\x80\x80x\r\n");
+    say(r, &a, 3, true, "+OK\r\n");
+    say(r, &a, 3, false, "PASS secret\r\n");
+    say(r, &a, 3, true, "+OK logged in\r\n");
+    say(r, &c, 5, true, "+OK ready\r\n");
+    say(r, &c, 5, false, "USER bob\r\n");
+    say(r, &c, 5, true, "+OK\r\n");
+    say(r, &c, 5, false, "PASS secret\r\n");
+    say(r, &c, 5, true, "+OK logged in\r\n");
+    me_report_table(r, &EN, &b);
+    CHECK(has(&b, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx  1 (1 ok)"));
+    CHECK(column_of(b.p, "3 ", "1 (1 ok)") > 0);
+    CHECK(column_of(b.p, "3 ", "1 (1 ok)") == column_of(b.p, "5 ", "1 (1 ok)"));
+    CHECK(column_of(b.p, "3 ", "1 (1 ok)") == column_of(b.p, "stream", "logins"));
+    me_buf_free(&b);
+    me_report_free(r);
+}
+
 /* The glue formats addresses only for a session's first frame: a report
  * that has the session reads no addresses from later frames. */
 static void addresses_once(void)
@@ -223,5 +265,6 @@ int main(void)
     not_utf8();
     empty();
     addresses_once();
+    table_aligned();
     return h_done("report");
 }
