@@ -1,7 +1,6 @@
 /* util.c - see util.h */
 #include "util.h"
 
-#include <ctype.h>
 #include <string.h>
 
 static int b64val(unsigned char c)
@@ -48,10 +47,22 @@ bool me_is_b64(const char *p, size_t n)
     return true;
 }
 
+/* ASCII case folding, never the C library's: protocol words are ASCII and
+ * compare without regard to case (RFC 5234 §2.3), while tolower() follows
+ * the locale Wireshark takes from the environment, and in a Turkish one
+ * (tr_TR.UTF-8) tolower('I') is 'I', so "QUIT" did not match "quit". */
+static inline unsigned char ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
 bool me_ieq(const char *a, size_t n, const char *b)
 {
-    size_t bl = strlen(b);
-    return n == bl && me_iprefix(a, n, b);
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (!b[i] || ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
+            return false;
+    return b[n] == '\0';
 }
 
 int me_lookup(const char *const *names, int count, const char *w, size_t n)
@@ -67,7 +78,7 @@ bool me_iprefix(const char *a, size_t n, const char *b)
 {
     size_t i;
     for (i = 0; b[i]; i++) {
-        if (i >= n || tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
+        if (i >= n || ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
             return false;
     }
     return true;

@@ -15,8 +15,9 @@ long me_b64_decode(const char *in, size_t len, uint8_t *out);
  * padding at the end), as every SASL response line is (RFC 4954 §4). */
 bool me_is_b64(const char *p, size_t n);
 
-/* Case-insensitive comparison of n bytes of a with the NUL-terminated b;
- * true only if a has exactly strlen(b) bytes (n == strlen(b)). */
+/* Comparison of n bytes of a with the NUL-terminated b, ASCII letters
+ * without regard to case (RFC 5234 §2.3; whatever the locale); true only if
+ * a has exactly strlen(b) bytes (n == strlen(b)). */
 bool me_ieq(const char *a, size_t n, const char *b);
 /* The command table lookup shared by the engines: names[1..count-1] are the
  * verbs (upper case, NUL-terminated; names[0] is the "unknown" row).  w is the
@@ -25,9 +26,10 @@ bool me_ieq(const char *a, size_t n, const char *b);
  * Returns the index of the exact match, or 0 if none.  Never fails. */
 int me_lookup(const char *const *names, int count, const char *w, size_t n);
 
-/* a starts with prefix b, case-insensitively. */
+/* a starts with prefix b, ASCII letters without regard to case. */
 bool me_iprefix(const char *a, size_t n, const char *b);
-/* Finds b in a[0..n) case-insensitively; returns offset or -1. */
+/* Finds b in a[0..n), ASCII letters without regard to case; returns the
+ * offset or -1. */
 long me_ifind(const char *a, size_t n, const char *b);
 
 /* Splits off the first space-separated word (word, wlen) and the rest after the spaces. */
