@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "report_int.h"
+#include "util.h"
 
 /* ---- memory ---- */
 
@@ -100,35 +101,13 @@ void me_buf_free(me_buf *b)
     b->len = b->cap = 0;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629 §4), 0 if none. */
-static size_t utf8_seq(const unsigned char *p)
-{
-    unsigned c = p[0];
-    size_t n, i;
-    unsigned min, cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) { n = 2; cp = c & 0x1f; min = 0x80; }
-    else if (c >= 0xe0 && c <= 0xef) { n = 3; cp = c & 0x0f; min = 0x800; }
-    else if (c >= 0xf0 && c <= 0xf4) { n = 4; cp = c & 0x07; min = 0x10000; }
-    else return 0;
-    for (i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
 /* Appends s as valid UTF-8; json: escape as a JSON string body.  Bytes that
  * stay as they are go out in runs, one append each. */
 static void utf8_out(me_buf *b, const char *s, bool json)
 {
-    const unsigned char *p = (const unsigned char *)s, *run = p;
-    while (*p) {
-        size_t n = utf8_seq(p);
+    const unsigned char *p = (const unsigned char *)s, *run = p, *end = p + strlen(s);
+    while (p < end) {
+        size_t n = me_utf8_seq(p, (size_t)(end - p));
         bool ctl = n == 1 && (*p < 0x20 || *p == 0x7f);
         if (n > 1 || (n == 1 && !ctl && !(json && (*p == '"' || *p == '\\')))) {
             p += n;

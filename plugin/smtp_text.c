@@ -7,34 +7,6 @@
 #include "internal.h"
 #include "smtp_text.h"
 
-/* Length of a valid UTF-8 sequence at p (1..4), or 0. */
-static size_t utf8_len(const uint8_t *p, size_t n)
-{
-    size_t len, i;
-    uint32_t c;
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        len = 2, c = p[0] & 0x1fu;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef)
-        len = 3, c = p[0] & 0x0fu;
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-        len = 4, c = p[0] & 0x07u;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (p[i] & 0x3fu);
-    }
-    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-        (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    return len;
-}
-
 /* The bytes as a displayable string: valid UTF-8 kept, control bytes and
  * invalid sequences written as \xNN.  Wire text is never trusted raw. */
 static const char *clean(me_session *s, const char *p, size_t n, bool rec)
@@ -44,7 +16,7 @@ static const char *clean(me_session *s, const char *p, size_t n, bool rec)
     size_t i = 0, o = 0, l;
     char *r;
     while (i < n) {
-        if (u[i] < 0x20 || u[i] == 0x7f || !(l = utf8_len(u + i, n - i)))
+        if (u[i] < 0x20 || u[i] == 0x7f || !(l = me_utf8_seq(u + i, n - i)))
             break;
         i += l;
     }
@@ -52,7 +24,7 @@ static const char *clean(me_session *s, const char *p, size_t n, bool rec)
         return rec ? me_rstrndup(s, p, n) : me_strndup(s, p, n);
     r = rec ? me_ralloc(s, 4 * n + 1) : s->a.alloc(s->a.ctx, 4 * n + 1);
     for (i = 0; i < n;) {
-        l = (u[i] < 0x20 || u[i] == 0x7f) ? 0 : utf8_len(u + i, n - i);
+        l = (u[i] < 0x20 || u[i] == 0x7f) ? 0 : me_utf8_seq(u + i, n - i);
         if (l) {
             memcpy(r + o, p + i, l);
             o += l;

@@ -157,3 +157,30 @@ bool me_parse_u64(const char *p, size_t n, uint64_t *v)
     *v = x;
     return true;
 }
+
+size_t me_utf8_seq(const uint8_t *p, size_t n)
+{
+    size_t len, i;
+    uint32_t c;
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) /* 0xc0, 0xc1 only start overlong forms */
+        len = 2, c = p[0] & 0x1fu;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        len = 3, c = p[0] & 0x0fu;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        len = 4, c = p[0] & 0x07u;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (p[i] & 0x3fu);
+    }
+    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+        (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    return len;
+}

@@ -36,6 +36,11 @@ long me_ifind(const char *a, size_t n, const char *b);
 void me_first_word(const char *p, size_t n, const char **word, size_t *wlen,
                    const char **rest, size_t *rlen);
 
+/* Length in bytes (1..4) of the well-formed UTF-8 sequence that starts at
+ * p, which has n > 0 bytes readable (RFC 3629 §4: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or 0 if none starts there. */
+size_t me_utf8_seq(const uint8_t *p, size_t n);
+
 /* Writes bytes as printable text: control bytes as \xNN (NUL as \0).
  * out must hold 4*len+1 bytes.  Returns out. */
 char *me_printable(const uint8_t *p, size_t len, char *out);

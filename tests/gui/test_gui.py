@@ -16,11 +16,10 @@ Skips (exit 0, with a message) when no X server or Wireshark can be had.
 import os
 import re
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gui_shot  # noqa: E402
-from mailedu_test import CAPTURES, ROOT, Checker  # noqa: E402  (path set by gui_shot)
+from mailedu_test import CAPTURES, ROOT, Checker, temp_dir  # noqa: E402  (path set by gui_shot)
 
 missing = gui_shot.missing_tools()
 if missing:
@@ -74,7 +73,7 @@ WANT = {4: AUTH, 6: AUTH, 8: AUTH, 9: CLEAR, 11: FAILED, 12: AUTH, 14: AUTH, 15:
         18: TRANS, 19: TRANS, 20: TRANS, 22: UPDATE}
 TCP = [2, 3, 5, 7, 10]
 
-png = os.path.join(tempfile.mkdtemp(prefix="mailedu-guitest-"), "shot.png")
+png = os.path.join(temp_dir("mailedu-guitest-"), "shot.png")
 try:
     gui_shot.screenshot(os.path.join(CAPTURES, "pop3-userpass-fail-retry.pcapng"), png)
 except RuntimeError as e:

@@ -6,8 +6,10 @@ privileged), so when we are root the tests run it as the unprivileged user
 `nobody` with WIRESHARK_PLUGIN_DIR pointing at the build's plugin folder.
 Environment: MAILEDU_BUILD (default: build), SHARED (default: ../shared).
 """
+import atexit
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +26,23 @@ PUBLIC = os.path.join(SHARED, "captures", "public")
 CAPTURES = os.path.join(ROOT, "test-captures")
 
 _home = tempfile.mkdtemp(prefix="mailedu-home-")
+_temp_dirs = [_home]
+
+
+def _remove_temp_dirs():
+    for d in _temp_dirs:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_remove_temp_dirs)
+
+
+def temp_dir(prefix):
+    """A new directory under the system's temporary one, removed when the
+    test process exits (each run used to leave its directories behind)."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    _temp_dirs.append(d)
+    return d
 
 
 def _tshark_version():
@@ -73,12 +92,11 @@ def _stage(path):
     global _stage_dir
     if _nobody_can_read(path) and (not os.path.isdir(path) or _nobody_can_read(os.path.join(path, "."))):
         return path
-    import shutil
     st = os.stat(path)
     key = (os.path.abspath(path), st.st_mtime, st.st_size)
     if key not in _staged_files:
         if _stage_dir is None:
-            _stage_dir = tempfile.mkdtemp(prefix="mailedu-stage-")
+            _stage_dir = temp_dir("mailedu-stage-")
             os.chmod(_stage_dir, 0o755)
         dst = os.path.join(_stage_dir, "%d-%s" % (len(_staged_files), os.path.basename(path)))
         if os.path.isdir(path):

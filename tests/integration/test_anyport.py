@@ -8,13 +8,12 @@ import glob
 import json
 import os
 import subprocess
-import tempfile
 
-from mailedu_test import (CAPTURES, PUBLIC, ROOT, Checker, attempts, check_expected, credentials,
+from mailedu_test import (temp_dir, CAPTURES, PUBLIC, ROOT, Checker, attempts, check_expected, credentials,
                           decode_args, fields, frames)
 
 c = Checker("anyport")
-TMP = tempfile.mkdtemp(prefix="mailedu-anyport-")
+TMP = temp_dir("mailedu-anyport-")
 os.chmod(TMP, 0o755)
 SEGTOOL = os.path.join(ROOT, "tests", "tools", "segtool.py")
 STANDARD = {"pop3": 110, "imap": 143, "smtp": 587}

@@ -7,15 +7,14 @@ Expected values come from the bytes below and the RFCs named with each shape.
 import os
 import struct
 import sys
-import tempfile
 
-from mailedu_test import ROOT, Checker, fields, frames
+from mailedu_test import temp_dir, ROOT, Checker, fields, frames
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "hostile"))
 from hostile_pcap import Conn, Pcap, _csum  # noqa: E402
 
 c = Checker("field-shapes")
-TMP = tempfile.mkdtemp(prefix="mailedu-shapes-")
+TMP = temp_dir("mailedu-shapes-")
 os.chmod(TMP, 0o755)
 
 

@@ -18,13 +18,12 @@
 """
 import os
 import subprocess
-import tempfile
 
-from mailedu_test import PUBLIC, SHARED, Checker, fields, frames
+from mailedu_test import temp_dir, PUBLIC, SHARED, Checker, fields, frames
 
 c = Checker("gaps")
 FIELD = os.path.join(SHARED, "captures", "field")
-TMP = tempfile.mkdtemp(prefix="mailedu-gaps-")
+TMP = temp_dir("mailedu-gaps-")
 os.chmod(TMP, 0o755)
 
 ROW = ["frame.number", "mailedu.direction", "mailedu.phase", "mailedu.command",

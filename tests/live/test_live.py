@@ -5,16 +5,15 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
-from mailedu_test import ROOT, Checker, check_expected  # noqa: E402
+from mailedu_test import temp_dir, ROOT, Checker, check_expected  # noqa: E402
 
 c = Checker("live")
 if os.geteuid() != 0:
     print("live: skipped, capturing on lo needs root")
     sys.exit(0)
-out = tempfile.mkdtemp(prefix="mailedu-live-")
+out = temp_dir("mailedu-live-")
 os.chmod(out, 0o755)
 names = ["pop3-userpass-fail-retry", "pop3-auth-plain-2step"]
 p = subprocess.run([os.path.join(ROOT, "scripts", "make-captures"), "--only", ",".join(names), "--out", out],

@@ -22,11 +22,14 @@ import tempfile
 
 
 def read_pcap(path):
-    if open(path, "rb").read(4) == b"\x0a\x0d\x0d\x0a":
-        tmp = tempfile.NamedTemporaryFile(suffix=".pcap", delete=False).name
-        subprocess.run(["editcap", "-F", "pcap", path, tmp], check=True)
-        path = tmp
     data = open(path, "rb").read()
+    if data[:4] == b"\x0a\x0d\x0d\x0a":
+        # pcapng: editcap writes classic pcap into a directory removed after
+        # reading (one file per call otherwise stayed in /tmp for good)
+        with tempfile.TemporaryDirectory() as d:
+            tmp = os.path.join(d, "in.pcap")
+            subprocess.run(["editcap", "-F", "pcap", path, tmp], check=True)
+            data = open(tmp, "rb").read()
     magic = struct.unpack("<I", data[:4])[0]
     endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
     hdr = data[:24]

@@ -1,0 +1,61 @@
+/* test_util.c - the shared helpers of plugin/util.c: UTF-8 sequence lengths
+ * (RFC 3629) and ASCII case folding (RFC 5234 §2.3).  The byte shapes come
+ * from RFC 3629 §3 (the table of valid sequences) and §10 (overlong forms and
+ * surrogates are invalid); each is worked out from the RFC, not from a run. */
+#include "harness.h"
+#include "util.h"
+
+static size_t seq(const char *s, size_t n)
+{
+    return me_utf8_seq((const uint8_t *)s, n);
+}
+
+static void utf8_lengths(void)
+{
+    CHECK(seq("A", 1) == 1);
+    CHECK(seq("\x7f", 1) == 1);
+    CHECK(seq("\xc3\xa9", 2) == 2);         /* U+00E9 */
+    CHECK(seq("\xe2\x80\xa6", 3) == 3);     /* U+2026 */
+    CHECK(seq("\xf0\x9f\x93\xa7", 4) == 4); /* U+1F4E7 */
+    CHECK(seq("\xf4\x8f\xbf\xbf", 4) == 4); /* U+10FFFF, the last code point */
+    /* a lone continuation byte, bytes that never start a sequence */
+    CHECK(seq("\x80", 1) == 0);
+    CHECK(seq("\xff", 1) == 0);
+    CHECK(seq("\xf5\x80\x80\x80", 4) == 0);
+    /* overlong forms: '/' in two bytes, U+0000 in three, U+FFFF in four */
+    CHECK(seq("\xc0\xaf", 2) == 0);
+    CHECK(seq("\xc1\xbf", 2) == 0);
+    CHECK(seq("\xe0\x80\x80", 3) == 0);
+    CHECK(seq("\xf0\x8f\xbf\xbf", 4) == 0);
+    /* surrogates U+D800 and U+DFFF, and U+110000 */
+    CHECK(seq("\xed\xa0\x80", 3) == 0);
+    CHECK(seq("\xed\xbf\xbf", 3) == 0);
+    CHECK(seq("\xf4\x90\x80\x80", 4) == 0);
+    /* cut short: by the byte count, or by a byte that is no continuation */
+    CHECK(seq("\xe2\x80\xa6", 2) == 0);
+    CHECK(seq("\xf0\x9f\x93", 3) == 0);
+    CHECK(seq("\xe2\x80", 3) == 0); /* the NUL after it ends it */
+    CHECK(seq("\xc3" "A", 2) == 0);
+}
+
+static void case_folding(void)
+{
+    CHECK(me_ieq("quit", 4, "QUIT"));
+    CHECK(me_ieq("QuIt", 4, "QUIT"));
+    CHECK(!me_ieq("quit", 3, "QUIT"));
+    CHECK(!me_ieq("quits", 5, "QUIT"));
+    /* only ASCII letters fold: '@' and '`' sit next to 'A' and 'a' */
+    CHECK(!me_ieq("@", 1, "`"));
+    CHECK(!me_ieq("\xc9", 1, "\xe9")); /* Latin-1 É/é are not folded */
+    CHECK(me_iprefix("mail from:<a@b>", 15, "MAIL FROM:"));
+    CHECK(!me_iprefix("MAIL", 4, "MAIL FROM:"));
+    CHECK(me_ifind("x AUTH=plain y", 14, "auth=PLAIN") == 2);
+    CHECK(me_ifind("x AUTH=plain y", 14, "LOGIN") == -1);
+}
+
+int main(void)
+{
+    utf8_lengths();
+    case_folding();
+    return h_done("util");
+}
