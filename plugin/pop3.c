@@ -60,6 +60,7 @@ static const struct {
 #define AUX_PHASE(a) ((me_phase)((a) & 0xffu))
 #define AUX_LOGIN 0x100u     /* the command tries to log in (sent in AUTHORIZATION) */
 #define AUX_INFERRED 0x200u  /* the command's phase was inferred */
+#define AUX_ATTEMPT 0x400u   /* the command is part of a login attempt, in any phase */
 #define LOGIN_CMDS ((1u << CMD_PASS) | (1u << CMD_APOP) | (1u << CMD_AUTH))
 
 typedef struct pop3_state {
@@ -154,14 +155,10 @@ static me_cred *userpass_attempt(me_session *s, const pop3_state *p, bool from_u
     return s->cred;
 }
 
-static void pass_cmd(me_session *s, pop3_state *p, me_item *it, bool login)
+static void pass_cmd(me_session *s, pop3_state *p, me_item *it)
 {
     me_auth *a;
     it->masked = "********";
-    if (!login) { /* not a login, but the secret crossed the wire all the same */
-        me_note_cleartext(s, it);
-        return;
-    }
     userpass_attempt(s, p, false)->a.password = it->argument ? it->argument : "";
     a = me_auth_snapshot(s, it);
     a->password = s->cred->a.password;
@@ -219,7 +216,7 @@ static void client_line(me_session *s, pop3_state *p, const char *line, size_t n
     const char *w, *rest;
     size_t wl, rl;
     int cmd;
-    bool login;
+    bool login, attempt;
     me_item *it;
     me_pending *q;
 
@@ -241,21 +238,33 @@ static void client_line(me_session *s, pop3_state *p, const char *line, size_t n
     if (cmd == CMD_UNKNOWN && wl == 0)
         it->flags |= ME_W_MALFORMED;
     command_phase(s, p, it, cmd);
-    /* only a command sent in AUTHORIZATION tries to log in (RFC 1939 §4) */
+    /* Only a command sent in AUTHORIZATION can log in and change the phase
+     * (RFC 1939 §4); the server refuses one sent later.  One that carries a
+     * secret (PASS, APOP, AUTH with a mechanism) is an attempt all the same:
+     * the secret crossed the wire, as with IMAP's LOGIN or SMTP's AUTH in a
+     * later state, and the reply says how the server took it.  A late USER
+     * carries none: refusing it fails no login (issue 12, fault 7). */
     login = s->phase == ME_PHASE_AUTH || s->inferred;
-    switch (login ? cmd : cmd == CMD_PASS ? CMD_PASS : CMD_UNKNOWN) {
+    attempt = true;
+    switch (cmd) {
     case CMD_USER:
-        p->user = it->argument;
+        p->user = it->argument; /* the name a later PASS goes with */
+        if (!(attempt = login))
+            break;
         userpass_attempt(s, p, true)->a.username = p->user;
         me_auth_snapshot(s, it);
         break;
-    case CMD_PASS: pass_cmd(s, p, it, login); break;
+    case CMD_PASS: pass_cmd(s, p, it); break;
     case CMD_APOP: apop_cmd(s, p, it, rest, rl); break;
-    case CMD_AUTH: auth_cmd(s, p, it, rest, rl); break;
-    default: break;
+    case CMD_AUTH:
+        attempt = rl > 0; /* without a mechanism it asks for the list */
+        auth_cmd(s, p, it, rest, rl);
+        break;
+    default: attempt = false; break;
     }
     q = me_pend_push(s, it, cmd, NULL, it->argument);
-    q->aux = (uint32_t)s->phase | (login ? AUX_LOGIN : 0) | (s->inferred ? AUX_INFERRED : 0);
+    q->aux = (uint32_t)s->phase | (login ? AUX_LOGIN : 0) | (attempt ? AUX_ATTEMPT : 0) |
+             (s->inferred ? AUX_INFERRED : 0);
     /* RFC 1939 §6: QUIT from TRANSACTION enters UPDATE; from AUTHORIZATION it just ends */
     if (cmd == CMD_QUIT && s->phase == ME_PHASE_TRANSACTION)
         me_set_phase(s, ME_PHASE_UPDATE);
@@ -278,9 +287,10 @@ static void login_reply(me_session *s, pop3_state *p, me_item *it, const me_pend
 {
     p->in_sasl = false;
     it->explain = ok ? TXT_POP3_LOGIN_OK : TXT_POP3_LOGIN_ERR;
+    if (pc->aux & AUX_ATTEMPT)
+        me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
     if (!(pc->aux & AUX_LOGIN))
-        return; /* sent after the login: refused as out of place, no attempt */
-    me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
+        return; /* sent after the login: it changes no phase */
     if (ok && s->phase == ME_PHASE_AUTH)
         me_set_phase(s, ME_PHASE_TRANSACTION);
     else if (!ok && s->phase != ME_PHASE_AUTH && !login_pending(s))
@@ -310,7 +320,7 @@ static void reply_for(me_session *s, pop3_state *p, me_item *it, const me_pendin
     switch (pc->cmd) {
     case CMD_USER:
         it->explain = ok ? TXT_POP3_USER_OK : TXT_POP3_USER_ERR;
-        if (!ok && (pc->aux & AUX_LOGIN))
+        if (!ok && (pc->aux & AUX_ATTEMPT))
             me_cred_result(s, it, ME_RESULT_FAILURE);
         break;
     case CMD_AUTH:

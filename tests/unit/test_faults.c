@@ -141,6 +141,20 @@ static void pop3_user_after_login(void)
     CHECK(it->status == ME_STATUS_ERROR && !(it->flags & ME_W_LOGIN_FAILED));
     CHECK(!it->auth);
     CHECK_STR(it->session_user, "alice");
+    /* but a PASS after the login carries a secret: an attempt, as Wireshark's
+     * own credentials list has it, whatever the phase; refusing it changes no
+     * phase (RFC 1939 §4) */
+    it = h_c(&h, "PASS bobpw\r\n");
+    CHECK(PH(it, TRANSACTION) && (it->flags & ME_W_WRONG_PHASE) && (it->flags & ME_W_CLEARTEXT));
+    CHECK(it->auth && it->auth->attempt == 2);
+    CHECK(it->auth && it->auth->password && strcmp(it->auth->password, "bobpw") == 0);
+    CHECK(it->auth && it->auth->username && strcmp(it->auth->username, "bob") == 0);
+    it = h_s(&h, "-ERR Unknown command.\r\n");
+    CHECK(it->auth && it->auth->attempt == 2 && it->auth->result == ME_RESULT_FAILURE);
+    CHECK(PH(it, TRANSACTION));
+    CHECK_STR(it->session_user, "alice");
+    it = h_c(&h, "STAT\r\n");
+    CHECK(PH(it, TRANSACTION) && !(it->flags & ME_W_WRONG_PHASE));
 }
 
 /* Fault 8: an empty AUTH PLAIN password is no readable secret (RFC 4616 §2). */
