@@ -10,8 +10,8 @@ from .texts import tr
 def _submission(path):
     """A Submission of one capture with its answers and key log beside it."""
     name = os.path.basename(path)
-    sub = inputs.Submission(inputs.strip_exts(name))
-    sub.files.append(inputs.FileRef(name, path))
+    sub = inputs.Submission(inputs.strip_exts(inputs.shown(name)))
+    sub.files.append(inputs.FileRef(inputs.shown(name), path))
     folder, stem = os.path.dirname(os.path.abspath(path)), inputs.strip_exts(name)
     for cand in (stem + ".answers.toml", inputs.ANSWERS):
         if os.path.isfile(os.path.join(folder, cand)):
@@ -29,7 +29,8 @@ def run_check(a, ctx):
     L = ctx.lang
     r = process.grade_submission(_submission(a.check), ctx, 0)
     out = sys.stdout
-    out.write("mailedu check: %s — %s\n" % (a.check, ctx.rubric.title.get(L, ctx.rubric.id)))
+    out.reconfigure(errors="backslashreplace")  # a terminal that is not UTF-8 still gets every line
+    out.write("mailedu check: %s — %s\n" % (inputs.shown(a.check), ctx.rubric.title.get(L, ctx.rubric.id)))
     if r["reason"]:
         out.write("%s: %s\n" % (tr(L, "st_" + r["status"]), r["reason"]))
     for i in r["items"]:

@@ -161,7 +161,7 @@ def run_class(a, ctx):
     pairs = copies.find(results, a.lang)
     os.makedirs(a.out, exist_ok=True)
     meta = {"generator": "mailedu-grade", "schema_version": 1, "language": a.lang,
-            "passwords_masked": not a.show_passwords, "submissions_source": os.path.basename(os.path.abspath(a.submissions))}
+            "passwords_masked": not a.show_passwords, "submissions_source": inputs.shown(os.path.basename(os.path.abspath(a.submissions)))}
     reports.write_csv(os.path.join(a.out, "grades.csv"), ctx.rubric, results, a.lang)
     reports.write_json(os.path.join(a.out, "grades.json"), ctx.rubric, results, pairs, meta)
     html_report.write(os.path.join(a.out, "report.html"), ctx.rubric, results, pairs, a.lang)

