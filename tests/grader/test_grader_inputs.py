@@ -119,11 +119,43 @@ def test_names(root):
              [("Ani", "8"), ("caf\\xe9\\xe9", "8"), ("Ñandú", "8")], "zip: every student graded")
 
 
+def test_out(root):
+    """F2: --out that cannot be written is found before any capture is read:
+    exit status 2, one line naming the folder and the reason."""
+    klass = os.path.join(root, "out-class")
+    for n in range(3):
+        put(os.path.join(klass, "s%d.pcapng" % n), src=cap("pop3-userpass-ok.pcapng"))
+    os.chmod(klass, 0o755)
+    # a tshark that notes every capture it is asked to read (not the preflight)
+    log = os.path.join(root, "out-tshark.log")
+    put(log, b"")
+    os.chmod(log, 0o666)
+    spy = os.path.join(root, "spy-tshark")
+    put(spy, '#!/bin/sh\ncase "$*" in *preflight.pcap*) ;; *) echo run >> %s;; esac\nexec tshark "$@"\n' % log)
+    os.chmod(spy, 0o755)
+    afile = os.path.join(root, "afile")
+    put(afile, b"x")
+    readonly = os.path.join(root, "readonly")
+    os.makedirs(readonly)
+    os.chmod(readonly, 0o555)
+    user = "nobody" if os.geteuid() == 0 else None  # root writes anywhere: run as nobody
+    cases = [("an existing file", afile, None), ("a folder under a file", os.path.join(afile, "sub"), None),
+             ("a read-only folder", readonly, user), ("a folder in a read-only one", os.path.join(readonly, "x"), user)]
+    for what, out, as_user in cases:
+        code, _, err = grade([klass, "--out", out, "--tshark", spy], as_user=as_user)
+        c.eq(code, 2, "--out %s: exit status" % what)
+        one_clear_line(err, "--out " + what)
+        c.check(out in err, "--out %s: the message names the folder" % what)
+    with open(log) as f:
+        c.eq(f.read(), "", "no capture read before --out was refused")
+
+
 def main():
     root = tempfile.mkdtemp(prefix="mailedu-grader-inputs-")
     os.chmod(root, 0o755)  # tshark runs as nobody when we are root
     try:
         test_names(root)
+        test_out(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     c.done()
