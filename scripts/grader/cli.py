@@ -2,6 +2,7 @@
 section "Grading a class")."""
 import argparse
 import concurrent.futures
+import math
 import os
 import shutil
 import struct
@@ -38,8 +39,9 @@ def parse_args(argv):
     a = p.parse_args(argv)
     if not a.check and not (a.submissions and a.out):
         p.error("give SUBMISSIONS and --out DIR, or --check FILE")
-    if a.jobs < 1 or a.timeout <= 0 or a.max_size <= 0:
-        p.error("--jobs, --timeout and --max-size must be positive")
+    # nan fails every comparison, so `<= 0` alone let --timeout nan through
+    if a.jobs < 1 or not (0 < a.timeout < math.inf) or not (0 < a.max_size < math.inf):
+        p.error("--jobs, --timeout and --max-size must be positive finite numbers")
     return a
 
 

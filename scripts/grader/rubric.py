@@ -1,5 +1,6 @@
 """Rubric files (TOML): loading and validation against the checks the grader
 knows and the sessions report schema (protocols, phases, warnings)."""
+import math
 import tomllib
 
 PROTOCOLS = ("pop3", "smtp", "imap")
@@ -96,6 +97,19 @@ def _check_params(where, d):
         raise RubricError("%s: filter must be a non-empty display filter without commas" % where)
 
 
+def _finite(where, value, key=""):
+    """Every number in a TOML value is finite: TOML allows nan and inf, which
+    pass `> 0` tests and end as `Score: nan` and invalid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RubricError("%s: %s is %r; every number in a rubric must be finite" % (where, key or "a value", value))
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _finite(where, v, "%s.%s" % (key, k) if key else k)
+    elif isinstance(value, list):
+        for n, v in enumerate(value):
+            _finite(where, v, "%s[%d]" % (key, n))
+
+
 def _item(where, d, seen):
     """Validates one [[item]] table; returns an Item."""
     if not isinstance(d.get("id"), str) or not d["id"]:
@@ -104,6 +118,7 @@ def _item(where, d, seen):
     if d["id"] in seen:
         raise RubricError("%s: the id is used twice" % where)
     seen.add(d["id"])
+    _finite(where, d)
     _text(where, d.get("title"), "title")
     if "hint" in d:
         _text(where, d["hint"], "hint")
@@ -129,6 +144,10 @@ def load(path):
     if not isinstance(items, list) or not items:
         raise RubricError("rubric %s: no [[item]] tables" % path)
     if "rubric" in doc:
+        _finite("rubric %s [rubric]" % path, doc["rubric"])
         _text("rubric %s" % path, doc["rubric"].get("title"), "title")
     seen = set()
-    return Rubric(path, doc, [_item("rubric %s" % path, d, seen) for d in items])
+    rub = Rubric(path, doc, [_item("rubric %s" % path, d, seen) for d in items])
+    if not math.isfinite(rub.max_points):
+        raise RubricError("rubric %s: the points add up to %r" % (path, rub.max_points))
+    return rub

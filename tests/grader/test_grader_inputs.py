@@ -150,12 +150,74 @@ def test_out(root):
         c.eq(f.read(), "", "no capture read before --out was refused")
 
 
+ITEM = """
+[[item]]
+id = "x"
+title = { en = "x", id = "x" }
+points = %s
+check = "%s"
+%s
+"""
+
+
+def rubric_text(points="1", check="session", params=""):
+    with open(RUBRIC, encoding="utf-8") as f:
+        return f.read() + ITEM % (points, check, params)
+
+
+def load_error(root, name, text):
+    """The RubricError message of a rubric file, None when it loads; any
+    other exception is reported as such (a traceback for the user)."""
+    path = os.path.join(root, name)
+    put(path, text if isinstance(text, bytes) else text.encode("utf-8"))
+    try:
+        rubric_mod.load(path)
+    except rubric_mod.RubricError as e:
+        return str(e)
+    except Exception as e:  # noqa: BLE001 - what the user would see as a traceback
+        return "UNCAUGHT %s: %s" % (type(e).__name__, e)
+    return None
+
+
+def refused(root, name, text, what, words=()):
+    msg = load_error(root, name, text)
+    c.check(msg is not None and not msg.startswith("UNCAUGHT") and name in msg
+            and all(w in msg for w in words), "rubric %s: refused naming the file %s (got %r)" % (what, words, msg))
+
+
+def test_rubric(root):
+    """F3: numbers that are not finite; F5: a rubric that is not UTF-8;
+    F6: unknown warning names and parameters of the wrong type; all refused
+    up front with the file and the item."""
+    one = os.path.join(root, "rubric-capture.pcapng")
+    put(one, src=cap("pop3-userpass-ok.pcapng"))
+    for bad in ("nan", "inf", "-inf", "+nan"):
+        refused(root, "r-%s.toml" % bad.strip("+-"), rubric_text(points=bad), "points = " + bad, ("'x'", "finite"))
+    refused(root, "r-big.toml", rubric_text(points="1e308") + ITEM.replace('"x"', '"y"') % ("1e308", "session", ""),
+            "points adding up to inf")
+    # a title is copied into grades.json, where nan is not JSON
+    refused(root, "r-deep.toml", rubric_text().replace('title = { en = "x", id = "x" }',
+                                                       'title = { en = "x", id = "x", w = [nan] }'),
+            "nan inside a title", ("'x'", "title.w[0]"))
+    code, _, err = grade(["--check", one], rubric=os.path.join(root, "r-nan.toml"))
+    c.eq(code, 2, "--check with points = nan: exit status")
+    one_clear_line(err, "--check with points = nan")
+    for opt, value in (("--timeout", "nan"), ("--timeout", "inf"), ("--max-size", "nan"), ("--max-size", "inf")):
+        code, _, err = grade(["--check", one, opt, value])
+        c.eq(code, 2, "%s %s: exit status" % (opt, value))
+        c.check(opt in err and "Traceback" not in err, "%s %s: refused with a message" % (opt, value))
+    for name in ("pop3-auth", "smtp-send", "imap-read", "all-three"):
+        c.eq(load_error(root, name + ".toml", open(os.path.join(ROOT, "rubrics", name + ".toml"), "rb").read()), None,
+             "bundled rubric %s still loads" % name)
+
+
 def main():
     root = tempfile.mkdtemp(prefix="mailedu-grader-inputs-")
     os.chmod(root, 0o755)  # tshark runs as nobody when we are root
     try:
         test_names(root)
         test_out(root)
+        test_rubric(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     c.done()
