@@ -138,6 +138,9 @@ def load(path):
             doc = tomllib.load(f)
     except OSError as e:
         raise RubricError("rubric %s: %s" % (path, e.strerror or e)) from None
+    except UnicodeDecodeError as e:  # tomllib reads bytes as UTF-8 and lets this through
+        raise RubricError("rubric %s: not UTF-8 text (byte 0x%02x at offset %d); save it as UTF-8"
+                          % (path, e.object[e.start], e.start)) from None
     except tomllib.TOMLDecodeError as e:
         raise RubricError("rubric %s: not valid TOML: %s" % (path, e)) from None
     items = doc.get("item")

@@ -206,6 +206,14 @@ def test_rubric(root):
         code, _, err = grade(["--check", one, opt, value])
         c.eq(code, 2, "%s %s: exit status" % (opt, value))
         c.check(opt in err and "Traceback" not in err, "%s %s: refused with a message" % (opt, value))
+    # a rubric saved in another encoding than UTF-8
+    refused(root, "r-utf16.toml", b"\xff\xfe" + rubric_text().encode("utf-16-le"), "in UTF-16", ("UTF-8",))
+    refused(root, "r-latin1.toml", rubric_text(params='domain = "caf\u00e9.id"', check="sent_to").encode("latin-1"),
+            "in Latin-1", ("UTF-8",))
+    code, _, err = grade(["--check", one], rubric=os.path.join(root, "r-utf16.toml"))
+    c.eq(code, 2, "--check with a UTF-16 rubric: exit status")
+    one_clear_line(err, "--check with a UTF-16 rubric")
+    c.check("r-utf16.toml" in err, "the message names the rubric file")
     for name in ("pop3-auth", "smtp-send", "imap-read", "all-three"):
         c.eq(load_error(root, name + ".toml", open(os.path.join(ROOT, "rubrics", name + ".toml"), "rb").read()), None,
              "bundled rubric %s still loads" % name)
