@@ -1,6 +1,8 @@
 """Rubric files (TOML): loading and validation against the checks the grader
 knows and the sessions report schema (protocols, phases, warnings)."""
 import math
+import os
+import re
 import tomllib
 
 PROTOCOLS = ("pop3", "smtp", "imap")
@@ -27,6 +29,24 @@ CHECKS = {
     "answer": (("key", "fact"), {"protocol": "any", "phase": None}),
 }
 ITEM_KEYS = {"id", "title", "points", "check", "partial", "hint"}
+# parameter -> type its value must have (a wrong one failed every student at grading time)
+TYPES = {"protocol": str, "phase": str, "outcome": str, "mechanism": str, "user": str, "expect": bool,
+         "mode": str, "decrypted": bool, "domain": str, "name": str, "key": str, "fact": str, "partial": bool}
+# mailedu's expert items: the third argument of each ME_WARNING row (the name after "mailedu.")
+WARNINGS_DEF = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                            "plugin", "warnings.def")
+
+
+def warning_names(path=WARNINGS_DEF):
+    """The expert item names of mailedu, read from plugin/warnings.def (the
+    one list the plugin is built from); None when the grader runs without
+    the source tree beside it (names are then not checked)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return None
+    return tuple(re.findall(r'^ME_WARNING\(\s*\w+\s*,\s*\d+\s*,\s*"([^"]+)"', text, re.M)) or None
 
 
 class RubricError(ValueError):
@@ -79,6 +99,16 @@ def _check_params(where, d):
         if k not in ITEM_KEYS and k not in req and k not in opt:
             raise RubricError("%s: unknown key %r for check %r (known: %s)"
                               % (where, k, d["check"], ", ".join(list(req) + list(opt))))
+    for k, t in TYPES.items():
+        if k in d and not isinstance(d[k], t):
+            raise RubricError("%s: %s must be %s, not %r" % (where, k, "true or false" if t is bool else "a string", d[k]))
+    for k in ("domain", "key", "name", "mechanism", "user"):
+        if isinstance(d.get(k), str) and not d[k].strip():
+            raise RubricError("%s: %s is empty" % (where, k))
+    if d["check"] == "warning":
+        known = warning_names()
+        if known is not None and d["name"] not in known:
+            raise RubricError("%s: warning %r is not one of mailedu's expert items (%s)" % (where, d["name"], ", ".join(known)))
     proto = d.get("protocol", "any")
     if proto not in PROTOCOLS + ("any",):
         raise RubricError("%s: protocol %r is not one of %s" % (where, proto, ", ".join(PROTOCOLS + ("any",))))

@@ -214,6 +214,14 @@ def test_rubric(root):
     c.eq(code, 2, "--check with a UTF-16 rubric: exit status")
     one_clear_line(err, "--check with a UTF-16 rubric")
     c.check("r-utf16.toml" in err, "the message names the rubric file")
+    # names and types of check parameters
+    refused(root, "r-warn.toml", rubric_text(check="warning", params='name = "nosuchwarning"'),
+            "unknown warning name", ("'x'", "nosuchwarning", "cleartext"))
+    c.eq(load_error(root, "r-warn-ok.toml", rubric_text(check="warning", params='name = "login_failed"')), None,
+         "a known warning name is accepted")
+    refused(root, "r-domain.toml", rubric_text(check="sent_to", params="domain = 5"), "domain = 5", ("'x'", "domain"))
+    refused(root, "r-expect.toml", rubric_text(check="cleartext", params='expect = "no"'), 'expect = "no"', ("expect",))
+    refused(root, "r-key.toml", rubric_text(check="answer", params='key = ["a"]\nfact = "username"'), "key = [...]", ("key",))
     for name in ("pop3-auth", "smtp-send", "imap-read", "all-three"):
         c.eq(load_error(root, name + ".toml", open(os.path.join(ROOT, "rubrics", name + ".toml"), "rb").read()), None,
              "bundled rubric %s still loads" % name)
