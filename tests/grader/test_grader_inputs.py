@@ -227,6 +227,21 @@ def test_rubric(root):
              "bundled rubric %s still loads" % name)
 
 
+def test_answers(root):
+    """F4: an answers.toml that is not UTF-8 fails only the answer items,
+    like malformed TOML, and the capture is graded."""
+    for name, data in (("utf16", b"\xff\xfe" + 'username = "alice"\n'.encode("utf-16-le")),
+                       ("broken", b'username = "alice\n')):
+        d = os.path.join(root, "answers-" + name)
+        put(os.path.join(d, "capture.pcapng"), src=cap("pop3-userpass-ok.pcapng"))
+        put(os.path.join(d, "answers.toml"), data)
+        os.chmod(d, 0o755)
+        code, outp, err = grade(["--check", os.path.join(d, "capture.pcapng")])
+        c.eq(code, 0, "answers.toml %s: the capture is graded (stderr %r)" % (name, err[-200:]))
+        c.check("Score: 8 of 12" in outp and outp.count("answers.toml cannot be read") == 4,
+                "answers.toml %s: only the four answers fail, each saying why (got %r)" % (name, outp[-600:]))
+
+
 def main():
     root = tempfile.mkdtemp(prefix="mailedu-grader-inputs-")
     os.chmod(root, 0o755)  # tshark runs as nobody when we are root
@@ -234,6 +249,7 @@ def main():
         test_names(root)
         test_out(root)
         test_rubric(root)
+        test_answers(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     c.done()
