@@ -18,7 +18,7 @@ import zipfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from mailedu_test import Checker  # noqa: E402
+from mailedu_test import PUBLIC, Checker  # noqa: E402
 
 SCRIPTS = os.path.abspath(os.environ.get("MAILEDU_GRADER_SCRIPTS", os.path.join(ROOT, "scripts")))
 sys.path.insert(0, SCRIPTS)
@@ -242,6 +242,54 @@ def test_answers(root):
                 "answers.toml %s: only the four answers fail, each saying why (got %r)" % (name, outp[-600:]))
 
 
+def verdicts(outp):
+    """{item title: True (done) / False (missing)} from --check's output."""
+    out = {}
+    for line in outp.splitlines():
+        for mark, ok in (("[done] ", True), ("[missing] ", False)):
+            if line.startswith(mark):
+                out[line[len(mark):].rsplit(" (", 1)[0]] = ok
+    return out
+
+
+def test_answer_rules(root):
+    """F7: a frame number with a fraction does not match the frame, and
+    "the user name that logged in" is not the name of a failed attempt.
+    pop3-userpass-fail-retry: alice fails, bob logs in, transaction at 18."""
+    user, frame = "Answer: the user name that logged in", "Answer: the frame where the transaction phase starts"
+    for n, (answers, want) in enumerate((('username = "alice"\ntransaction_frame = 18.9\n', False),
+                                         ('username = "bob"\ntransaction_frame = 18.0\n', True))):
+        d = os.path.join(root, "rules%d" % n)
+        put(os.path.join(d, "capture.pcapng"), src=cap("pop3-userpass-fail-retry.pcapng"))
+        put(os.path.join(d, "answers.toml"), answers)
+        os.chmod(d, 0o755)
+        v = verdicts(grade(["--check", os.path.join(d, "capture.pcapng")])[1])
+        c.eq(v.get(user), want, "answers %r: the user name" % answers)
+        c.eq(v.get(frame), want, "answers %r: the frame" % answers)
+    public = os.path.join(PUBLIC, "pop3-userpass-fail-then-ok.pcap")
+    if os.path.exists(public):  # the tester's case: test@tt.com failed, test logged in (another session)
+        d = os.path.join(root, "rules-public")
+        put(os.path.join(d, "x.pcap"), src=public)
+        put(os.path.join(d, "answers.toml"), 'username = "test@tt.com"\n')
+        os.chmod(d, 0o755)
+        c.eq(verdicts(grade(["--check", os.path.join(d, "x.pcap")])[1]).get(user), False,
+             "the failed attempt's user test@tt.com is not the user who logged in")
+    # the rule itself, on a made-up view: only a successful attempt (or the session's user) counts
+    view = checks.View()
+    view.sessions = [{"protocol": "pop3", "user": None, "logins": [{"username": "eve", "result": "failure"}]},
+                     {"protocol": "pop3", "user": None, "logins": [{"username": "dan", "result": None}]},
+                     {"protocol": "pop3", "user": "bob", "logins": [{"username": "bob", "result": "success"}],
+                      "phases": [{"phase": "auth", "frame": 4}]}]
+    p = {"fact": "username", "key": "username", "protocol": "pop3", "phase": None}
+    for given, want in (("eve", 0.0), ("dan", 0.0), ("bob", 1.0), ("BOB", 1.0)):
+        view.answers = {"username": given}
+        c.eq(checks.check_answer(view, p)[0], want, "username = %r" % given)
+    p = {"fact": "phase_frame", "key": "f", "protocol": "pop3", "phase": "auth"}
+    for given, want in ((4, 1.0), (4.0, 1.0), ("frame 4", 1.0), (4.5, 0.0), (4.000001, 0.0), ("4.5", 0.0), (float("inf"), 0.0)):
+        view.answers = {"f": given}
+        c.eq(checks.check_answer(view, p)[0], want, "auth frame answer %r" % (given,))
+
+
 def main():
     root = tempfile.mkdtemp(prefix="mailedu-grader-inputs-")
     os.chmod(root, 0o755)  # tshark runs as nobody when we are root
@@ -250,6 +298,7 @@ def main():
         test_out(root)
         test_rubric(root)
         test_answers(root)
+        test_answer_rules(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     c.done()
