@@ -9,7 +9,9 @@ another scripts/ folder (to run these checks on an older grader)."""
 import csv
 import json
 import os
+import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -287,7 +289,63 @@ def test_answer_rules(root):
     p = {"fact": "phase_frame", "key": "f", "protocol": "pop3", "phase": "auth"}
     for given, want in ((4, 1.0), (4.0, 1.0), ("frame 4", 1.0), (4.5, 0.0), (4.000001, 0.0), ("4.5", 0.0), (float("inf"), 0.0)):
         view.answers = {"f": given}
-        c.eq(checks.check_answer(view, p)[0], want, "auth frame answer %r" % (given,))
+        try:
+            got = checks.check_answer(view, p)[0]
+        except Exception as e:  # noqa: BLE001 - int(inf) raised: the student's grading crashed
+            got = "%s: %s" % (type(e).__name__, e)
+        c.eq(got, want, "auth frame answer %r" % (given,))
+
+
+def hostile_capture(path):
+    """A POP3 login (USER/PASS/QUIT, accepted) whose user name and password
+    hold ESC, BEL and BS bytes."""
+    def csum(b):
+        b += b"\0" * (len(b) % 2)
+        n = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+        n = (n >> 16) + (n & 0xFFFF)
+        return ~(n + (n >> 16)) & 0xFFFF
+
+    def frame(src, dst, sport, dport, seq, ack, flags, data=b""):
+        tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + data
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, bytes(src), bytes(dst))
+        ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+        return b"\0\1\2\3\4\5\0\1\2\3\4\6\x08\x00" + ip + tcp
+
+    cli, srv, seq = (10, 0, 0, 1), (10, 0, 0, 2), {"c": 1000, "s": 5000}
+    frames = [frame(cli, srv, 40000, 110, 1000, 0, 0x02), frame(srv, cli, 110, 40000, 5000, 1001, 0x12)]
+    seq = {"c": 1001, "s": 5001}
+    frames.append(frame(cli, srv, 40000, 110, 1001, 5001, 0x10))
+    for who, line in (("s", b"+OK POP3 ready"), ("c", b"USER ev\x1b[2Jil\x07\x08x"), ("s", b"+OK"),
+                      ("c", b"PASS pw\x1bq"), ("s", b"+OK logged in"), ("c", b"QUIT"), ("s", b"+OK bye")):
+        data = line + b"\r\n"
+        if who == "c":
+            frames.append(frame(cli, srv, 40000, 110, seq["c"], seq["s"], 0x18, data))
+        else:
+            frames.append(frame(srv, cli, 110, 40000, seq["s"], seq["c"], 0x18, data))
+        seq[who] += len(data)
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for n, f in enumerate(frames):
+        out.append(struct.pack("<IIII", 1700000000 + n, 0, len(f), len(f)) + f)
+    put(path, b"".join(out))
+
+
+CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def test_controls(root):
+    """Control bytes of a hostile user name are shown as \\xNN in report.html
+    (they are not HTML characters) and on --check's terminal."""
+    d = os.path.join(root, "controls")
+    hostile_capture(os.path.join(d, "Eve.pcap"))
+    os.chmod(d, 0o755)
+    out = os.path.join(root, "controls-out")
+    grade([d, "--out", out, "--show-passwords"])
+    page = reports(out)[2] or ""
+    c.check("USER ev\\x1b[2Jil\\x07\\x08x" in page, "report.html shows the user name's control bytes as \\xNN")
+    c.eq(CONTROLS.findall(page), [], "no control character in report.html")
+    code, outp, _ = grade(["--check", os.path.join(d, "Eve.pcap"), "--show-passwords"])
+    c.check("ev\\x1b[2Jil" in outp, "--check shows the user name's control bytes as \\xNN")
+    c.eq(CONTROLS.findall(outp.replace("\r", "\x01")), [], "no control character on --check's terminal")
 
 
 def main():
@@ -299,6 +357,7 @@ def main():
         test_rubric(root)
         test_answers(root)
         test_answer_rules(root)
+        test_controls(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     c.done()
