@@ -93,7 +93,8 @@ def _flat(entries):
     subs, companions = {}, []
     for name, path, reject in entries:
         if _companion(os.path.basename(name)):
-            companions.append((name, path))
+            if not reject:  # a key log linked to /etc/shadow would be staged for tshark
+                companions.append((name, path))
             continue
         m = MOODLE_FILE.match(name)
         student = m.group(1) if m else strip_exts(name)
@@ -115,16 +116,30 @@ def _grouped(groups):
         for name, path, reject in sorted(entries, key=lambda e: e[0]):
             if not _companion(os.path.basename(name)):
                 sub.files.append(FileRef(name, path, *reject))
-        _attach_companions(sub, [(n, p) for n, p, _ in entries])
+        _attach_companions(sub, [(n, p) for n, p, reject in entries if not reject])  # see _flat
         if not sub.files:
             sub.note = "no file in the folder"
         subs.append(sub)
     return subs
 
 
+OUTSIDE = ("unreadable", "a symbolic link to a file outside the submissions folder (not read)")
+
+
+def _link_out(path, inside):
+    """The reject tuple of a symbolic link that leads out of the folder
+    `inside` (a real path), else ().  The grader may run as root and hands
+    tshark a world-readable copy: a link to /etc/shadow must not be read."""
+    if not os.path.islink(path):
+        return ()
+    target = os.path.realpath(path)
+    return () if target.startswith(inside + os.sep) else OUTSIDE
+
+
 def _walk_folder(root):
     """(flat entries, {folder: entries}) of a submissions folder."""
     flat, groups = [], {}
+    inside = os.path.realpath(root)
     for name in sorted(os.listdir(root)):
         path = os.path.join(root, name)
         if os.path.isdir(path) and not os.path.islink(path):
@@ -135,9 +150,10 @@ def _walk_folder(root):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for f in sorted(files):
                     rel = os.path.relpath(os.path.join(dirpath, f), root)
-                    entries.append((shown(rel), os.path.join(dirpath, f), ()))
+                    full = os.path.join(dirpath, f)
+                    entries.append((shown(rel), full, _link_out(full, inside)))
         else:
-            flat.append((shown(name), path, ()))
+            flat.append((shown(name), path, _link_out(path, inside)))
     return flat, groups
 
 

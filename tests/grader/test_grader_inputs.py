@@ -348,6 +348,31 @@ def test_controls(root):
     c.eq(CONTROLS.findall(outp.replace("\r", "\x01")), [], "no control character on --check's terminal")
 
 
+def test_symlinks(root):
+    """A symbolic link in the class folder that leads out of it is not read
+    (the grader may run as root and stage what it reads for tshark); one
+    that stays inside is."""
+    secret = os.path.join(root, "secret.pcapng")
+    put(secret, src=cap("pop3-userpass-ok.pcapng"))
+    os.chmod(secret, 0o600)
+    d = os.path.join(root, "links")
+    put(os.path.join(d, "Good.pcapng"), src=cap("pop3-userpass-ok.pcapng"))
+    os.symlink(secret, os.path.join(d, "Out.pcapng"))
+    os.symlink("Good.pcapng", os.path.join(d, "In.pcapng"))
+    os.makedirs(os.path.join(d, "Deep"))
+    os.symlink(os.path.join("..", "..", "secret.pcapng"), os.path.join(d, "Deep", "x.pcapng"))
+    os.chmod(d, 0o755)
+    os.chmod(os.path.join(d, "Deep"), 0o755)
+    out = os.path.join(root, "links-out")
+    grade([d, "--out", out])
+    rows = {r["student"]: r for r in (reports(out)[0] or [])}
+    for who in ("Out", "Deep"):
+        r = rows.get(who, {})
+        c.check(r.get("status") == "unreadable" and "outside the submissions folder" in r.get("reason", ""),
+                "a link out of the class folder (%s) is not read: %r" % (who, r))
+    c.eq(rows.get("In", {}).get("score"), "8", "a link inside the class folder is graded")
+
+
 def main():
     root = tempfile.mkdtemp(prefix="mailedu-grader-inputs-")
     os.chmod(root, 0o755)  # tshark runs as nobody when we are root
@@ -358,6 +383,7 @@ def main():
         test_answers(root)
         test_answer_rules(root)
         test_controls(root)
+        test_symlinks(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     c.done()
