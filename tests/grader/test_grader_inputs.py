@@ -24,7 +24,7 @@ from mailedu_test import PUBLIC, Checker  # noqa: E402
 
 SCRIPTS = os.path.abspath(os.environ.get("MAILEDU_GRADER_SCRIPTS", os.path.join(ROOT, "scripts")))
 sys.path.insert(0, SCRIPTS)
-from grader import checks, html_report, rubric as rubric_mod  # noqa: E402
+from grader import checks, rubric as rubric_mod  # noqa: E402
 
 BUILD = os.path.abspath(os.environ.get("MAILEDU_BUILD", os.path.join(ROOT, "build")))
 CAPS = os.path.join(ROOT, "test-captures")
