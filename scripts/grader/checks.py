@@ -216,7 +216,9 @@ def facts(view, p):
             "server_port": [(s.get("server") or {}).get("port")],
             "client_address": [(s.get("client") or {}).get("address")],
             "client_port": [(s.get("client") or {}).get("port")],
-            "username": [a.get("username") for a in logins] + [s.get("user")],
+            # "the user name that logged in": successful attempts and the session's
+            # user (set by mailedu only on success), not the name of a failed attempt
+            "username": [a.get("username") for a in logins if a.get("result") == "success"] + [s.get("user")],
             "mechanism": [a.get("mechanism") for a in logins],
             "phase_frame": [ph.get("frame") for ph in s.get("phases", []) if ph.get("phase") == p.get("phase")],
             "login_frame": [a.get(k) for a in logins for k in ("start_frame", "secret_frame")],
@@ -230,11 +232,15 @@ def facts(view, p):
 
 
 def _norm(v):
-    """An answer or fact for comparison: numbers as ints, text folded, <> stripped."""
+    """An answer or fact for comparison: whole numbers as ints, text folded,
+    <> stripped.  A number with a fraction stays as it is: int() would
+    truncate 23.9 to frame 23."""
     if isinstance(v, bool):
         return str(v).lower()
-    if isinstance(v, (int, float)):
+    if isinstance(v, float) and v.is_integer():
         return int(v)
+    if isinstance(v, (int, float)):
+        return v
     t = str(v).strip().strip("<>").casefold()
     m = re.fullmatch(r"(?:frame|paket|no\.?|#)?\s*(\d+)", t)
     return int(m.group(1)) if m else t

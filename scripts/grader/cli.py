@@ -2,6 +2,7 @@
 section "Grading a class")."""
 import argparse
 import concurrent.futures
+import math
 import os
 import shutil
 import struct
@@ -38,8 +39,9 @@ def parse_args(argv):
     a = p.parse_args(argv)
     if not a.check and not (a.submissions and a.out):
         p.error("give SUBMISSIONS and --out DIR, or --check FILE")
-    if a.jobs < 1 or a.timeout <= 0 or a.max_size <= 0:
-        p.error("--jobs, --timeout and --max-size must be positive")
+    # nan fails every comparison, so `<= 0` alone let --timeout nan through
+    if a.jobs < 1 or not (0 < a.timeout < math.inf) or not (0 < a.max_size < math.inf):
+        p.error("--jobs, --timeout and --max-size must be positive finite numbers")
     return a
 
 
@@ -149,8 +151,34 @@ def setup(a):
     return rub, runner, stage, process.Context(rub, runner, a.lang, int(a.max_size * 1e6), stage)
 
 
+REPORTS = ("grades.csv", "grades.json", "report.html")
+
+
+def check_out(out):
+    """Creates the output folder and makes sure the reports can be written
+    there, before any capture is read (a class takes minutes; a bad --out
+    used to be found only at the end).  Stops with status 2 and one line."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        die("--out %s: exists and is not a folder" % out)
+    try:
+        os.makedirs(out, exist_ok=True)
+        # a real write, not os.access: root passes access() on a read-only file system
+        fd, probe = tempfile.mkstemp(prefix=".mailedu-grade-probe-", dir=out)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        die("--out %s: cannot write there: %s" % (out, e.strerror or e))
+    for name in REPORTS:
+        path = os.path.join(out, name)
+        if os.path.isdir(path):
+            die("--out %s: %s is a folder" % (out, name))
+        if os.path.exists(path) and not os.access(path, os.W_OK):
+            die("--out %s: %s cannot be overwritten (permission denied)" % (out, name))
+
+
 def run_class(a, ctx):
     """Grades a class and writes the three reports; returns the exit status."""
+    check_out(a.out)
     try:
         subs = inputs.collect(a.submissions, ctx.stage, ctx.max_bytes)
         roster = inputs.read_roster(a.roster) if a.roster else None
@@ -159,12 +187,18 @@ def run_class(a, ctx):
     absent = inputs.apply_roster(subs, roster) if roster is not None else []
     results = grade_all(subs, ctx, a.jobs, a.quiet) + missing_rows(absent, ctx)
     pairs = copies.find(results, a.lang)
-    os.makedirs(a.out, exist_ok=True)
     meta = {"generator": "mailedu-grade", "schema_version": 1, "language": a.lang,
-            "passwords_masked": not a.show_passwords, "submissions_source": os.path.basename(os.path.abspath(a.submissions))}
-    reports.write_csv(os.path.join(a.out, "grades.csv"), ctx.rubric, results, a.lang)
-    reports.write_json(os.path.join(a.out, "grades.json"), ctx.rubric, results, pairs, meta)
-    html_report.write(os.path.join(a.out, "report.html"), ctx.rubric, results, pairs, a.lang)
+            "passwords_masked": not a.show_passwords, "submissions_source": inputs.shown(os.path.basename(os.path.abspath(a.submissions)))}
+    failed = []
+    for name, write in zip(REPORTS, (lambda p: reports.write_csv(p, ctx.rubric, results, a.lang),
+                                     lambda p: reports.write_json(p, ctx.rubric, results, pairs, meta),
+                                     lambda p: html_report.write(p, ctx.rubric, results, pairs, a.lang))):
+        try:  # checked before grading, but a disk can fill up: keep the other reports
+            write(os.path.join(a.out, name))
+        except OSError as e:
+            failed.append("%s: %s" % (os.path.join(a.out, name), e.strerror or e))
+    if failed:
+        die("cannot write " + "; ".join(failed))
     ungraded = [r for r in results if r["score"] is None and r["status"] != "missing"]
     if not a.quiet:
         sys.stderr.write("mailedu-grade: %d submissions, %d not graded, %d copy pairs; reports in %s\n"

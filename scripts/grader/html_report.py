@@ -5,7 +5,7 @@ import html
 import xml.etree.ElementTree as ET
 
 from .reports import reason_text
-from .texts import tr
+from .texts import tr, visible
 
 CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:3px 6px;vertical-align:top}
@@ -20,7 +20,8 @@ rows.forEach(function(r){tb.appendChild(r);});});});"""
 
 
 def esc(v):
-    return html.escape("" if v is None else str(v), quote=True)
+    """v as HTML text: markup escaped, control bytes (a hostile user name's ESC, BEL) shown as \\xNN."""
+    return html.escape(visible("" if v is None else str(v)), quote=True)
 
 
 def histogram(results, max_points, lang):
@@ -164,5 +165,5 @@ def write(path, rubric, results, pairs, lang):
             "<h2>%s</h2>" % esc(tr(lang, "h_students"))]
     body += [_student(n, r, lang) for n, r in enumerate(results)]
     body.append("<script>%s</script></body></html>" % JS)
-    with open(path, "w", encoding="utf-8") as f:
+    with open(path, "w", encoding="utf-8", errors="backslashreplace") as f:  # see reports.write_csv
         f.write("\n".join(body))

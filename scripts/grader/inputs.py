@@ -6,6 +6,7 @@ outside the work folder; they are kept as text for the reports."""
 import csv
 import os
 import re
+import struct
 import unicodedata
 import zipfile
 
@@ -14,6 +15,21 @@ KEYLOG_EXTS = (".keys", ".keylog")
 ANSWERS = "answers.toml"
 MOODLE_DIR = re.compile(r"^(.*?)_(\d+)_assign(?:submission|feedback)_[a-z]+_?$")
 MOODLE_FILE = re.compile(r"^(.*?)_(\d+)_assignsubmission_[a-z]+_(.+)$")
+
+
+def shown(name):
+    """A file-system name as text every report can encode.  os.listdir gives
+    bytes that are not UTF-8 as lone surrogates, which no UTF-8 writer
+    accepts: each such byte is written as \\xNN ('caf\\xe9'), so that two
+    names differing only there stay two students.  The path on disk keeps
+    the original name."""
+    raw = name.encode("utf-8", "surrogateescape" if _escaped_only(name) else "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def _escaped_only(name):
+    """True when every surrogate in name is an escaped byte (U+DC80..U+DCFF)."""
+    return all(not 0xD800 <= ord(ch) <= 0xDFFF or 0xDC80 <= ord(ch) <= 0xDCFF for ch in name)
 
 
 class FileRef:
@@ -77,7 +93,8 @@ def _flat(entries):
     subs, companions = {}, []
     for name, path, reject in entries:
         if _companion(os.path.basename(name)):
-            companions.append((name, path))
+            if not reject:  # a key log linked to /etc/shadow would be staged for tshark
+                companions.append((name, path))
             continue
         m = MOODLE_FILE.match(name)
         student = m.group(1) if m else strip_exts(name)
@@ -99,29 +116,44 @@ def _grouped(groups):
         for name, path, reject in sorted(entries, key=lambda e: e[0]):
             if not _companion(os.path.basename(name)):
                 sub.files.append(FileRef(name, path, *reject))
-        _attach_companions(sub, [(n, p) for n, p, _ in entries])
+        _attach_companions(sub, [(n, p) for n, p, reject in entries if not reject])  # see _flat
         if not sub.files:
             sub.note = "no file in the folder"
         subs.append(sub)
     return subs
 
 
+OUTSIDE = ("unreadable", "a symbolic link to a file outside the submissions folder (not read)")
+
+
+def _link_out(path, inside):
+    """The reject tuple of a symbolic link that leads out of the folder
+    `inside` (a real path), else ().  The grader may run as root and hands
+    tshark a world-readable copy: a link to /etc/shadow must not be read."""
+    if not os.path.islink(path):
+        return ()
+    target = os.path.realpath(path)
+    return () if target.startswith(inside + os.sep) else OUTSIDE
+
+
 def _walk_folder(root):
     """(flat entries, {folder: entries}) of a submissions folder."""
     flat, groups = [], {}
+    inside = os.path.realpath(root)
     for name in sorted(os.listdir(root)):
         path = os.path.join(root, name)
         if os.path.isdir(path) and not os.path.islink(path):
             if name.startswith(".") or name == "__MACOSX":
                 continue
-            entries = groups.setdefault(name, [])
+            entries = groups.setdefault(shown(name), [])
             for dirpath, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for f in sorted(files):
                     rel = os.path.relpath(os.path.join(dirpath, f), root)
-                    entries.append((rel, os.path.join(dirpath, f), ()))
+                    full = os.path.join(dirpath, f)
+                    entries.append((shown(rel), full, _link_out(full, inside)))
         else:
-            flat.append((name, path, ()))
+            flat.append((shown(name), path, _link_out(path, inside)))
     return flat, groups
 
 
@@ -146,16 +178,105 @@ def _extract(zf, info, dest, max_bytes):
                 out.write(chunk)
                 left -= len(chunk)
         return ("too_large", "over the limit of %d bytes once unzipped (--max-size)" % max_bytes)
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as e:
-        return ("unreadable", "cannot be unzipped: %s" % e)
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError) as e:
+        return ("unreadable", "cannot be unzipped: %s" % e)  # ValueError: a name that is not UTF-8
+
+
+class _NoUtf8Flag:
+    """A zip file read with the UTF-8 name flag (bit 11) cleared in every
+    header.  zipfile decodes a flagged name strictly and raises on the first
+    name that is not UTF-8, losing the whole class; without the flag it
+    decodes names as cp437, from which the bytes come back unchanged.
+    `flagged[i]`: entry i of the central directory had the flag."""
+
+    def __init__(self, path):
+        self.f = open(path, "rb")
+        try:
+            self.patch, self.flagged = _utf8_flag_offsets(self.f)
+        except Exception:
+            self.f.close()
+            raise
+
+    def read(self, n=-1):
+        pos = self.f.tell()
+        data = self.f.read(n)
+        hits = [o for o in self.patch if pos <= o < pos + len(data)]
+        if not hits:
+            return data
+        buf = bytearray(data)
+        for o in hits:
+            buf[o - pos] &= ~0x08  # bit 11 of a little-endian 16-bit field
+        return bytes(buf)
+
+    def seek(self, *a):
+        return self.f.seek(*a)
+
+    def tell(self):
+        return self.f.tell()
+
+    def seekable(self):
+        return True
+
+    def close(self):
+        self.f.close()
+
+
+def _utf8_flag_offsets(f):
+    """(offsets of the flag bytes to clear, [flag set] per central directory
+    entry) of a zip: the high byte of the general-purpose flags in each
+    central header and in its local header.  Raises ValueError for a zip
+    it cannot walk (no end record, ZIP64)."""
+    f.seek(0, os.SEEK_END)
+    size = f.tell()
+    f.seek(max(0, size - 65557))
+    tail = f.read()
+    end = tail.rfind(b"PK\x05\x06")
+    if end < 0 or len(tail) < end + 22:
+        raise ValueError("no end of central directory")
+    count, cd_size, cd_off = struct.unpack("<HII", tail[end + 10:end + 20])
+    if cd_off == 0xFFFFFFFF or count == 0xFFFF:
+        raise ValueError("ZIP64 archive")
+    f.seek(cd_off)
+    cd = f.read(cd_size)
+    patch, flagged, off = set(), [], 0
+    while off + 46 <= len(cd) and cd[off:off + 4] == b"PK\x01\x02":
+        flags = struct.unpack("<H", cd[off + 8:off + 10])[0]
+        n, m, k = struct.unpack("<HHH", cd[off + 28:off + 34])
+        local = struct.unpack("<I", cd[off + 42:off + 46])[0]
+        flagged.append(bool(flags & 0x800))
+        if flags & 0x800:
+            patch.update((cd_off + off + 9, local + 7))
+        off += 46 + n + m + k
+    return patch, flagged
+
+
+def _open_zip(path):
+    """(ZipFile, names, file to close after it or None) of a zip; names are
+    the entries' names, bytes that are not UTF-8 in a name flagged UTF-8
+    as surrogate escapes (like os.listdir's; see shown())."""
+    try:
+        zf = zipfile.ZipFile(path)
+        return zf, [info.filename for info in zf.infolist()], None
+    except UnicodeDecodeError:
+        pass
+    raw = _NoUtf8Flag(path)
+    try:
+        zf = zipfile.ZipFile(raw)
+    except Exception:
+        raw.close()
+        raise
+    names = [info.filename.encode("cp437").decode("utf-8", "surrogateescape") if flag else info.filename
+             for info, flag in zip(zf.infolist(), raw.flagged)]
+    return zf, names, raw
 
 
 def _walk_zip(path, stage, max_bytes):
     """(flat entries, {folder: entries}) of a zip, extracted into stage."""
     flat, groups = [], {}
-    with zipfile.ZipFile(path) as zf:
+    zf, names, raw = _open_zip(path)
+    try:
         for i, info in enumerate(zf.infolist()):
-            parts = _parts(info.filename)
+            parts = [shown(p) for p in _parts(names[i])]  # after the split: shown() writes backslashes
             if info.is_dir() or not parts or parts[0] == "__MACOSX" or parts[-1].startswith("."):
                 continue
             dest = os.path.join(stage, "z%05d%s" % (i, _safe_ext(parts[-1])))
@@ -164,6 +285,10 @@ def _walk_zip(path, stage, max_bytes):
                 flat.append(entry)
             else:
                 groups.setdefault(parts[0], []).append(entry)
+    finally:
+        zf.close()
+        if raw:
+            raw.close()
     return flat, groups
 
 
@@ -182,7 +307,7 @@ def collect(source, stage, max_bytes):
     elif zipfile.is_zipfile(source):
         try:
             flat, groups = _walk_zip(source, stage, max_bytes)
-        except (zipfile.BadZipFile, OSError) as e:
+        except (zipfile.BadZipFile, OSError, ValueError) as e:
             raise ValueError("%s: cannot read the zip: %s" % (source, e)) from None
     elif os.path.exists(source):
         raise ValueError("%s: not a folder or a .zip of submissions (for one capture, use --check)" % source)

@@ -148,6 +148,8 @@ def load_answers(path):
             return tomllib.load(f), None
     except OSError as e:
         return None, e.strerror or str(e)
+    except UnicodeDecodeError as e:  # tomllib lets it through; it is a bad answers file, not a grader error
+        return None, "not UTF-8 text (byte 0x%02x at offset %d); save it as UTF-8" % (e.object[e.start], e.start)
     except tomllib.TOMLDecodeError as e:
         return None, str(e)
 

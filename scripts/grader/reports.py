@@ -2,6 +2,7 @@
 import csv
 import json
 
+from .inputs import shown
 from .texts import tr
 
 
@@ -18,7 +19,9 @@ def _num(x):
 def write_csv(path, rubric, results, lang):
     """One row per submission: student, student_id, file, score, max, one
     column per rubric item (points earned), status, reason, copies."""
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    # names are made writable where they are read (inputs.shown); the error
+    # handler is the last guard, so that one odd character never costs the class's reports
+    with open(path, "w", newline="", encoding="utf-8", errors="backslashreplace") as f:
         w = csv.writer(f)
         w.writerow(["student", "student_id", "file", "score", "max"] + [i.id for i in rubric.items]
                    + ["status", "reason", "copy_of"])
@@ -43,12 +46,12 @@ def public(r):
 def write_json(path, rubric, results, pairs, meta):
     """grades.json: run settings, rubric, every result with its evidence, copy pairs."""
     doc = dict(meta)
-    doc["rubric"] = {"id": rubric.id, "path": rubric.path, "title": rubric.title, "max": rubric.max_points,
+    doc["rubric"] = {"id": rubric.id, "path": shown(rubric.path), "title": rubric.title, "max": rubric.max_points,
                      "items": [{"id": i.id, "title": i.title, "points": i.points, "check": i.check,
                                 "params": i.params, "partial": i.partial} for i in rubric.items]}
     doc["submissions"] = [public(r) for r in results]
     doc["copies"] = pairs
-    with open(path, "w", encoding="utf-8") as f:
+    with open(path, "w", encoding="utf-8", errors="backslashreplace") as f:  # see write_csv
         json.dump(doc, f, ensure_ascii=False, indent=1)
         f.write("\n")
 

@@ -1,5 +1,8 @@
 """Rubric files (TOML): loading and validation against the checks the grader
 knows and the sessions report schema (protocols, phases, warnings)."""
+import math
+import os
+import re
 import tomllib
 
 PROTOCOLS = ("pop3", "smtp", "imap")
@@ -26,6 +29,24 @@ CHECKS = {
     "answer": (("key", "fact"), {"protocol": "any", "phase": None}),
 }
 ITEM_KEYS = {"id", "title", "points", "check", "partial", "hint"}
+# parameter -> type its value must have (a wrong one failed every student at grading time)
+TYPES = {"protocol": str, "phase": str, "outcome": str, "mechanism": str, "user": str, "expect": bool,
+         "mode": str, "decrypted": bool, "domain": str, "name": str, "key": str, "fact": str, "partial": bool}
+# mailedu's expert items: the third argument of each ME_WARNING row (the name after "mailedu.")
+WARNINGS_DEF = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                            "plugin", "warnings.def")
+
+
+def warning_names(path=WARNINGS_DEF):
+    """The expert item names of mailedu, read from plugin/warnings.def (the
+    one list the plugin is built from); None when the grader runs without
+    the source tree beside it (names are then not checked)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return None
+    return tuple(re.findall(r'^ME_WARNING\(\s*\w+\s*,\s*\d+\s*,\s*"([^"]+)"', text, re.M)) or None
 
 
 class RubricError(ValueError):
@@ -78,6 +99,16 @@ def _check_params(where, d):
         if k not in ITEM_KEYS and k not in req and k not in opt:
             raise RubricError("%s: unknown key %r for check %r (known: %s)"
                               % (where, k, d["check"], ", ".join(list(req) + list(opt))))
+    for k, t in TYPES.items():
+        if k in d and not isinstance(d[k], t):
+            raise RubricError("%s: %s must be %s, not %r" % (where, k, "true or false" if t is bool else "a string", d[k]))
+    for k in ("domain", "key", "name", "mechanism", "user"):
+        if isinstance(d.get(k), str) and not d[k].strip():
+            raise RubricError("%s: %s is empty" % (where, k))
+    if d["check"] == "warning":
+        known = warning_names()
+        if known is not None and d["name"] not in known:
+            raise RubricError("%s: warning %r is not one of mailedu's expert items (%s)" % (where, d["name"], ", ".join(known)))
     proto = d.get("protocol", "any")
     if proto not in PROTOCOLS + ("any",):
         raise RubricError("%s: protocol %r is not one of %s" % (where, proto, ", ".join(PROTOCOLS + ("any",))))
@@ -96,6 +127,19 @@ def _check_params(where, d):
         raise RubricError("%s: filter must be a non-empty display filter without commas" % where)
 
 
+def _finite(where, value, key=""):
+    """Every number in a TOML value is finite: TOML allows nan and inf, which
+    pass `> 0` tests and end as `Score: nan` and invalid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RubricError("%s: %s is %r; every number in a rubric must be finite" % (where, key or "a value", value))
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _finite(where, v, "%s.%s" % (key, k) if key else k)
+    elif isinstance(value, list):
+        for n, v in enumerate(value):
+            _finite(where, v, "%s[%d]" % (key, n))
+
+
 def _item(where, d, seen):
     """Validates one [[item]] table; returns an Item."""
     if not isinstance(d.get("id"), str) or not d["id"]:
@@ -104,6 +148,7 @@ def _item(where, d, seen):
     if d["id"] in seen:
         raise RubricError("%s: the id is used twice" % where)
     seen.add(d["id"])
+    _finite(where, d)
     _text(where, d.get("title"), "title")
     if "hint" in d:
         _text(where, d["hint"], "hint")
@@ -123,12 +168,19 @@ def load(path):
             doc = tomllib.load(f)
     except OSError as e:
         raise RubricError("rubric %s: %s" % (path, e.strerror or e)) from None
+    except UnicodeDecodeError as e:  # tomllib reads bytes as UTF-8 and lets this through
+        raise RubricError("rubric %s: not UTF-8 text (byte 0x%02x at offset %d); save it as UTF-8"
+                          % (path, e.object[e.start], e.start)) from None
     except tomllib.TOMLDecodeError as e:
         raise RubricError("rubric %s: not valid TOML: %s" % (path, e)) from None
     items = doc.get("item")
     if not isinstance(items, list) or not items:
         raise RubricError("rubric %s: no [[item]] tables" % path)
     if "rubric" in doc:
+        _finite("rubric %s [rubric]" % path, doc["rubric"])
         _text("rubric %s" % path, doc["rubric"].get("title"), "title")
     seen = set()
-    return Rubric(path, doc, [_item("rubric %s" % path, d, seen) for d in items])
+    rub = Rubric(path, doc, [_item("rubric %s" % path, d, seen) for d in items])
+    if not math.isfinite(rub.max_points):
+        raise RubricError("rubric %s: the points add up to %r" % (path, rub.max_points))
+    return rub

@@ -1,5 +1,19 @@
 """The grader's messages in English and Bahasa Indonesia, side by side."""
 
+import re
+
+# C0 controls but tab, newline and carriage return; DEL; C1 controls: not
+# allowed as HTML text, and a terminal obeys them (ESC sequences)
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def visible(text, terminal=False):
+    """text with each control character written as \\xNN, visibly; for a
+    terminal also carriage returns (they overwrite what the line said)."""
+    text = _CONTROLS.sub(lambda m: "\\x%02x" % ord(m.group(0)), text)
+    return text.replace("\r", "\\x0d") if terminal else text
+
+
 T = {
     # checks: evidence and what is missing
     "session_ev": ("{proto} session (stream {stream}): client {client} → server {server}, frames {first}–{last}",
