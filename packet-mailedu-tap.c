@@ -79,10 +79,12 @@ static void queue_credential(packet_info *pinfo, const me_item *it, gboolean mas
     c = wmem_new0(pinfo->pool, mailedu_credential);
     c->num = c->username_num = it->frame;
     c->password_hf_id = (guint)(a->password ? hf_password : a->token ? hf_token : hf_digest);
-    c->username = wmem_strdup(pinfo->pool, a->username ? a->username : "");
+    c->username = wmem_strdup(pinfo->pool, a->username ? mailedu_utf8(pinfo->pool, a->username) : "");
     c->proto = cred_proto(it->proto);
-    c->info = wmem_strdup_printf(pinfo->pool, "%s %s: %s%s", a->mechanism ? a->mechanism : "?",
-                                 what, secret, it->tls ? " (inside TLS)" : "");
+    c->info = (gchar *)mailedu_utf8(pinfo->pool,
+                                    wmem_strdup_printf(pinfo->pool, "%s %s: %s%s",
+                                                       a->mechanism ? a->mechanism : "?", what, secret,
+                                                       it->tls ? " (inside TLS)" : ""));
     tap_queue_packet(credentials_tap, pinfo, c);
 }
 
@@ -140,7 +142,7 @@ static const char *tree_leaf(const me_item *it, char *buf, size_t n)
     }
 }
 
-static tap_packet_status tree_packet(stats_tree *st, packet_info *pinfo _U_,
+static tap_packet_status tree_packet(stats_tree *st, packet_info *pinfo,
                                      epan_dissect_t *edt _U_, const void *data,
                                      tap_flags_t flags _U_)
 {
@@ -152,11 +154,12 @@ static tap_packet_status tree_packet(stats_tree *st, packet_info *pinfo _U_,
         tick_stat_node(st, "Lines: protocol > phase > command or reply", 0, TRUE);
         p = tick_stat_node(st, me_proto_name(it->proto), st_lines, TRUE);
         ph = tick_stat_node(st, me_phase_name(it->phase), p, TRUE);
-        tick_stat_node(st, tree_leaf(it, buf, sizeof buf), ph, FALSE);
+        tick_stat_node(st, mailedu_utf8(pinfo->pool, tree_leaf(it, buf, sizeof buf)), ph, FALSE);
         if (it->auth && it->auth->result != ME_RESULT_NONE) {
             tick_stat_node(st, "Login results: protocol > mechanism > result", 0, TRUE);
             p = tick_stat_node(st, me_proto_name(it->proto), st_logins, TRUE);
-            ph = tick_stat_node(st, it->auth->mechanism ? it->auth->mechanism : "?", p, TRUE);
+            ph = tick_stat_node(st, it->auth->mechanism ? mailedu_utf8(pinfo->pool, it->auth->mechanism) : "?",
+                                p, TRUE);
             tick_stat_node(st, me_result_name(it->auth->result), ph, FALSE);
         }
         for (bit = 1; bit <= ME_W_TLS_NOT_STARTED; bit <<= 1)

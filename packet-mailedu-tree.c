@@ -85,7 +85,7 @@ static gboolean wanted_field(proto_tree *t, int hf)
 static void add_str(proto_tree *t, int hf, tvbuff_t *tvb, const char *v)
 {
     if (v && wanted_field(t, hf))
-        proto_item_set_generated(proto_tree_add_string(t, hf, tvb, 0, 0, v));
+        proto_item_set_generated(proto_tree_add_string(t, hf, tvb, 0, 0, mailedu_utf8(PNODE_POOL(t), v)));
 }
 
 static void add_uint(proto_tree *t, int hf, tvbuff_t *tvb, guint32 v)
@@ -139,7 +139,8 @@ static void add_one_expert(packet_info *pinfo, proto_item *pi, const me_item *it
         return;
     }
     msg = lang_text(text);
-    user = it->auth && it->auth->username && *it->auth->username ? it->auth->username : NULL;
+    user = it->auth && it->auth->username && *it->auth->username
+               ? mailedu_utf8(pinfo->pool, it->auth->username) : NULL;
     switch (detail) {
     case DETAIL_USER:
         if (user) {
@@ -152,7 +153,8 @@ static void add_one_expert(packet_info *pinfo, proto_item *pi, const me_item *it
         return;
     case DETAIL_WRONG_PHASE:
         expert_add_info_format(pinfo, pi, &ei[e], "%s (%s): %s", msg,
-                               phase_label(it->proto, it->wrong_phase), it->command ? it->command : "");
+                               phase_label(it->proto, it->wrong_phase),
+                               it->command ? mailedu_utf8(pinfo->pool, it->command) : "");
         return;
     default:
         break;
@@ -190,7 +192,7 @@ static void add_auth(proto_tree *t, tvbuff_t *tvb, const me_item *it)
     add_flag(t, hf_auth_cleartext, tvb, it->cleartext);
 }
 
-static const char *line_summary(wmem_allocator_t *pool, const me_item *it)
+static const char *line_summary_raw(wmem_allocator_t *pool, const me_item *it)
 {
     const char *arg = it->masked && mailedu_prefs.mask_passwords ? it->masked : it->argument;
     switch (it->kind) {
@@ -210,6 +212,12 @@ static const char *line_summary(wmem_allocator_t *pool, const me_item *it)
         return wmem_strdup_printf(pool, "%s: %u bytes",
                                   it->dir == ME_SERVER ? "S" : "C", it->data_len);
     }
+}
+
+/* The line as the Info column and the tree's line items show it. */
+static const char *line_summary(wmem_allocator_t *pool, const me_item *it)
+{
+    return mailedu_utf8(pool, line_summary_raw(pool, it));
 }
 
 static void render_line(tvbuff_t *tvb, packet_info *pinfo, proto_tree *t, const me_item *it)

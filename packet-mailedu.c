@@ -19,6 +19,7 @@
 
 #include "packet-mailedu.h"
 
+#include <epan/charsets.h>
 #include <epan/prefs.h>
 #include <epan/dissectors/packet-tcp.h>
 #include <wsutil/wslog.h>
@@ -303,6 +304,13 @@ static void wmem_file_free(void *ctx, void *p)
 }
 
 const me_alloc mailedu_file_alloc = {wmem_file_alloc, NULL, wmem_file_free};
+
+const char *mailedu_utf8(wmem_allocator_t *pool, const char *s)
+{
+    if (!s || g_utf8_validate(s, -1, NULL))
+        return s;
+    return (const char *)get_utf_8_string(pool, (const guint8 *)s, (gint)strlen(s));
+}
 
 /* Records are made in the packet's pool and packed into file scope at the
  * end of the frame (plugin/pack.c): most of a made record is empty slots. */

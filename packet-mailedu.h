@@ -66,6 +66,14 @@ typedef struct mailedu_conv {
 /* Memory for everything kept across frames: wmem file scope. */
 extern const me_alloc mailedu_file_alloc;
 
+/* packet-mailedu.c: S (NUL-terminated; NULL allowed) as valid UTF-8, which
+ * every string Wireshark takes must be (field values, column and expert
+ * texts, tap records): S itself when it is, else a copy in POOL with each
+ * invalid sequence replaced by U+FFFD, as Wireshark's own UTF-8 decoding
+ * does (get_utf_8_string).  The records keep what was sent, any bytes; the
+ * reports clean their text themselves (plugin/report.c). */
+const char *mailedu_utf8(wmem_allocator_t *pool, const char *s);
+
 /* packet-mailedu.c: the state of the frame's innermost TCP conversation
  * (found by its tcp.stream index, from TREE when it has the field), created
  * on demand in file scope.  NULL when create is FALSE and none exists, or

@@ -14,9 +14,10 @@ Expected values of the shapes come from the bytes below and RFC 1939."""
 import glob
 import os
 import re
+import subprocess
 import sys
 
-from mailedu_test import temp_dir, CAPTURES, PUBLIC, ROOT, SHARED, Checker, fields, tshark
+from mailedu_test import temp_dir, CAPTURES, PUBLIC, ROOT, SHARED, Checker, fields, tshark, tshark_cmd
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "hostile"))
 from hostile_pcap import Conn, Pcap  # noqa: E402
@@ -87,6 +88,44 @@ c.eq([(f, p, mine) for f, p, mine, _ in listed(late) if mine],
      [(7, "POP3", True), (9, "POP3", True), (11, "POP3", True)],
      "PASS after the login: -z credentials has all three")
 c.eq(missing(late), [], "PASS after the login: every builtin row covered")
+
+# Bytes that are not UTF-8 in a user name and a password (RFC 1939 allows any
+# octets but CR LF in an argument).  Every string Wireshark takes must be
+# UTF-8: mailedu's fields, -z credentials and the tree's texts show each
+# invalid sequence as U+FFFD, as Wireshark's own POP fields do.  0xfc and 0xff
+# start no sequence; ED A0 80 would encode the surrogate U+D800 (RFC 3629 §3:
+# not allowed), so each of its three bytes is one.  4 greeting, 5 USER, 6 +OK,
+# 7 PASS, 8 +OK, 9 QUIT, 10 +OK
+odd = capture("pop3-user-not-utf8", 110, [
+    ("s", b"+OK ready\r\n"), ("c", b"USER j\xfcrgen\xff\r\n"), ("s", b"+OK\r\n"),
+    ("c", b"PASS pw\xed\xa0\x80x\r\n"), ("s", b"+OK logged in\r\n"),
+    ("c", b"QUIT\r\n"), ("s", b"+OK bye\r\n"),
+])
+R = "\ufffd"
+c.eq(fields(odd, ["mailedu.auth.username", "mailedu.auth.password", "mailedu.argument"], "frame.number == 7"),
+     [["j%srgen%s" % (R, R), "pw%sx" % (R * 3), "pw%sx" % (R * 3)]], "not UTF-8: fields with U+FFFD")
+c.eq(fields(odd, ["mailedu.session.user", "mailedu.line"], "frame.number == 8"),
+     [["j%srgen%s" % (R, R), ""]], "not UTF-8: the session user with U+FFFD")
+out = tshark(["-n", "-r", odd, "-q", "-z", "credentials"], check=False)
+c.check(("j%srgen%s" % (R, R)) in out and ("password: pw%sx" % (R * 3)) in out,
+        "not UTF-8: -z credentials with U+FFFD: %r" % out[-300:])
+raw = tshark(["-n", "-r", odd, "-V", "-o", "mailedu.info_column:TRUE"], check=False)
+c.check(R in raw, "not UTF-8: the tree shows U+FFFD")
+# (read as bytes: the fields() helper above decodes with replacement, which
+# would hide raw bytes in -T fields)
+FIELDS = ["-e", "mailedu.auth.username", "-e", "mailedu.auth.password", "-e", "mailedu.argument",
+          "-e", "mailedu.session.user"]
+for what, args in (("-V", ["-V"]), ("-z credentials", ["-q", "-z", "credentials"]),
+                   ("-z mailedu,tree", ["-q", "-z", "mailedu,tree"]), ("Info column", []),
+                   ("-T fields", ["-T", "fields"] + FIELDS), ("-T json", ["-T", "json"]),
+                   ("-T ek", ["-T", "ek"]), ("-T pdml", ["-T", "pdml"])):
+    p = subprocess.run(tshark_cmd(["-n", "-r", odd] + args), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        p.stdout.decode("utf-8")
+        ok = True
+    except UnicodeDecodeError as e:
+        ok = "%s at %d: %r" % (e.reason, e.start, p.stdout[max(0, e.start - 30):e.start + 10])
+    c.eq(ok, True, "not UTF-8: %s output is valid UTF-8" % what)
 
 caps = sorted(glob.glob(os.path.join(CAPTURES, "*.pcap*")) + glob.glob(os.path.join(PUBLIC, "*.pcap*")) +
               glob.glob(os.path.join(SHARED, "captures", "field", "*.pcap*")))
