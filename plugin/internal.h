@@ -55,6 +55,8 @@ typedef struct me_dirstate {
     bool capture;          /* counted bytes are wanted by the engine (else skipped) */
     char *buf;             /* partial line (allocated on first need, grown by doubling) */
     size_t len, cap;
+    size_t part;           /* bytes of the current line in earlier segments, kept or
+                            * not: a body line's size is what was sent, not what was kept */
     bool overflow;         /* current line longer than ME_MAX_LINE */
     bool gap;              /* bytes were lost before the current position */
     bool body_midline;     /* DOTBODY: the partial line is not at a line start */

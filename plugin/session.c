@@ -203,7 +203,7 @@ void me_start_tls(me_session *s)
     s->tls_upgraded = true;
     for (i = 0; i < 2; i++) {
         s->d[i].mode = ME_READ_LINES;
-        s->d[i].len = 0;
+        s->d[i].len = s->d[i].part = 0;
         s->d[i].overflow = false;
     }
     me_pend_clear(s);
@@ -341,7 +341,7 @@ void me_expect_dotbody(me_session *s, me_dir dir, me_text_id what)
     s->d[dir].body_phase = opener_phase(s, dir);
     s->d[dir].mode = ME_READ_DOTBODY;
     s->d[dir].what = what;
-    s->d[dir].len = 0;
+    s->d[dir].len = s->d[dir].part = 0;
     s->d[dir].body_midline = false;
 }
 
@@ -683,6 +683,7 @@ static bool over_limit(const me_session *s, const me_dirstate *d)
 static void keep(me_session *s, me_dirstate *d, const uint8_t *p, size_t n, size_t cap)
 {
     size_t room;
+    d->part += n;
     reserve(s, d, d->len + n < cap ? d->len + n : cap);
     room = cap > d->len ? cap - d->len : 0;
     if (n > room) {
@@ -702,7 +703,9 @@ static void keep(me_session *s, me_dirstate *d, const uint8_t *p, size_t n, size
     d->len += n;
 }
 
-static void one_line(me_session *s, me_dir dir, const char *line, size_t n)
+/* A line ended: `line` holds its n kept bytes (without the LF), `sent` the
+ * bytes it had on the wire with its LF. */
+static void one_line(me_session *s, me_dir dir, const char *line, size_t n, size_t sent)
 {
     me_dirstate *d = &s->d[dir];
     if (n && line[n - 1] == '\r')
@@ -710,7 +713,7 @@ static void one_line(me_session *s, me_dir dir, const char *line, size_t n)
     if (d->gap) {
         /* the head of this line was lost: never guess a command from its tail */
         d->gap = false;
-        data_bytes(s, dir, n + 2, TXT_GAP_DATA);
+        data_bytes(s, dir, sent, TXT_GAP_DATA);
         return;
     }
     if (d->mode == ME_READ_DOTBODY) {
@@ -721,7 +724,7 @@ static void one_line(me_session *s, me_dir dir, const char *line, size_t n)
             if (s->eng->body_end)
                 s->eng->body_end(s, dir);
         } else {
-            data_bytes(s, dir, n + 2, d->what);
+            data_bytes(s, dir, sent, d->what);
         }
         return;
     }
@@ -828,16 +831,18 @@ static void read_bytes(me_session *s, me_dir dir, const uint8_t *data, size_t le
             break;
         }
         if (over_limit(s, d)) {
-            left_out(s, dir, d->len + end + 1 - i);
-            d->len = 0;
+            left_out(s, dir, d->part + end + 1 - i);
+            d->len = d->part = 0;
             d->overflow = false;
-        } else if (d->len || d->overflow) {
+        } else if (d->len || d->overflow || (d->mode == ME_READ_LINES && end - i > ME_MAX_LINE)) {
+            /* a line too long is cut the same way whether it came in pieces
+             * or in one segment (where it used to go whole to the engine) */
             keep(s, d, data + i, end - i, d->mode == ME_READ_DOTBODY ? 2 : ME_MAX_LINE);
-            one_line(s, dir, d->buf, d->len);
-            d->len = 0;
+            one_line(s, dir, d->buf, d->len, d->part + 1);
+            d->len = d->part = 0;
             d->overflow = false;
         } else {
-            one_line(s, dir, (const char *)data + i, end - i);
+            one_line(s, dir, (const char *)data + i, end - i, end - i + 1);
         }
         i = end + 1;
         /* an engine may have switched to TLS (STARTTLS reply): the rest is encrypted */
@@ -918,13 +923,13 @@ void me_session_gap(me_session *s, me_dir dir, size_t len)
     }
     if (d->mode == ME_READ_DOTBODY) {
         d->body_midline = true;
-        d->len = 0;
+        d->len = d->part = 0;
         return;
     }
     /* The partial line is incomplete: drop it.  Servers and clients write
      * whole lines, so the next segment most likely starts a line; the next
      * record is marked so the reader knows bytes are missing before it. */
-    d->len = 0;
+    d->len = d->part = 0;
     d->overflow = false;
     d->next_flags |= ME_W_GAP;
 }

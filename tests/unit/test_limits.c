@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "internal.h" /* ME_MAX_LINE */
 
 static size_t count(const me_item *it)
 {
@@ -79,6 +80,45 @@ static void bodies_are_not_cut(void)
     CHECK(it && it->command && strcmp(it->command, "QUIT") == 0);
 }
 
+static uint32_t data_bytes(me_item *it)
+{
+    uint32_t n = 0;
+    for (; it; it = it->next)
+        if (it->kind == ME_KIND_DATA)
+            n += it->data_len;
+    return n;
+}
+
+/* A body's size is the bytes sent, however its lines fall into segments: a
+ * line cut by a segment boundary used to count only the 2 bytes kept of it
+ * (plus 2), and a bare-LF line one byte too many.  The terminating "." line
+ * is not content (RFC 5321 §4.5.2). */
+static void body_lines_across_segments(void)
+{
+    static const char *const pieces[] = {"Subject: x\r\n\r\nhello wor", "ld, a longer line\r\nbare",
+                                         " LF line\n", ".\r\n"};
+    h_sess h = h_new(ME_PROTO_SMTP, false, true);
+    uint32_t sum = 0;
+    size_t i;
+    h_s(&h, "220 mx\r\n");
+    h_c(&h, "HELO x\r\n");
+    h_s(&h, "250 ok\r\n");
+    h_c(&h, "MAIL FROM:<a@b>\r\n");
+    h_s(&h, "250 ok\r\n");
+    h_c(&h, "RCPT TO:<c@d>\r\n");
+    h_s(&h, "250 ok\r\n");
+    h_c(&h, "DATA\r\n");
+    h_s(&h, "354 go\r\n");
+    for (i = 0; i < 4; i++)
+        sum += data_bytes(h_c(&h, pieces[i]));
+    /* "Subject: x" CRLF 12, CRLF 2, "hello world, a longer line" CRLF 28,
+     * "bare LF line" LF 13: 55 bytes before the "." line */
+    if (sum != 55)
+        fprintf(stderr, "body bytes: %u\n", (unsigned)sum);
+    CHECK(sum == 55);
+    CHECK(h_s(&h, "250 queued\r\n")->phase == ME_PHASE_DATA);
+}
+
 static void long_partial_line(void)
 {
     /* "USER " and 10000 'a' in 100-byte segments, then CRLF */
@@ -96,6 +136,38 @@ static void long_partial_line(void)
     CHECK(it && it->argument && strlen(it->argument) == 10000);
     CHECK(it && it->argument && it->argument[0] == 'a' && it->argument[9999] == 'a');
     CHECK(it && !(it->flags & ME_W_OVERLONG));
+}
+
+/* A line over ME_MAX_LINE is cut and flagged the same way whether it came in
+ * one segment or in pieces: the limit is the line's, not the segment's. */
+static void overlong_line_one_segment(void)
+{
+    static const size_t sizes[] = {ME_MAX_LINE + 100, 60000};
+    size_t k;
+    char *line = malloc(5 + 60000 + 2);
+    for (k = 0; k < 2; k++) {
+        size_t len = 5 + sizes[k] + 2, piece;
+        me_item *one, *split = NULL;
+        h_sess a = h_new(ME_PROTO_POP3, false, true), b = h_new(ME_PROTO_POP3, false, true);
+        memcpy(line, "USER ", 5);
+        memset(line + 5, 'u', sizes[k]);
+        memcpy(line + 5 + sizes[k], "\r\n", 2);
+        h_s(&a, "+OK ready\r\n");
+        h_s(&b, "+OK ready\r\n");
+        one = h_feed(&a, ME_CLIENT, line, len);
+        for (piece = 0; piece < len; piece += 1400) {
+            me_item *it = h_feed(&b, ME_CLIENT, line + piece, len - piece < 1400 ? len - piece : 1400);
+            if (it && it->kind == ME_KIND_COMMAND)
+                split = it;
+        }
+        CHECK(one && one->kind == ME_KIND_COMMAND && (one->flags & ME_W_OVERLONG));
+        CHECK(split && (split->flags & ME_W_OVERLONG));
+        CHECK(one && one->argument && strlen(one->argument) < ME_MAX_LINE);
+        CHECK(one && split && one->argument && split->argument &&
+              strcmp(one->argument, split->argument) == 0);
+        CHECK(one && one->auth && one->auth->username && strlen(one->auth->username) < ME_MAX_LINE);
+    }
+    free(line);
 }
 
 static void imap_absurd_literal(void)
@@ -158,7 +230,9 @@ int main(void)
     pending_ring();
     records_per_frame();
     bodies_are_not_cut();
+    body_lines_across_segments();
     long_partial_line();
+    overlong_line_one_segment();
     imap_absurd_literal();
     imap_huge_literal();
     return h_done("test_limits");
