@@ -163,6 +163,14 @@ const char *rep_kind_name(me_kind k)
     }
 }
 
+char *rep_endpoint(char *buf, size_t n, const char *addr, unsigned port)
+{
+    if (!addr)
+        addr = "?";
+    snprintf(buf, n, strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr, port);
+    return buf;
+}
+
 const char *rep_tls_mode(const rep_session *s)
 {
     return s->first_tls ? "implicit" : s->any_tls ? "starttls" : "none";

@@ -120,6 +120,10 @@ char *rep_xstrdup(const char *s);
 
 const char *rep_kind_name(me_kind k);
 const char *rep_tls_mode(const rep_session *s);
+/* Writes "address:port" into buf (n bytes, cut if longer), an IPv6 address
+ * in brackets ("[2001:db8::1]:110", RFC 3986 §3.2.2), since its own colons
+ * would make the port ambiguous; a missing address is "?".  Returns buf. */
+char *rep_endpoint(char *buf, size_t n, const char *addr, unsigned port);
 /* The password/token shown per the mask option. */
 const char *rep_secret(const me_rep_opts *o, const char *v);
 /* A login "crossed the wire": a secret or digest, or a user name that got an

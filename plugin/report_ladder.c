@@ -98,17 +98,18 @@ static void draw_head(me_buf *b, const rep_session *s, const me_rep_opts *o, int
 {
     rep_verdict v = rep_facts_verdict(s);
     bool id = o->lang == ME_LANG_ID;
+    char ep[80]; /* an address (at most 46 bytes as text) and a port */
     me_buf_printf(b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", W, h);
     me_buf_printf(b, "<text x=\"10\" y=\"20\" font-size=\"15\" font-weight=\"bold\">%s %u: %s  ",
                   id ? "Sesi" : "Session", s->stream,
                   s->proto == ME_PROTO_POP3 ? "POP3" : s->proto == ME_PROTO_SMTP ? "SMTP" : "IMAP");
-    xml_text(b, s->client, 0);
-    me_buf_printf(b, ":%u \xe2\x86\x92 ", s->cport);
-    xml_text(b, s->server, 0);
+    xml_text(b, rep_endpoint(ep, sizeof ep, s->client, s->cport), 0);
+    me_buf_puts(b, " \xe2\x86\x92 ");
+    xml_text(b, rep_endpoint(ep, sizeof ep, s->server, s->sport), 0);
     /* labelled as the transcript labels it; the key is a name the grader's
      * rubric uses, so it stays as is in both languages */
-    me_buf_printf(b, ":%u</text>\n<text x=\"10\" y=\"40\" font-size=\"12\">%s: %s=%s (%s %s, ",
-                  s->sport, id ? "Fakta sesi" : "Facts", v.key, v.value, id ? "aturan" : "rule",
+    me_buf_printf(b, "</text>\n<text x=\"10\" y=\"40\" font-size=\"12\">%s: %s=%s (%s %s, ",
+                  id ? "Fakta sesi" : "Facts", v.key, v.value, id ? "aturan" : "rule",
                   v.rule);
     xml_text(b, me_text_rfc(v.text), 0);
     me_buf_puts(b, ")</text>\n<text x=\"10\" y=\"56\" font-size=\"11\" fill=\"#333333\">");

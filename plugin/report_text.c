@@ -74,8 +74,8 @@ static void session_row(const rep_session *s, char cols[NCOL][96])
     size_t i, ok = 0;
     snprintf(cols[0], 96, "%u", s->stream);
     snprintf(cols[1], 96, "%s", me_proto_name(s->proto));
-    snprintf(cols[2], 96, "%s:%u", s->client ? s->client : "?", s->cport);
-    snprintf(cols[3], 96, "%s:%u", s->server ? s->server : "?", s->sport);
+    rep_endpoint(cols[2], 96, s->client, s->cport);
+    rep_endpoint(cols[3], 96, s->server, s->sport);
     snprintf(cols[4], 96, "%s%s%s", rep_tls_mode(s), s->decrypted ? "+keys" : "",
              s->skipped ? " SKIPPED" : "");
     snprintf(cols[5], 96, "%.90s", s->user ? s->user : "-");
@@ -186,17 +186,17 @@ static me_text_id warning_text(uint32_t bit)
 static void session_header(const rep_session *s, const me_rep_opts *o, me_buf *out)
 {
     size_t i;
-    char up[8] = {0};
+    char up[8] = {0}, ep[80]; /* ep: an address (at most 46 bytes as text) and a port */
     const char *p = me_proto_name(s->proto);
     for (i = 0; p[i] && i + 1 < sizeof up; i++)
         up[i] = (char)(p[i] >= 'a' && p[i] <= 'z' ? p[i] - 'a' + 'A' : p[i]);
     me_buf_puts(out, RULE);
     me_buf_printf(out, "%s %u: %s  %s ", label(L_SESSION, o->lang), s->stream, up,
                   label(L_CLIENT, o->lang));
-    me_buf_utf8(out, s->client);
-    me_buf_printf(out, ":%u -> %s ", s->cport, label(L_SERVER, o->lang));
-    me_buf_utf8(out, s->server);
-    me_buf_printf(out, ":%u\nTLS: %s%s%s%s", s->sport, rep_tls_mode(s),
+    me_buf_utf8(out, rep_endpoint(ep, sizeof ep, s->client, s->cport));
+    me_buf_printf(out, " -> %s ", label(L_SERVER, o->lang));
+    me_buf_utf8(out, rep_endpoint(ep, sizeof ep, s->server, s->sport));
+    me_buf_printf(out, "\nTLS: %s%s%s%s", rep_tls_mode(s),
                   s->any_tls ? label(s->decrypted ? L_DECRYPTED : L_NOT_DECRYPTED, o->lang) : "",
                   s->offered ? label(L_OFFERED, o->lang) : "",
                   s->skipped ? label(L_SKIPPED, o->lang) : "");

@@ -7,10 +7,11 @@ tests/tools/segtool.py."""
 import glob
 import json
 import os
+import re
 import subprocess
 
 from mailedu_test import (temp_dir, CAPTURES, PUBLIC, ROOT, Checker, attempts, check_expected, credentials,
-                          decode_args, fields, frames)
+                          decode_args, fields, frames, tshark)
 
 c = Checker("anyport")
 TMP = temp_dir("mailedu-anyport-")
@@ -127,6 +128,14 @@ for n in HOSTILE:
         got = [(a["mechanism"], a["username"], a["password"], a["result"]) for a in credentials(attempts(v))]
         c.eq(got, want, "%s %s: credentials" % (op, n))
         c.eq(view(v, two_pass=True), view(v), "%s %s: -2 == one pass" % (op, n))
+        if op == "v6":
+            # an IPv6 endpoint in text is [address]:port (RFC 3986 §3.2.2): its
+            # own colons would make the port ambiguous
+            text = tshark(["-n", "-r", v, "-q", "-z", "mailedu,sessions", "-z", "mailedu,transcript",
+                           "-z", "mailedu,ladder"])
+            c.check(re.search(r"\[fd00::\d\]:%d\b" % exp["server_port"], text) and
+                    not re.findall(r"(?<!\[)fd00::\d\b(?!\])", text),
+                    "v6 %s: addresses in brackets in the sessions table, transcript and ladder" % n)
     # hundreds of interleaved sessions: each one reads like the original
     v = seg("multiply", f, out("multi-%s.pcap" % n), 200)
     got = credentials(attempts(v))
