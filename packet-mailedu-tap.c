@@ -21,6 +21,7 @@
 #include <epan/stats_tree.h>
 #include <epan/tap.h>
 #include <epan/to_str.h>
+#include <wsutil/strtoi.h>
 #include <epan/dissectors/packet-tcp.h>
 
 #include "packet-mailedu.h"
@@ -326,37 +327,36 @@ static mailedu_stat_init_ret sessions_init(const char *opt, void *userdata _U_)
     MAILEDU_STAT_INIT_DONE;
 }
 
+/* The optional ",STREAM" after a report's name (NAME is what comes before
+ * it): a tcp.stream index, which Wireshark numbers from 0 as an unsigned
+ * 32-bit integer; -1 when absent.  Anything else ends tshark with a clear
+ * error, never a silent empty report (4294967296 used to pass). */
+static long stream_argument(const char *opt, const char *name)
+{
+    const char *rest = opt + strlen(name);
+    guint32 stream;
+    if (!*rest)
+        return -1;
+    if (*rest == ',' && g_ascii_isdigit(rest[1]) && ws_strtou32(rest + 1, NULL, &stream))
+        return (long)stream;
+    bad_argument(opt, g_strdup_printf(*rest == ','
+                                          ? "STREAM must be a tcp.stream number from 0 to 4294967295 "
+                                            "(%s[,STREAM])"
+                                          : "expected %s[,STREAM]",
+                                      name)); /* exits */
+}
+
 /* mailedu,transcript[,STREAM] */
 static mailedu_stat_init_ret transcript_init(const char *opt, void *userdata _U_)
 {
-    const char *rest = opt + strlen("mailedu,transcript");
-    long stream = -1;
-    if (*rest == ',') {
-        char *end = NULL;
-        stream = strtol(rest + 1, &end, 10);
-        if (!rest[1] || *end || stream < 0)
-            bad_argument(opt, "STREAM must be a tcp.stream number (mailedu,transcript[,STREAM])");
-    } else if (*rest) {
-        bad_argument(opt, "expected mailedu,transcript[,STREAM]");
-    }
-    start_listener(opt, OUT_TRANSCRIPT, stream, NULL);
+    start_listener(opt, OUT_TRANSCRIPT, stream_argument(opt, "mailedu,transcript"), NULL);
     MAILEDU_STAT_INIT_DONE;
 }
 
 /* mailedu,ladder[,STREAM] */
 static mailedu_stat_init_ret ladder_init(const char *opt, void *userdata _U_)
 {
-    const char *rest = opt + strlen("mailedu,ladder");
-    long stream = -1;
-    if (*rest == ',') {
-        char *end = NULL;
-        stream = strtol(rest + 1, &end, 10);
-        if (!rest[1] || *end || stream < 0)
-            bad_argument(opt, "STREAM must be a tcp.stream number (mailedu,ladder[,STREAM])");
-    } else if (*rest) {
-        bad_argument(opt, "expected mailedu,ladder[,STREAM]");
-    }
-    start_listener(opt, OUT_LADDER, stream, NULL);
+    start_listener(opt, OUT_LADDER, stream_argument(opt, "mailedu,ladder"), NULL);
     MAILEDU_STAT_INIT_DONE;
 }
 

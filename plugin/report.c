@@ -171,6 +171,28 @@ char *rep_endpoint(char *buf, size_t n, const char *addr, unsigned port)
     return buf;
 }
 
+void rep_none_found(const me_report *r, const me_rep_opts *o, me_buf *b)
+{
+    const rep_session *s;
+    bool id = o->lang == ME_LANG_ID;
+    size_t n = 0;
+    if (o->stream < 0 || !r->count) {
+        me_buf_puts(b, id ? "Tidak ada sesi email dalam capture ini." : "No mail session in this capture.");
+        return;
+    }
+    me_buf_printf(b, id ? "Tidak ada sesi email di tcp.stream %ld. Sesi email ada pada stream:"
+                        : "No mail session in tcp.stream %ld. Mail sessions are in streams:",
+                  o->stream);
+    REP_FOREACH(r, s) {
+        if (n++ == 10) {
+            me_buf_puts(b, " ...");
+            break;
+        }
+        me_buf_printf(b, " %u", s->stream);
+    }
+    me_buf_puts(b, ".");
+}
+
 const char *rep_tls_mode(const rep_session *s)
 {
     return s->first_tls ? "implicit" : s->any_tls ? "starttls" : "none";

@@ -124,6 +124,11 @@ const char *rep_tls_mode(const rep_session *s);
  * in brackets ("[2001:db8::1]:110", RFC 3986 §3.2.2), since its own colons
  * would make the port ambiguous; a missing address is "?".  Returns buf. */
 char *rep_endpoint(char *buf, size_t n, const char *addr, unsigned port);
+/* Appends the sentence a report prints when it has no session to show, in
+ * o->lang: none in the capture (or passing its filter), or, when o->stream
+ * asked for one that has none, which streams do have one (up to 10), so the
+ * reader knows the capture is not empty.  Plain ASCII, no newline. */
+void rep_none_found(const me_report *r, const me_rep_opts *o, me_buf *b);
 /* The password/token shown per the mask option. */
 const char *rep_secret(const me_rep_opts *o, const char *v);
 /* A login "crossed the wire": a secret or digest, or a user name that got an

@@ -230,9 +230,9 @@ void me_report_ladder(const me_report *r, const me_rep_opts *o, me_buf *out)
     }
     if (n == 0) {
         me_buf_printf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"40\">"
-                      "<text x=\"10\" y=\"24\" font-family=\"sans-serif\" font-size=\"14\">%s</text></svg>\n",
-                      W, o->lang == ME_LANG_ID ? "Tidak ada sesi email dalam capture ini."
-                                               : "No mail session in this capture.");
+                      "<text x=\"10\" y=\"24\" font-family=\"sans-serif\" font-size=\"14\">", W);
+        rep_none_found(r, o, out); /* ASCII without markup characters */
+        me_buf_puts(out, "</text></svg>\n");
         return;
     }
     if (n > 1)

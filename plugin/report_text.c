@@ -7,7 +7,7 @@
 
 /* Words of the headings, English and Bahasa Indonesia side by side. */
 typedef enum {
-    L_SESSION, L_CLIENT, L_SERVER, L_PHASE, L_USER, L_LOGIN, L_NONE_FOUND, L_DECRYPTED,
+    L_SESSION, L_CLIENT, L_SERVER, L_PHASE, L_USER, L_LOGIN, L_DECRYPTED,
     L_NOT_DECRYPTED, L_OFFERED, L_SKIPPED, L_FRAMES, L_PASSWORD, L_TOKEN, L_SUCCESS, L_FAILURE,
     L_BYTES_TLS, L_BYTES_DUP, L_BYTES_DATA, L_COUNT
 } lab_id;
@@ -21,7 +21,6 @@ static const char *label(lab_id id, me_lang lang)
         {"phase", "fase"},
         {"user", "pengguna"},
         {"login attempt", "percobaan login"},
-        {"No mail session in this capture.", "Tidak ada sesi email dalam capture ini."},
         {" (decrypted with keys)", " (didekripsi dengan kunci)"},
         {" (not decrypted)", " (tidak didekripsi)"},
         {", offered by the server", ", ditawarkan oleh server"},
@@ -120,7 +119,8 @@ void me_report_table(const me_report *r, const me_rep_opts *o, me_buf *out)
     const char *c, *e;
     size_t w[NCOL], i;
     if (!r->count) {
-        me_buf_printf(out, "%s\n", label(L_NONE_FOUND, o->lang));
+        rep_none_found(r, o, out);
+        me_buf_puts(out, "\n");
         return;
     }
     for (i = 0; i < NCOL; i++)
@@ -300,6 +300,8 @@ void me_report_transcript(const me_report *r, const me_rep_opts *o, me_buf *out)
         session_dialogue(s, o, out);
         any = true;
     }
-    if (!any)
-        me_buf_printf(out, "%s\n", label(L_NONE_FOUND, o->lang));
+    if (!any) {
+        rep_none_found(r, o, out);
+        me_buf_puts(out, "\n");
+    }
 }

@@ -174,7 +174,15 @@ cap = os.path.join(CAPTURES, "smtp-relay-mta.pcapng")
 rc, out, _ = run(["-n", "-r", cap, "-q", "-z", "mailedu,ladder,0"])
 c.check(rc == 0 and 'id="mailedu-stream-0"' in out and out.count("<svg") == 1, "ladder,0: one session")
 rc, out, _ = run(["-n", "-r", cap, "-q", "-z", "mailedu,ladder,7"])
-c.check(rc == 0 and "No mail session" in out, "ladder,7: says no session")
+c.check(rc == 0 and "No mail session in tcp.stream 7. Mail sessions are in streams: 0." in out,
+        "ladder,7: says there is none in stream 7, and where the session is")
+rc, out, _ = run(["-n", "-r", cap, "-q", "-z", "mailedu,transcript,7"])
+c.check(rc == 0 and "No mail session in tcp.stream 7. Mail sessions are in streams: 0." in out,
+        "transcript,7: says there is none in stream 7, and where the session is")
+for z in ("mailedu,transcript,4294967296", "mailedu,ladder,99999999999999999999", "mailedu,transcript,+1"):
+    rc, out, err = run(["-n", "-r", cap, "-q", "-z", z])
+    c.check(rc != 0 and "STREAM must be a tcp.stream number from 0 to 4294967295" in err,
+            "%s: no such tcp.stream, a clear error (%d %s)" % (z, rc, err[-120:]))
 rc, out, err = run(["-n", "-r", cap, "-q", "-z", "mailedu,ladder,x"])
 c.check(rc != 0 and "STREAM must be a tcp.stream number" in err, "ladder,x: clear error (%d %s)" % (rc, err[-120:]))
 rc, out, _ = run(["-n", "-r", cap, "-q", "-z", "mailedu,transcript"])
