@@ -1,8 +1,11 @@
 """Copy detection between submissions of different students: identical
 files, and files that share TCP segments (same addresses, ports, sequence
-numbers and capture timestamps: one capture trimmed or re-saved from the
-other).  Two students using the same lab server share the server address
-and port but never the client port, sequence numbers and timestamps."""
+numbers and lengths, with capture timestamps that differ by one constant:
+one capture trimmed, re-saved or time-shifted (editcap -t) from the other).
+Two students using the same lab server share the server address and port
+but never the client port and sequence numbers together; and if a lab tool
+made them repeat (fixed initial sequence numbers), two separate runs never
+keep every timestamp a constant distance apart, to the microsecond."""
 import datetime
 import ipaddress
 
@@ -30,12 +33,18 @@ def find(results, lang):
             if f.get("sha256"):
                 by_sha.setdefault(f["sha256"], []).append(idx)
             for seg in f.get("segments", ()):
-                by_seg.setdefault(seg, []).append(idx)
-    shared = {}
-    for seg, idxs in by_seg.items():
-        for i in range(len(idxs)):
-            for j in range(i + 1, len(idxs)):
-                shared.setdefault((idxs[i], idxs[j]), []).append(seg)
+                # (src, sport, dst, dport, seq, length): the time is compared per pair
+                by_seg.setdefault(seg[:5] + seg[6:], []).append((idx, seg))
+    by_shift = {}  # (file a, file b) -> {a's time - b's time: a's shared segments}
+    for holders in by_seg.values():
+        for i in range(len(holders)):
+            for j in range(i + 1, len(holders)):
+                (ia, sa), (ib, sb) = sorted((holders[i], holders[j]))
+                if ia != ib:
+                    by_shift.setdefault((ia, ib), {}).setdefault(sa[5] - sb[5], []).append(sa)
+    shared, shift = {}, {}
+    for key, deltas in by_shift.items():
+        shift[key], shared[key] = max(deltas.items(), key=lambda d: len(d[1]))
     identical = set()
     for idxs in by_sha.values():
         identical.update((idxs[i], idxs[j]) for i in range(len(idxs)) for j in range(i + 1, len(idxs)))
@@ -49,7 +58,9 @@ def find(results, lang):
         if key in identical:
             kind, ev = "identical", tr(lang, "copy_identical", sha=fa["sha256"][:16])
         elif len(segs) >= MIN_SHARED or (segs and len(segs) >= smaller):
-            kind, ev = "same_sessions", tr(lang, "copy_segments", n=len(segs), eg=_seg_text(segs[0]))
+            kind = "same_sessions"
+            ev = (tr(lang, "copy_shifted", n=len(segs), shift="%+.6f" % (shift[key] / 1e6), eg=_seg_text(segs[0]))
+                  if shift[key] else tr(lang, "copy_segments", n=len(segs), eg=_seg_text(segs[0])))
         else:
             continue
         pair = {"a": ra["student"], "b": rb["student"], "files": [fa["name"], fb["name"]], "kind": kind,

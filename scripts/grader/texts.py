@@ -107,6 +107,9 @@ T = {
     "copy_identical": ("identical files ({sha})", "berkas identik ({sha})"),
     "copy_segments": ("{n} TCP segments in common (same ports, sequence numbers and timestamps), e.g. {eg}",
                       "{n} segmen TCP sama (port, nomor urut, dan waktu sama), mis. {eg}"),
+    "copy_shifted": ("{n} TCP segments in common (same ports and sequence numbers, every timestamp moved by "
+                     "{shift} s), e.g. {eg}",
+                     "{n} segmen TCP sama (port dan nomor urut sama, semua waktu digeser {shift} detik), mis. {eg}"),
     "check_done": ("done", "selesai"), "check_todo": ("missing", "belum"),
     "check_total": ("Score: {score} of {max}", "Nilai: {score} dari {max}"),
 }

@@ -373,6 +373,27 @@ def test_symlinks(root):
     c.eq(rows.get("In", {}).get("score"), "8", "a link inside the class folder is graded")
 
 
+def test_shifted_copy(root):
+    """A copy with every timestamp moved (editcap -t) is still a copy: what
+    it shares with the original is the ports, sequence numbers and lengths,
+    at one constant time difference.  Two different sessions of the same lab
+    server are not copies."""
+    d = os.path.join(root, "shifted")
+    put(os.path.join(d, "Fajar.pcapng"), src=cap("pop3-pipelining.pcapng"))
+    subprocess.run(["editcap", "-t", "3600.25", cap("pop3-pipelining.pcapng"), os.path.join(d, "Gita.pcapng")],
+                   check=True)
+    os.chmod(os.path.join(d, "Gita.pcapng"), 0o644)
+    put(os.path.join(d, "Hadi.pcapng"), src=cap("pop3-auth-plain.pcapng"))
+    os.chmod(d, 0o755)
+    out = os.path.join(root, "shifted-out")
+    grade([d, "--out", out])
+    doc = reports(out)[1] or {}
+    pairs = [(tuple(sorted((p["a"], p["b"]))), p["kind"], p["evidence"]) for p in doc.get("copies", [])]
+    c.eq([p[:2] for p in pairs], [(("Fajar", "Gita"), "same_sessions")], "a time-shifted copy is found")
+    c.check(bool(pairs) and ("moved by -3600.250000 s" in pairs[0][2] or "moved by +3600.250000 s" in pairs[0][2]),
+            "the evidence says the timestamps were moved: %r" % (pairs[:1],))
+
+
 def main():
     root = tempfile.mkdtemp(prefix="mailedu-grader-inputs-")
     os.chmod(root, 0o755)  # tshark runs as nobody when we are root
@@ -384,6 +405,7 @@ def main():
         test_answer_rules(root)
         test_controls(root)
         test_symlinks(root)
+        test_shifted_copy(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     c.done()
