@@ -39,12 +39,14 @@ def cap(name):
 
 
 def put(path, data=None, src=None):
+    """Writes DATA (or a copy of SRC) at PATH, readable by tshark run as nobody."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     if src:
         shutil.copyfile(src, path)
     else:
         with open(path, "wb" if isinstance(data, bytes) else "w") as f:
             f.write(data)
+    os.chmod(path, 0o644)
 
 
 def truncated_copy(src, dst, frames):

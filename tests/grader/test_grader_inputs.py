@@ -25,26 +25,12 @@ from mailedu_test import PUBLIC, Checker  # noqa: E402
 SCRIPTS = os.path.abspath(os.environ.get("MAILEDU_GRADER_SCRIPTS", os.path.join(ROOT, "scripts")))
 sys.path.insert(0, SCRIPTS)
 from grader import checks, rubric as rubric_mod  # noqa: E402
+from test_grader import cap, put  # noqa: E402  (this folder; its checks run only as a script)
 
 BUILD = os.path.abspath(os.environ.get("MAILEDU_BUILD", os.path.join(ROOT, "build")))
-CAPS = os.path.join(ROOT, "test-captures")
 GRADE = os.path.join(SCRIPTS, "mailedu-grade")
 RUBRIC = os.path.join(ROOT, "rubrics", "pop3-auth.toml")
 c = Checker("grader-inputs")
-
-
-def cap(name):
-    return os.path.join(CAPS, name)
-
-
-def put(path, data=None, src=None):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    if src:
-        shutil.copyfile(src, path)
-    else:
-        with open(path, "wb" if isinstance(data, bytes) else "w") as f:
-            f.write(data)
-    os.chmod(path, 0o644)
 
 
 def grade(args, rubric=RUBRIC, as_user=None):

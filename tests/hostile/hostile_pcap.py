@@ -6,6 +6,7 @@ A Conn tracks both sides' sequence and acknowledgement numbers (RFC 9293
 a segment with any sequence number, hold segments back, or cut a frame
 shorter than its length on the wire.
 """
+import os
 import struct
 
 MSS = 65000  # IPv4's total length is 16 bits: a segment's payload stays below it
@@ -102,3 +103,19 @@ class Conn:
     def fin(self):
         self.raw("c", self.seq["c"], b"", FIN | ACK)
         self.raw("s", self.seq["s"], b"", FIN | ACK)
+
+
+def dialogue_capture(path, port, dialogue, make=Pcap):
+    """Writes one conversation to PATH (a classic pcap, mode 0644 for tshark
+    run as nobody) with MAKE(path): the handshake, then each (side, bytes) of
+    DIALOGUE in order ("c" client, "s" server; one frame each up to MSS), then
+    the FINs.  Frames 1-3 are the handshake.  Returns PATH."""
+    p = make(path)
+    conn = Conn(p, 40000, port)
+    conn.handshake()
+    for side, data in dialogue:
+        conn.send(side, data)
+    conn.fin()
+    p.close()
+    os.chmod(path, 0o644)
+    return path

@@ -20,7 +20,7 @@ import sys
 from mailedu_test import temp_dir, CAPTURES, PUBLIC, ROOT, SHARED, Checker, fields, tshark, tshark_cmd
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "hostile"))
-from hostile_pcap import Conn, Pcap  # noqa: E402
+from hostile_pcap import Pcap, dialogue_capture  # noqa: E402
 
 c = Checker("credentials")
 TMP = temp_dir("mailedu-creds-")
@@ -50,17 +50,9 @@ def missing(cap):
             not any(p == op and (f == of or u == ou) for of, op, ou in ours)]
 
 
-def capture(name, port, dialogue):
-    path = os.path.join(TMP, name + ".pcap")
-    p = Pcap(path)
-    conn = Conn(p, 40000, port)
-    conn.handshake()
-    for side, data in dialogue:
-        conn.send(side, data)
-    conn.fin()
-    p.close()
-    os.chmod(path, 0o644)
-    return path
+def capture(name, port, dialogue, make=Pcap):
+    """The dialogue as TMP/NAME.pcap (hostile_pcap.dialogue_capture)."""
+    return dialogue_capture(os.path.join(TMP, name + ".pcap"), port, dialogue, make)
 
 
 # PASS after the login (RFC 1939 §4: valid only in AUTHORIZATION; the server

@@ -11,7 +11,7 @@ import sys
 from mailedu_test import temp_dir, ROOT, Checker, fields, frames
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "hostile"))
-from hostile_pcap import Conn, Pcap, _csum  # noqa: E402
+from hostile_pcap import Pcap, _csum, dialogue_capture  # noqa: E402
 
 c = Checker("field-shapes")
 TMP = temp_dir("mailedu-shapes-")
@@ -19,17 +19,8 @@ os.chmod(TMP, 0o755)
 
 
 def capture(name, port, dialogue, make=Pcap):
-    """Writes the dialogue, after a handshake and before FINs, with MAKE(path)."""
-    path = os.path.join(TMP, name + ".pcap")
-    p = make(path)
-    conn = Conn(p, 40000, port)
-    conn.handshake()
-    for side, data in dialogue:
-        conn.send(side, data)
-    conn.fin()
-    p.close()
-    os.chmod(path, 0o644)
-    return path
+    """The dialogue as TMP/NAME.pcap (hostile_pcap.dialogue_capture)."""
+    return dialogue_capture(os.path.join(TMP, name + ".pcap"), port, dialogue, make)
 
 
 def col(cap, field, frame):
