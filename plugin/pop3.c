@@ -286,11 +286,15 @@ static const char *apop_stamp(me_session *s, const char *line, size_t n)
 static void login_reply(me_session *s, pop3_state *p, me_item *it, const me_pending *pc, bool ok)
 {
     p->in_sasl = false;
-    it->explain = ok ? TXT_POP3_LOGIN_OK : TXT_POP3_LOGIN_ERR;
     if (pc->aux & AUX_ATTEMPT)
         me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
-    if (!(pc->aux & AUX_LOGIN))
-        return; /* sent after the login: it changes no phase */
+    if (!(pc->aux & AUX_LOGIN)) {
+        /* sent after the login: it changes no phase, so the login texts
+         * ("stays in AUTHORIZATION") would be wrong */
+        it->explain = ok ? TXT_POP3_OK : TXT_POP3_ERR;
+        return;
+    }
+    it->explain = ok ? TXT_POP3_LOGIN_OK : TXT_POP3_LOGIN_ERR;
     if (ok && s->phase == ME_PHASE_AUTH)
         me_set_phase(s, ME_PHASE_TRANSACTION);
     else if (!ok && s->phase != ME_PHASE_AUTH && !login_pending(s))

@@ -151,6 +151,7 @@ static void pop3_user_after_login(void)
     CHECK(it->auth && it->auth->username && strcmp(it->auth->username, "bob") == 0);
     it = h_s(&h, "-ERR Unknown command.\r\n");
     CHECK(it->auth && it->auth->attempt == 2 && it->auth->result == ME_RESULT_FAILURE);
+    CHECK(it->explain == TXT_POP3_ERR); /* not "the session stays in AUTHORIZATION" */
     CHECK(PH(it, TRANSACTION));
     CHECK_STR(it->session_user, "alice");
     it = h_c(&h, "STAT\r\n");
