@@ -220,6 +220,9 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
             it->flags |= ME_W_TLS_START;
             me_start_tls(s);
             after_tls(st);
+        } else {
+            it->explain = TXT_IMAP_STARTTLS_REFUSED;
+            me_tls_refused(s, it);
         }
         break;
     case CMD_IDLE:

@@ -138,6 +138,7 @@ struct me_session {
     bool clear_on_tls_port; /* implicit-TLS port, but the session turned out clear */
     bool predecrypted;     /* readable text after STARTTLS: a capture of decrypted data */
     bool tls_offered;      /* server advertised STLS/STARTTLS */
+    bool tls_refused;      /* server answered STLS/STARTTLS with an error */
     bool tls_warned;
 };
 
@@ -146,6 +147,10 @@ me_item *me_item_new(me_session *s, me_dir dir, me_kind kind);
 void me_set_phase(me_session *s, me_phase ph);            /* takes effect for the next record */
 void me_set_phase_now(me_session *s, me_item *it, me_phase ph); /* this record opens ph */
 void me_start_tls(me_session *s);
+/* The server's reply it refused STARTTLS/STLS (RFC 3207 §4: 454 or 5xx,
+ * RFC 2595 §4: -ERR, RFC 9051 §6.2.1: NO/BAD): the session stays in clear,
+ * and this record and every later one say so (me_item.tls_refused). */
+void me_tls_refused(me_session *s, me_item *it);
 /* Gives reply record it the phase ph of the command it answers (inferred:
  * that phase was a guess) without moving the session's phase, which pipelined
  * commands may have moved on.  late_ok: a late reply shows its command's phase

@@ -79,6 +79,12 @@ enum {
  * that is not exactly one known bit.  Static storage. */
 const char *me_warning_name(uint32_t bit);
 
+/* The message of one ME_W_* bit, as the packet shows it (warnings.def's TEXT
+ * column); TXT_NONE for a value that is not exactly one known bit.  Reports
+ * walk every bit below ME_W_BITS with these two, so a new row is shown
+ * everywhere without touching them. */
+me_text_id me_warning_text(uint32_t bit);
+
 
 /* Allocator used for everything the engines keep: records, strings, sessions. */
 typedef struct me_alloc {
@@ -142,6 +148,7 @@ struct me_item {
     unsigned tls : 1;      /* session protected by TLS at this point */
     unsigned cleartext : 1; /* a reusable secret is readable in this line */
     unsigned tls_offered : 1; /* the server had offered STARTTLS/STLS when the record was made */
+    unsigned tls_refused : 1; /* the server had refused STARTTLS/STLS (this record, or before) */
 };
 
 typedef struct me_session me_session;

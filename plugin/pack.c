@@ -193,7 +193,8 @@ static uint32_t bits_of(const me_item *it)
            (uint32_t)it->phase << 6 | (uint32_t)it->status << 11 |
            (uint32_t)it->phase_start << 13 | (uint32_t)it->inferred << 14 |
            (uint32_t)it->tls << 15 | (uint32_t)it->cleartext << 16 |
-           (uint32_t)it->tls_offered << 17 | (uint32_t)it->wrong_phase << 18;
+           (uint32_t)it->tls_offered << 17 | (uint32_t)it->wrong_phase << 18 |
+           (uint32_t)it->tls_refused << 23;
 }
 
 static void set_bits(me_item *it, uint32_t b)
@@ -209,6 +210,7 @@ static void set_bits(me_item *it, uint32_t b)
     it->cleartext = (b >> 16) & 1u;
     it->tls_offered = (b >> 17) & 1u;
     it->wrong_phase = (b >> 18) & 31u;
+    it->tls_refused = (b >> 23) & 1u;
 }
 
 static uint32_t mask_of(const me_item *it, unsigned pos)

@@ -337,10 +337,12 @@ static void reply_for(me_session *s, pop3_state *p, me_item *it, const me_pendin
     case CMD_PASS:
     case CMD_APOP: login_reply(s, p, it, pc, ok); break;
     case CMD_STLS:
-        it->explain = ok ? TXT_POP3_STLS_OK : TXT_POP3_ERR;
+        it->explain = ok ? TXT_POP3_STLS_OK : TXT_POP3_STLS_ERR;
         if (ok) {
             it->flags |= ME_W_TLS_START;
             me_start_tls(s);
+        } else {
+            me_tls_refused(s, it);
         }
         break;
     case CMD_QUIT:

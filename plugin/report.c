@@ -497,6 +497,7 @@ static void add_item(me_report *r, rep_session *s, const me_item *it)
     s->inferred |= it->inferred;
     s->any_tls |= it->tls;
     s->offered |= it->tls_offered;
+    s->refused |= it->tls_refused;
     if (it->tls && (it->kind == ME_KIND_COMMAND || it->kind == ME_KIND_REPLY ||
                     it->kind == ME_KIND_CHALLENGE || it->kind == ME_KIND_SASL))
         s->decrypted = true; /* mail lines inside TLS: the user's keys opened it */

@@ -87,6 +87,7 @@ typedef struct rep_session {
     int32_t first_usecs, last_usecs;
     bool first_tls;        /* the first record was already inside TLS: implicit */
     bool any_tls, decrypted, offered, skipped, inferred, cleartext;
+    bool refused;          /* the server refused STARTTLS/STLS */
     rep_phase *phases;
     size_t nphases, capphases;
     char *user;

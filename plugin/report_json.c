@@ -54,7 +54,7 @@ static void login(me_buf *b, const rep_login *l, const me_rep_opts *o)
 
 static void line(me_buf *b, const rep_line *l, const me_rep_opts *o)
 {
-    uint32_t bit;
+    uint32_t i, bit;
     bool first = true;
     me_buf_printf(b, "{\"frame\": %u, \"dir\": \"%s\", \"phase\": \"%s\", \"kind\": \"%s\", \"text\": ",
                   l->frame, l->dir == ME_SERVER ? "S" : "C", me_phase_name(l->phase),
@@ -62,7 +62,8 @@ static void line(me_buf *b, const rep_line *l, const me_rep_opts *o)
     me_buf_json_str(b, o->mask && l->masked ? l->masked : l->text);
     me_buf_puts(b, ", \"explain\": ");
     me_buf_json_str(b, me_text(l->explain, o->lang));
-    for (bit = 1; bit && bit <= ME_W_TLS_NOT_STARTED; bit <<= 1) {
+    for (i = 0; i < ME_W_BITS; i++) {
+        bit = 1u << i;
         if (!(l->flags & bit) || !me_warning_name(bit))
             continue;
         me_buf_puts(b, first ? ", \"warnings\": [" : ", ");
@@ -96,9 +97,10 @@ static void session_head(me_buf *b, const rep_session *s)
                   (long long)s->first_secs, (int)s->first_usecs, in, (long long)s->last_secs,
                   (int)s->last_usecs);
     key(b, in, "tls");
-    me_buf_printf(b, "{\"mode\": \"%s\", \"decrypted\": %s, \"offered\": %s, \"skipped\": %s}",
+    me_buf_printf(b, "{\"mode\": \"%s\", \"decrypted\": %s, \"offered\": %s, \"skipped\": %s, \"refused\": %s}",
                   rep_tls_mode(s), s->decrypted ? "true" : "false",
-                  s->offered ? "true" : "false", s->skipped ? "true" : "false");
+                  s->offered ? "true" : "false", s->skipped ? "true" : "false",
+                  s->refused ? "true" : "false");
     key(b, in, "phases");
     me_buf_puts(b, "[");
     for (i = 0; i < s->nphases; i++)

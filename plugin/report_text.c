@@ -8,7 +8,7 @@
 /* Words of the headings, English and Bahasa Indonesia side by side. */
 typedef enum {
     L_SESSION, L_CLIENT, L_SERVER, L_PHASE, L_USER, L_LOGIN, L_DECRYPTED,
-    L_NOT_DECRYPTED, L_OFFERED, L_SKIPPED, L_FRAMES, L_PASSWORD, L_TOKEN, L_SUCCESS, L_FAILURE,
+    L_NOT_DECRYPTED, L_OFFERED, L_SKIPPED, L_REFUSED, L_REFUSED_SKIPPED, L_FRAMES, L_PASSWORD, L_TOKEN, L_SUCCESS, L_FAILURE,
     L_BYTES_TLS, L_BYTES_DUP, L_BYTES_DATA, L_COUNT
 } lab_id;
 
@@ -25,6 +25,9 @@ static const char *label(lab_id id, me_lang lang)
         {" (not decrypted)", " (tidak didekripsi)"},
         {", offered by the server", ", ditawarkan oleh server"},
         {", SKIPPED: the client logged in without it", ", DILEWATI: klien login tanpa TLS"},
+        {", REFUSED: the server would not start it", ", DITOLAK: server tidak mau memulai TLS"},
+        {", REFUSED: the server would not start it, and the client logged in without it",
+         ", DITOLAK: server tidak mau memulai TLS, lalu klien login tanpa TLS"},
         {"frames", "frame"},
         {"password", "kata sandi"},
         {"token", "token"},
@@ -35,6 +38,13 @@ static const char *label(lab_id id, me_lang lang)
         {"[%u bytes of data]", "[%u byte data]"},
     };
     return t[id][lang == ME_LANG_ID ? 1 : 0];
+}
+
+/* Whether the headings say the server refused TLS: it did, and no TLS began
+ * later in the session (a second STARTTLS that worked makes it moot). */
+static bool refused(const rep_session *s)
+{
+    return s->refused && !s->any_tls;
 }
 
 /* ---- the table ---- */
@@ -76,7 +86,7 @@ static void session_row(const rep_session *s, char cols[NCOL][96])
     rep_endpoint(cols[2], 96, s->client, s->cport);
     rep_endpoint(cols[3], 96, s->server, s->sport);
     snprintf(cols[4], 96, "%s%s%s", rep_tls_mode(s), s->decrypted ? "+keys" : "",
-             s->skipped ? " SKIPPED" : "");
+             refused(s) ? " REFUSED" : s->skipped ? " SKIPPED" : "");
     snprintf(cols[5], 96, "%.90s", s->user ? s->user : "-");
     for (i = 0; i < s->nlogins; i++)
         ok += s->logins[i].result == ME_RESULT_SUCCESS;
@@ -160,29 +170,6 @@ void me_report_table(const me_report *r, const me_rep_opts *o, me_buf *out)
 static const char RULE[] =
     "==============================================================================\n";
 
-/* The explanation of each warning kind, in the reader's language; the phase
- * change is shown as a heading instead. */
-static me_text_id warning_text(uint32_t bit)
-{
-    switch (bit) {
-    case ME_W_CLEARTEXT: return TXT_EI_CLEARTEXT;
-    case ME_W_BASE64: return TXT_EI_BASE64;
-    case ME_W_HASH: return TXT_EI_HASH;
-    case ME_W_TLS_SKIPPED: return TXT_EI_TLS_SKIPPED;
-    case ME_W_LOGIN_FAILED: return TXT_EI_LOGIN_FAILED;
-    case ME_W_WRONG_PHASE: return TXT_EI_WRONG_PHASE;
-    case ME_W_MALFORMED: return TXT_EI_MALFORMED;
-    case ME_W_OVERLONG: return TXT_EI_OVERLONG;
-    case ME_W_MIDSESSION: return TXT_EI_MIDSESSION;
-    case ME_W_TLS_START: return TXT_EI_TLS_START;
-    case ME_W_GAP: return TXT_EI_GAP;
-    case ME_W_LOGIN_DISABLED: return TXT_EI_LOGIN_DISABLED;
-    case ME_W_PROTECTED: return TXT_EI_PROTECTED;
-    case ME_W_TLS_NOT_STARTED: return TXT_EI_TLS_NOT_STARTED;
-    default: return TXT_NONE;
-    }
-}
-
 static void session_header(const rep_session *s, const me_rep_opts *o, me_buf *out)
 {
     size_t i;
@@ -199,7 +186,8 @@ static void session_header(const rep_session *s, const me_rep_opts *o, me_buf *o
     me_buf_printf(out, "\nTLS: %s%s%s%s", rep_tls_mode(s),
                   s->any_tls ? label(s->decrypted ? L_DECRYPTED : L_NOT_DECRYPTED, o->lang) : "",
                   s->offered ? label(L_OFFERED, o->lang) : "",
-                  s->skipped ? label(L_SKIPPED, o->lang) : "");
+                  refused(s) ? label(s->skipped ? L_REFUSED_SKIPPED : L_REFUSED, o->lang)
+                  : s->skipped ? label(L_SKIPPED, o->lang) : "");
     me_buf_printf(out, "   %s: ", label(L_USER, o->lang));
     me_buf_utf8(out, s->user ? s->user : "-");
     me_buf_printf(out, "   %s %u-%u\n", label(L_FRAMES, o->lang), s->first_frame, s->last_frame);
@@ -207,11 +195,29 @@ static void session_header(const rep_session *s, const me_rep_opts *o, me_buf *o
     me_buf_puts(out, RULE);
 }
 
-static void explain_line(me_buf *out, me_text_id id, const me_rep_opts *o)
+/* The warning bits of a line that the transcript prints as "!!" lines: all
+ * but the phase change, which is shown as a heading instead. */
+static uint32_t warning_lines(const rep_line *l)
+{
+    return l->flags & ~(uint32_t)ME_W_PHASE_CHANGE;
+}
+
+/* Whether one of the line's warnings says the text id: then the explanation
+ * is printed once, marked "!!", not once plain and once as the warning. */
+static bool is_warning_text(const rep_line *l, me_text_id id)
+{
+    uint32_t i;
+    for (i = 0; i < ME_W_BITS; i++)
+        if ((warning_lines(l) & (1u << i)) && me_warning_text(1u << i) == id)
+            return true;
+    return false;
+}
+
+static void explain_line(me_buf *out, const rep_line *l, me_text_id id, const me_rep_opts *o)
 {
     if (id == TXT_NONE || !*me_text(id, o->lang))
         return;
-    me_buf_puts(out, "          ");
+    me_buf_puts(out, is_warning_text(l, id) ? "          !! " : "          ");
     me_buf_utf8(out, me_text(id, o->lang));
     if (*me_text_rfc(id))
         me_buf_printf(out, " [%s]", me_text_rfc(id));
@@ -240,7 +246,7 @@ static void credential_notes(const rep_line *l, const me_rep_opts *o, me_buf *ou
 
 static void one_line(const rep_line *l, const me_rep_opts *o, me_buf *out)
 {
-    uint32_t bit;
+    uint32_t i, bit;
     me_buf_printf(out, "  %6u %s: ", l->frame, l->dir == ME_SERVER ? "S" : "C");
     if (l->counted) /* a byte count: in the reader's language */
         me_buf_printf(out, label(l->kind == ME_KIND_TLS ? L_BYTES_TLS :
@@ -249,18 +255,19 @@ static void one_line(const rep_line *l, const me_rep_opts *o, me_buf *out)
     else
         me_buf_utf8(out, o->mask && l->masked ? l->masked : l->text);
     me_buf_puts(out, "\n");
-    explain_line(out, l->explain, o);
-    explain_line(out, l->explain2, o);
+    explain_line(out, l, l->explain, o);
+    explain_line(out, l, l->explain2, o);
     if (l->detail && *l->detail) {
         me_buf_puts(out, "          ");
         me_buf_utf8(out, l->detail);
         me_buf_puts(out, "\n");
     }
     credential_notes(l, o, out);
-    for (bit = 1; bit <= ME_W_TLS_NOT_STARTED; bit <<= 1)
-        if ((l->flags & bit) && warning_text(bit) != TXT_NONE) {
+    for (i = 0; i < ME_W_BITS; i++)
+        if ((warning_lines(l) & (bit = 1u << i)) && me_warning_text(bit) != TXT_NONE &&
+            me_warning_text(bit) != l->explain && me_warning_text(bit) != l->explain2) {
             me_buf_puts(out, "          !! ");
-            me_buf_utf8(out, me_text(warning_text(bit), o->lang));
+            me_buf_utf8(out, me_text(me_warning_text(bit), o->lang));
             me_buf_puts(out, "\n");
         }
 }

@@ -113,6 +113,7 @@ me_item *me_item_new(me_session *s, me_dir dir, me_kind kind)
     it->inferred = s->inferred;
     it->session_user = s->user;
     it->tls_offered = s->tls_offered;
+    it->tls_refused = s->tls_refused;
     if (s->phase == ME_PHASE_SELECTED) /* IMAP: every record while a mailbox is selected */
         it->mailbox = s->mailbox;
     it->flags = s->d[dir].next_flags;
@@ -207,6 +208,12 @@ void me_start_tls(me_session *s)
         s->d[i].overflow = false;
     }
     me_pend_clear(s);
+}
+
+void me_tls_refused(me_session *s, me_item *it)
+{
+    s->tls_refused = true;
+    it->tls_refused = 1;
 }
 
 me_ref me_ref_of(const me_item *it)

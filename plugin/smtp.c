@@ -700,8 +700,14 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
         me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
         break;
     case CMD_STARTTLS:
-        if (code == 220)
+        if (code == 220) {
             it->explain = TXT_SMTP_STARTTLS_OK;
+        } else if (code >= 400) {
+            if (!it->enhanced)
+                it->explain2 = it->explain; /* what the code says in general */
+            it->explain = TXT_SMTP_STARTTLS_REFUSED;
+            me_tls_refused(s, it);
+        }
         break;
     case CMD_MAIL:
         it->mail_from = pc->arg;

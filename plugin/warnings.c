@@ -17,3 +17,13 @@ const char *me_warning_name(uint32_t bit)
 #undef ME_WARNING
     return NULL;
 }
+
+me_text_id me_warning_text(uint32_t bit)
+{
+#define ME_WARNING(id, b, name, group, severity, summary, text, detail) \
+    if (bit == (1u << (b)))                                            \
+        return text;
+#include "warnings.def"
+#undef ME_WARNING
+    return TXT_NONE;
+}

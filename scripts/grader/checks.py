@@ -143,7 +143,15 @@ def check_tls(view, p):
     ev = [_ev(s, s.get("first_frame"), tr(L, "tls_ev", proto=NAMES.get(s.get("protocol")), stream=s.get("stream"),
                                           mode=s["tls"]["mode"], dec=tr(L, "tls_dec") if s["tls"].get("decrypted") else ""), 0)
           for s in hits[:5]]
-    return (1.0, ev, "", None) if hits else (0.0, [], tr(L, "tls_missing", mode=p["mode"]), None)
+    if hits:
+        return 1.0, ev, "", None
+    # the student asked for TLS and the server said no: the lab server's setup, not the student
+    refused = [s for s in _of(view, p["protocol"]) if (s.get("tls") or {}).get("refused")]
+    missing = tr(L, "tls_missing", mode=p["mode"])
+    if refused:
+        missing += "; " + tr(L, "tls_refused", proto=NAMES.get(refused[0].get("protocol")),
+                             stream=refused[0].get("stream"))
+    return 0.0, [], missing, None
 
 
 def _phase_frame(s, phase):

@@ -14,11 +14,18 @@ from .texts import tr
 MIN_SHARED = 3  # segments in common that make a copy (or all of the smaller capture)
 
 
-def _seg_text(seg):
+def _endpoint(addr):
+    """An address as written before ":port": IPv6 in brackets (RFC 3986 §3.2.2)."""
+    a = ipaddress.ip_address(addr)
+    return "[%s]" % a if a.version == 6 else str(a)
+
+
+def _seg_text(seg, lang):
+    """One shared segment, as the evidence's example, in the report's language."""
     src, sport, dst, dport, seq, us, length = seg
     when = datetime.datetime.fromtimestamp(us / 1e6, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
-    return "%s:%d → %s:%d seq %d, %d bytes at %s" % (ipaddress.ip_address(src), sport,
-                                                     ipaddress.ip_address(dst), dport, seq, length, when)
+    return tr(lang, "copy_segment", src=_endpoint(src), sport=sport, dst=_endpoint(dst),
+              dport=dport, seq=seq, n=length, when=when)
 
 
 def find(results, lang):
@@ -59,8 +66,8 @@ def find(results, lang):
             kind, ev = "identical", tr(lang, "copy_identical", sha=fa["sha256"][:16])
         elif len(segs) >= MIN_SHARED or (segs and len(segs) >= smaller):
             kind = "same_sessions"
-            ev = (tr(lang, "copy_shifted", n=len(segs), shift="%+.6f" % (shift[key] / 1e6), eg=_seg_text(segs[0]))
-                  if shift[key] else tr(lang, "copy_segments", n=len(segs), eg=_seg_text(segs[0])))
+            ev = (tr(lang, "copy_shifted", n=len(segs), shift="%+.6f" % (shift[key] / 1e6), eg=_seg_text(segs[0], lang))
+                  if shift[key] else tr(lang, "copy_segments", n=len(segs), eg=_seg_text(segs[0], lang)))
         else:
             continue
         pair = {"a": ra["student"], "b": rb["student"], "files": [fa["name"], fb["name"]], "kind": kind,

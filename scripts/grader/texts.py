@@ -45,6 +45,10 @@ T = {
                "sesi {proto} (stream {stream}) memakai TLS: {mode}{dec}"),
     "tls_dec": (", decrypted with the key log", ", didekripsi dengan key log"),
     "tls_missing": ("no session used TLS ({mode})", "tidak ada sesi yang memakai TLS ({mode})"),
+    "tls_refused": ("the client asked for TLS but the server refused it ({proto} stream {stream}): check the lab "
+                    "server's TLS setup",
+                    "klien meminta TLS tetapi server menolaknya ({proto} stream {stream}): periksa pengaturan TLS "
+                    "server lab"),
     "sent_ev": ("recipient {rcpt} accepted (stream {stream}); message data from frame {frame}",
                 "penerima {rcpt} diterima (stream {stream}); isi pesan mulai frame {frame}"),
     "sent_missing": ("no recipient at {domain} was accepted", "tidak ada penerima di {domain} yang diterima server"),
@@ -110,6 +114,8 @@ T = {
     "copy_shifted": ("{n} TCP segments in common (same ports and sequence numbers, every timestamp moved by "
                      "{shift} s), e.g. {eg}",
                      "{n} segmen TCP sama (port dan nomor urut sama, semua waktu digeser {shift} detik), mis. {eg}"),
+    "copy_segment": ("{src}:{sport} → {dst}:{dport} seq {seq}, {n} bytes at {when}",
+                     "{src}:{sport} → {dst}:{dport} nomor urut {seq}, {n} byte pada {when}"),
     "check_done": ("done", "selesai"), "check_todo": ("missing", "belum"),
     "check_total": ("Score: {score} of {max}", "Nilai: {score} dari {max}"),
 }

@@ -232,6 +232,43 @@ def check_zip(out):
     c.check(not os.path.exists(os.path.join(os.path.dirname(out), "evil.pcapng")), "no file written outside")
 
 
+TLS_RUBRIC = """[rubric]
+id = "tls"
+title = { en = "Secure sending", id = "Pengiriman aman" }
+
+[[item]]
+id = "tls"
+title = { en = "The session used STARTTLS", id = "Sesi memakai STARTTLS" }
+points = 1
+check = "tls"
+protocol = "smtp"
+mode = "starttls"
+"""
+
+
+def check_refused_tls(root):
+    """A student whose client asked for STARTTLS and whose server refused it
+    (RFC 3207 §4, 454) misses the tls item, and the reason names the refusal
+    (the lab server's setup), in both languages."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "hostile"))
+    from hostile_pcap import dialogue_capture
+    path = os.path.join(root, "refused", "Rina.pcap")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    dialogue_capture(path, 587, [
+        ("s", b"220 mx.example ESMTP\r\n"), ("c", b"EHLO lab.example\r\n"),
+        ("s", b"250-mx.example\r\n250 STARTTLS\r\n"), ("c", b"STARTTLS\r\n"),
+        ("s", b"454 4.7.0 TLS not available due to temporary reason\r\n"), ("c", b"QUIT\r\n"),
+        ("s", b"221 bye\r\n")])
+    os.chmod(path, 0o644)
+    os.chmod(os.path.dirname(path), 0o755)
+    rubric = os.path.join(root, "refused", "tls.toml")
+    put(rubric, TLS_RUBRIC)
+    for lang, words in (("en", "the server refused it (SMTP stream 0)"), ("id", "server menolaknya (SMTP stream 0)")):
+        p = grade(["--check", path, "--rubric", rubric, "--lang", lang], expect_rc=0)
+        c.check(("[missing]" in p.stdout or "[belum]" in p.stdout) and words in p.stdout,
+                "a refused STARTTLS is named in the missing item's reason (%s): %r" % (lang, p.stdout[-400:]))
+
+
 def main():
     root = tempfile.mkdtemp(prefix="mailedu-grader-test-")
     os.chmod(root, 0o755)
@@ -264,6 +301,7 @@ def main():
         c.check(crashed.get("status") == "tshark_failed" and "crashed" in crashed.get("reason", ""),
                 "a tshark crash is reported: %r" % crashed.get("reason"))
         check_no_passwords([out, zout, tout, cout])
+        check_refused_tls(root)
         sout = os.path.join(root, "sout")
         grade([os.path.dirname(one), "--out", sout, "--show-passwords"], expect_rc=0)
         c.check("alicepw" in open(os.path.join(sout, "grades.json")).read(), "--show-passwords shows them")

@@ -378,6 +378,13 @@ def test_shifted_copy(root):
     c.eq([p[:2] for p in pairs], [(("Fajar", "Gita"), "same_sessions")], "a time-shifted copy is found")
     c.check(bool(pairs) and ("moved by -3600.250000 s" in pairs[0][2] or "moved by +3600.250000 s" in pairs[0][2]),
             "the evidence says the timestamps were moved: %r" % (pairs[:1],))
+    # In Bahasa Indonesia the whole evidence is, the example segment too.
+    out_id = os.path.join(root, "shifted-out-id")
+    grade([d, "--out", out_id, "--lang", "id"])
+    ev = [p["evidence"] for p in (reports(out_id)[1] or {}).get("copies", [])]
+    c.check(len(ev) == 1 and "digeser" in ev[0] and " bytes" not in ev[0] and " at " not in ev[0]
+            and re.search(r"→ [0-9.]+:\d+ nomor urut \d+, \d+ byte pada \d{4}-", ev[0]) is not None,
+            "the Indonesian evidence has no English words: %r" % ev)
 
 
 def main():

@@ -4,11 +4,13 @@ written byte by byte (tests/hostile/hostile_pcap.py) and read through tshark.
 Frame numbers: 1-3 are the handshake, then one frame per c()/s() call, in order.
 Expected values come from the bytes below and the RFCs named with each shape.
 """
+import json
 import os
+import re
 import struct
 import sys
 
-from mailedu_test import temp_dir, ROOT, Checker, fields, frames
+from mailedu_test import temp_dir, ROOT, Checker, fields, frames, tshark
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "hostile"))
 from hostile_pcap import Pcap, _csum, dialogue_capture  # noqa: E402
@@ -26,6 +28,11 @@ def capture(name, port, dialogue, make=Pcap):
 def col(cap, field, frame):
     rows = fields(cap, ["frame.number", field], "frame.number == %d" % frame)
     return rows[0][1] if rows and len(rows[0]) > 1 else ""
+
+
+def report_body(out):
+    """The text between a report's "=== mailedu NAME ===" and "=== end ===" lines."""
+    return out.split("===\n", 1)[1].rsplit("\n=== end ===", 1)[0]
 
 
 def both_passes(cap, name):
@@ -114,6 +121,77 @@ inj = capture("smtp-starttls-extra-line", 25, [
 c.eq(frames(inj, "mailedu.plain_before_tls"), [8], "STARTTLS + extra line: the injection is flagged")
 c.check("tls" not in col(inj, "mailedu.phase", 8).split("|")[:1], "STARTTLS + extra line: the OK is readable")
 both_passes(inj, "STARTTLS extra line")
+# Every report names the warning on that line, as the packet does: the reports
+# walk every warning bit, not the bits that existed when they were written.
+jdoc = json.loads(report_body(tshark(["-n", "-r", inj, "-q", "-z", "mailedu,sessions,json"])))
+injected = [l for s in jdoc["sessions"] for l in s["lines"] if l["text"] == "250 injected"]
+c.eq([l["frame"] for l in injected], [8], "STARTTLS + extra line: the JSON has the injected line")
+c.check(injected and "plain_before_tls" in injected[0].get("warnings", []),
+        "STARTTLS + extra line: its JSON line lists plain_before_tls")
+for lang, words in (("en", "before TLS began"), ("id", "sebelum TLS dimulai")):
+    tr = tshark(["-n", "-r", inj, "-q", "-o", "mailedu.language:" + lang, "-z", "mailedu,transcript"])
+    after = tr.split(" S: 250 injected\n", 1)[-1].split("\n")[0]
+    c.check(after.lstrip().startswith("!! ") and words in after and "[RFC 3207 §4.2]" in after,
+            "STARTTLS + extra line: the %s transcript marks the warning under the line: %r" % (lang, after))
+svg = tshark(["-n", "-r", inj, "-q", "-z", "mailedu,ladder"])
+c.check(re.search(r"<title>[^<]*plain_before_tls", svg) is not None,
+        "STARTTLS + extra line: the ladder marks the line")
+tree = tshark(["-n", "-r", inj, "-q", "-z", "mailedu,tree"])
+c.check(re.search(r"^\s*plain_before_tls\s+1\b", tree, re.M) is not None,
+        "STARTTLS + extra line: -z mailedu,tree counts the warning")
+
+
+# The server refuses to start TLS (RFC 3207 §4: 454; RFC 2595 §4: -ERR to STLS;
+# RFC 9051 §6.2.1: tagged NO) and the client logs in in clear anyway.  The
+# refusal is explained on the reply, and the reports say REFUSED, not that
+# the client skipped the TLS it had asked for.  Frame 8 is the refusal.
+REFUSALS = {
+    "smtp": (587, [("s", b"220 mx.example ESMTP\r\n"), ("c", b"EHLO lab.example\r\n"),
+                   ("s", b"250-mx.example\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n"), ("c", b"STARTTLS\r\n"),
+                   ("s", b"454 4.7.0 TLS not available due to temporary reason\r\n"),
+                   ("c", b"AUTH PLAIN AGxlbmEAUGx1bS1UcmVlLTM=\r\n"), ("s", b"235 2.7.0 ok\r\n")],
+             "STARTTLS refused", "STARTTLS ditolak"),
+    "pop3": (110, [("s", b"+OK ready\r\n"), ("c", b"CAPA\r\n"), ("s", b"+OK\r\nSTLS\r\nUSER\r\n.\r\n"),
+                   ("c", b"STLS\r\n"), ("s", b"-ERR TLS unavailable\r\n"), ("c", b"USER lena\r\n"),
+                   ("s", b"+OK\r\n"), ("c", b"PASS Plum-Tree-3\r\n"), ("s", b"+OK\r\n")],
+             "-ERR to STLS: the server will not start TLS", "-ERR untuk STLS: server tidak mau memulai TLS"),
+    "imap": (143, [("s", b"* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] ready\r\n"), ("c", b"a1 NOOP\r\n"),
+                   ("s", b"a1 OK done\r\n"), ("c", b"a2 STARTTLS\r\n"), ("s", b"a2 NO TLS unavailable\r\n"),
+                   ("c", b"a3 LOGIN lena Plum-Tree-3\r\n"), ("s", b"a3 OK done\r\n")],
+             "STARTTLS refused", "STARTTLS ditolak"),
+}
+for proto, (port, dialogue, en, idn) in REFUSALS.items():
+    cap = capture(proto + "-starttls-refused", port, dialogue)
+    for lang, words in (("en", en), ("id", idn)):
+        doc = json.loads(report_body(tshark(["-n", "-r", cap, "-q", "-o", "mailedu.language:" + lang,
+                                             "-z", "mailedu,sessions,json"])))
+        ss = doc["sessions"]
+        c.eq([s["tls"] for s in ss], [{"mode": "none", "decrypted": False, "offered": True, "skipped": True,
+                                       "refused": True}], "%s refused TLS: the tls object" % proto)
+        reply = [l for s in ss for l in s["lines"] if l["frame"] == 8]
+        c.check(len(reply) == 1 and reply[0]["explain"].startswith(words) and "RFC" not in reply[0]["explain"],
+                "%s refused TLS: the refusal is explained (%s): %r" % (proto, lang, reply))
+        c.eq([(a["username"], a["password"], a["result"], a["cleartext"]) for s in ss for a in s["logins"]],
+             [("lena", "Plum-Tree-3", "success", True)], "%s refused TLS: the login after it" % proto)
+    out = tshark(["-n", "-r", cap, "-q", "-z", "mailedu,sessions", "-z", "mailedu,transcript"])
+    c.check(re.search(r"^0\s+%s\s.*\snone REFUSED\s" % proto, out, re.M) is not None,
+            "%s refused TLS: the table says REFUSED" % proto)
+    c.check("REFUSED: the server would not start it, and the client logged in without it" in out
+            and "SKIPPED" not in out, "%s refused TLS: the transcript heading says REFUSED" % proto)
+
+# Refused once, then started: TLS began, so nothing is called refused.
+# 4 220, 5 EHLO, 6 250, 7 STARTTLS, 8 454, 9 STARTTLS, 10 220, 11 a TLS ClientHello's first bytes
+again = capture("smtp-starttls-refused-then-ok", 25, [
+    ("s", b"220 mx.example ESMTP\r\n"), ("c", b"EHLO lab.example\r\n"),
+    ("s", b"250-mx.example\r\n250 STARTTLS\r\n"), ("c", b"STARTTLS\r\n"), ("s", b"454 4.7.0 not now\r\n"),
+    ("c", b"STARTTLS\r\n"), ("s", b"220 2.0.0 Ready to start TLS\r\n"),
+    ("c", b"\x16\x03\x01\x00\x2f\x01\x00\x00\x2b\x03\x03" + bytes(32) + b"\x00\x00\x02\x00\x2f\x01\x00"),
+])
+doc = json.loads(report_body(tshark(["-n", "-r", again, "-q", "-z", "mailedu,sessions,json"])))
+c.eq([(s["tls"]["mode"], s["tls"]["refused"]) for s in doc["sessions"]], [("starttls", True)],
+     "refused then started: mode starttls, the refusal recorded")
+out = tshark(["-n", "-r", again, "-q", "-z", "mailedu,sessions", "-z", "mailedu,transcript"])
+c.check("REFUSED" not in out, "refused then started: the reports do not call the session refused")
 
 
 # Where a segment ends: at the end of the IP datagram that carries it (RFC 791

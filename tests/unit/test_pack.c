@@ -111,6 +111,7 @@ static void round_trip(void)
     a.tls = 1;
     a.cleartext = 1;
     a.tls_offered = 1;
+    a.tls_refused = 1;
     b.frame = 700000;
     b.index = 1; /* its place: not kept */
     b.proto = ME_PROTO_SMTP;
@@ -149,14 +150,15 @@ static void round_trip(void)
     CHECK(u->proto == ME_PROTO_IMAP && u->dir == ME_CLIENT && u->kind == ME_KIND_UNKNOWN);
     CHECK(u->phase == ME_PHASE_TLS && u->wrong_phase == ME_PHASE_SELECTED);
     CHECK(u->status == ME_STATUS_CONTINUE && u->phase_start && u->inferred && u->tls &&
-          u->cleartext && u->tls_offered);
+          u->cleartext && u->tls_offered && u->tls_refused);
     u = u->next;
     CHECK(u->command == NULL && u->argument == NULL && u->auth == NULL);
     CHECK(u->session_user == a.session_user && u->mailbox == a.mailbox);
     CHECK(u->frame == 700000 && u->index == 1 && u->request_in == 0 && u->data_len == 0);
     CHECK(u->flags == 0 && u->reply_code == 0 && u->explain == 12 && u->explain2 == 0);
     CHECK(u->proto == ME_PROTO_SMTP && u->dir == ME_SERVER && u->kind == ME_KIND_REPLY);
-    CHECK(u->phase == ME_PHASE_NONE && !u->phase_start && !u->tls && !u->cleartext);
+    CHECK(u->phase == ME_PHASE_NONE && !u->phase_start && !u->tls && !u->cleartext &&
+          !u->tls_offered && !u->tls_refused);
 
     /* sizes, counted by hand from the layout in pack.c: a body chunk of
      * 300 bytes is count 1, mask 1 (explain, data_len: bits 0 and 6), enums
@@ -171,8 +173,8 @@ static void round_trip(void)
     CHECK(u && u->kind == ME_KIND_DATA && u->data_len == 300 && u->explain == 12 && !u->next);
     CHECK(me_kept_bytes(k) >= before);
     me_session_free(s); /* trims the kept arrays to what they hold */
-    /* Frame 700000: count 1; record a: mask 3 (18 bits), enums 4 (wrong_phase
-     * 10 << 18 needs 22 bits), explain 2 (300), "LOGIN" 6 and "alice secret"
+    /* Frame 700000: count 1; record a: mask 3 (18 bits), enums 4 (tls_refused
+     * 1 << 23 needs 24 bits), explain 2 (300), "LOGIN" 6 and "alice secret"
      * 13 with their NUL, user and mailbox indexes 1 + 1, request_in 3
      * (700000 - 5 = 699995), data_len 3 (70000), flags 2 (bits 0 and 11), tag
      * 3, masked 15, enhanced 6, detail 7, the snapshot 27 (mask, attempt,

@@ -70,7 +70,7 @@ static void json_pop3(void)
     CHECK(has(&b, "\"server\": {\"address\": \"192.0.2.1\", \"port\": 110}"));
     CHECK(has(&b, "\"first_frame\": 1,\n      \"last_frame\": 11,"));
     CHECK(has(&b, "\"first_time\": 1700000001.000250,"));
-    CHECK(has(&b, "\"tls\": {\"mode\": \"none\", \"decrypted\": false, \"offered\": false, \"skipped\": false}"));
+    CHECK(has(&b, "\"tls\": {\"mode\": \"none\", \"decrypted\": false, \"offered\": false, \"skipped\": false, \"refused\": false}"));
     CHECK(has(&b, "\"phases\": [{\"phase\": \"auth\", \"frame\": 1}, {\"phase\": \"transaction\", \"frame\": 8}, "
                   "{\"phase\": \"update\", \"frame\": 11}]"));
     CHECK(has(&b, "\"user\": \"mrose\","));
@@ -257,6 +257,47 @@ static void addresses_once(void)
     me_report_free(r);
 }
 
+/* Every row of warnings.def has a name and a message, and a line that
+ * carries it shows it in the JSON's line and (all but the phase change, a
+ * heading there) in the transcript: the reports walk every bit, so a row
+ * added later is not silently left out of them. */
+static void every_warning(void)
+{
+    uint32_t i, bit, rows = 0;
+    for (i = 0; i < ME_W_BITS; i++) {
+        me_report *r;
+        h_sess h;
+        me_item *it;
+        me_rep_frame f;
+        me_buf b = {0};
+        char want[64];
+        bit = 1u << i;
+        CHECK((me_warning_name(bit) == NULL) == (me_warning_text(bit) == TXT_NONE));
+        if (!me_warning_name(bit))
+            continue;
+        rows++;
+        r = me_report_new(500);
+        h = h_new(ME_PROTO_POP3, false, true);
+        say(r, &h, 1, true, "+OK ready\r\n");
+        it = h_c(&h, "CAPA\r\n"); /* valid in every state: no warning of its own */
+        it->flags |= bit;
+        f = frame_of(1, h.frame, false);
+        me_report_add(r, &f, it);
+        me_report_json(r, &EN, &b);
+        snprintf(want, sizeof want, "\"text\": \"CAPA\"");
+        CHECK(has(&b, want));
+        snprintf(want, sizeof want, "\"warnings\": [\"%s\"]}", me_warning_name(bit));
+        CHECK(has(&b, want));
+        me_buf_free(&b);
+        me_report_transcript(r, &EN, &b);
+        if (bit != ME_W_PHASE_CHANGE)
+            CHECK(has(&b, me_text(me_warning_text(bit), ME_LANG_EN)));
+        me_buf_free(&b);
+        me_report_free(r);
+    }
+    CHECK(rows >= 17); /* warnings.def's rows when this test was written */
+}
+
 int main(void)
 {
     json_pop3();
@@ -266,5 +307,6 @@ int main(void)
     empty();
     addresses_once();
     table_aligned();
+    every_warning();
     return h_done("report");
 }
