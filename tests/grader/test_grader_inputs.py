@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,9 @@ SCRIPTS = os.path.abspath(os.environ.get("MAILEDU_GRADER_SCRIPTS", os.path.join(
 sys.path.insert(0, SCRIPTS)
 from grader import checks, rubric as rubric_mod  # noqa: E402
 from test_grader import cap, put  # noqa: E402  (this folder; its checks run only as a script)
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "hostile"))
+from hostile_pcap import dialogue_capture  # noqa: E402
 
 BUILD = os.path.abspath(os.environ.get("MAILEDU_BUILD", os.path.join(ROOT, "build")))
 GRADE = os.path.join(SCRIPTS, "mailedu-grade")
@@ -285,34 +287,10 @@ def test_answer_rules(root):
 def hostile_capture(path):
     """A POP3 login (USER/PASS/QUIT, accepted) whose user name and password
     hold ESC, BEL and BS bytes."""
-    def csum(b):
-        b += b"\0" * (len(b) % 2)
-        n = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-        n = (n >> 16) + (n & 0xFFFF)
-        return ~(n + (n >> 16)) & 0xFFFF
-
-    def frame(src, dst, sport, dport, seq, ack, flags, data=b""):
-        tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + data
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, bytes(src), bytes(dst))
-        ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-        return b"\0\1\2\3\4\5\0\1\2\3\4\6\x08\x00" + ip + tcp
-
-    cli, srv, seq = (10, 0, 0, 1), (10, 0, 0, 2), {"c": 1000, "s": 5000}
-    frames = [frame(cli, srv, 40000, 110, 1000, 0, 0x02), frame(srv, cli, 110, 40000, 5000, 1001, 0x12)]
-    seq = {"c": 1001, "s": 5001}
-    frames.append(frame(cli, srv, 40000, 110, 1001, 5001, 0x10))
-    for who, line in (("s", b"+OK POP3 ready"), ("c", b"USER ev\x1b[2Jil\x07\x08x"), ("s", b"+OK"),
-                      ("c", b"PASS pw\x1bq"), ("s", b"+OK logged in"), ("c", b"QUIT"), ("s", b"+OK bye")):
-        data = line + b"\r\n"
-        if who == "c":
-            frames.append(frame(cli, srv, 40000, 110, seq["c"], seq["s"], 0x18, data))
-        else:
-            frames.append(frame(srv, cli, 110, 40000, seq["s"], seq["c"], 0x18, data))
-        seq[who] += len(data)
-    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
-    for n, f in enumerate(frames):
-        out.append(struct.pack("<IIII", 1700000000 + n, 0, len(f), len(f)) + f)
-    put(path, b"".join(out))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    dialogue_capture(path, 110, [(who, line + b"\r\n") for who, line in (
+        ("s", b"+OK POP3 ready"), ("c", b"USER ev\x1b[2Jil\x07\x08x"), ("s", b"+OK"),
+        ("c", b"PASS pw\x1bq"), ("s", b"+OK logged in"), ("c", b"QUIT"), ("s", b"+OK bye"))])
 
 
 CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
