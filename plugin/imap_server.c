@@ -542,8 +542,9 @@ static bool greeting(me_session *s, imap_state *st, const char *l, size_t n)
     it = me_imap_new_item(s, st, ME_SERVER, ME_KIND_REPLY);
     it->status = ph == ME_PHASE_LOGOUT ? ME_STATUS_ERROR : ME_STATUS_OK;
     it->explain = text;
-    if (rl)
-        it->argument = me_imap_disp(s, rest, rl);
+    /* the whole line after "* ", as for every untagged response: the status
+     * word (OK, PREAUTH, BYE) is what decides the first state (§7.1) */
+    it->argument = me_imap_disp(s, l + 2, n - 2);
     me_set_phase_now(s, it, ph);
     resp_code(s, st, it, rest, rl);
     if (!s->start_seen)

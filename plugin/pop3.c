@@ -501,6 +501,9 @@ static void server_line(me_session *s, pop3_state *p, const char *line, size_t n
         return;
     }
     it = me_item_new(s, ME_SERVER, ME_KIND_UNKNOWN);
+    /* the bytes themselves are what the reader must see, as far as a line
+     * summary goes: the first 256 (SMTP's bad replies keep as many) */
+    it->argument = me_rstrndup(s, line, n > 256 ? 256 : n);
     it->explain = TXT_UNKNOWN_LINE;
     it->flags |= ME_W_MALFORMED;
 }

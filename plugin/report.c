@@ -495,7 +495,9 @@ static void add_item(me_report *r, rep_session *s, const me_item *it)
         s->phases[s->nphases++].frame = it->frame;
     }
     s->inferred |= it->inferred;
-    s->any_tls |= it->tls;
+    /* the OK to STARTTLS/STLS upgrades the session even when the capture
+     * ends before the first TLS record */
+    s->any_tls |= it->tls || (it->flags & ME_W_TLS_START);
     s->offered |= it->tls_offered;
     s->refused |= it->tls_refused;
     if (it->tls && (it->kind == ME_KIND_COMMAND || it->kind == ME_KIND_REPLY ||

@@ -56,6 +56,7 @@ void rep_facts_free(rep_facts *f)
     rep_strs_free(&f->deleted);
     rep_strs_free(&f->fetched);
     free(f->hello);
+    free(f->hello_sent);
 }
 
 /* ---- folding records ---- */
@@ -93,15 +94,29 @@ static void pop3_add(rep_facts *f, const me_item *it)
     free(num);
 }
 
+/* The client's name counts once the server accepted the EHLO/HELO that gave
+ * it: a refused one changes nothing (RFC 5321 §4.1.4). */
 static void smtp_add(rep_facts *f, const me_item *it)
 {
     if (it->kind == ME_KIND_COMMAND && it->command &&
         (strcmp(it->command, "EHLO") == 0 || strcmp(it->command, "HELO") == 0 ||
          strcmp(it->command, "LHLO") == 0)) {
-        free(f->hello);
-        f->hello = first_word(it->argument);
+        free(f->hello_sent);
+        f->hello_sent = first_word(it->argument);
+        f->hello_frame = it->frame;
     }
-    if (it->kind == ME_KIND_REPLY && it->explain == TXT_SMTP_EOD_OK)
+    if (it->kind == ME_KIND_REPLY && f->hello_sent && it->request_in == f->hello_frame) {
+        if (it->status == ME_STATUS_OK) {
+            free(f->hello);
+            f->hello = f->hello_sent;
+        } else {
+            free(f->hello_sent);
+            f->hello_refused = true;
+        }
+        f->hello_sent = NULL;
+    }
+    /* a message is accepted by the reply to its end of data or LAST chunk */
+    if (it->kind == ME_KIND_REPLY && (it->explain == TXT_SMTP_EOD_OK || it->explain == TXT_SMTP_BDAT_LAST_OK))
         f->messages++;
     if (it->kind == ME_KIND_REPLY && it->rcpt && it->status == ME_STATUS_ERROR)
         f->rcpt_refused++;
@@ -180,11 +195,27 @@ static bool client_name(const char *h)
     return !dot || digits;
 }
 
-static rep_verdict pop3_verdict(const rep_facts *f)
+/* The client's name: the last EHLO/HELO/LHLO the server accepted, else one
+ * whose reply the capture lacks (never one the server refused); NULL if none. */
+static const char *client_hello(const rep_facts *f)
+{
+    return f->hello ? f->hello : f->hello_sent;
+}
+
+/* Why no command could be read: TLS without keys, or none was captured
+ * (only the server's side, or a client that sent nothing). */
+static rep_verdict unreadable(const char *key, const rep_session *s)
+{
+    return s->any_tls ? verdict(key, "undecided", "encrypted", TXT_FACT_ENCRYPTED)
+                      : verdict(key, "undecided", "no-command", TXT_FACT_NO_COMMAND);
+}
+
+static rep_verdict pop3_verdict(const rep_session *s)
 {
     const char *k = "pop3_mode";
+    const rep_facts *f = &s->facts;
     if (!f->clear_lines)
-        return verdict(k, "undecided", "encrypted", TXT_FACT_ENCRYPTED);
+        return unreadable(k, s);
     if (f->deleted.n)
         return f->update ? verdict(k, "retrieve-and-delete", "dele-quit", TXT_FACT_POP3_DELETE)
                          : verdict(k, "undecided", "dele-no-quit", TXT_FACT_POP3_NO_QUIT);
@@ -196,7 +227,7 @@ static rep_verdict pop3_verdict(const rep_facts *f)
 
 static rep_verdict smtp_verdict(const rep_session *s)
 {
-    const char *k = "smtp_role";
+    const char *k = "smtp_role", *hello;
     const rep_facts *f = &s->facts;
     if (s->nlogins)
         return verdict(k, "submission", "auth", TXT_FACT_SMTP_AUTH);
@@ -205,19 +236,25 @@ static rep_verdict smtp_verdict(const rep_session *s)
     if (s->sport == 465)
         return verdict(k, "submission", "port-465", TXT_FACT_SMTP_PORT465);
     if (!f->clear_lines)
-        return verdict(k, "undecided", "encrypted", TXT_FACT_ENCRYPTED);
-    if (!f->hello || !*f->hello)
-        return verdict(k, "undecided", "no-hello", TXT_FACT_SMTP_UNKNOWN);
-    if (client_name(f->hello))
+        return unreadable(k, s);
+    /* an EHLO whose reply the capture lacks still names the client */
+    hello = client_hello(f);
+    if (!hello)
+        return f->hello_refused ? verdict(k, "undecided", "hello-refused", TXT_FACT_SMTP_HELLO_REFUSED)
+                                : verdict(k, "undecided", "no-hello", TXT_FACT_SMTP_UNKNOWN);
+    if (!*hello)
+        return verdict(k, "undecided", "no-name", TXT_FACT_SMTP_NO_NAME);
+    if (client_name(hello))
         return verdict(k, "submission", "client-name", TXT_FACT_SMTP_CLIENT_NAME);
     return verdict(k, "relay", "server-name", TXT_FACT_SMTP_RELAY);
 }
 
-static rep_verdict imap_verdict(const rep_facts *f)
+static rep_verdict imap_verdict(const rep_session *s)
 {
     const char *k = "imap_outcome";
+    const rep_facts *f = &s->facts;
     if (!f->clear_lines)
-        return verdict(k, "undecided", "encrypted", TXT_FACT_ENCRYPTED);
+        return unreadable(k, s);
     if (f->expunged || (f->deleted_set && (f->expunge_cmds || f->close_cmds)))
         return verdict(k, "expunged", "expunge", TXT_FACT_IMAP_EXPUNGED);
     if (f->deleted_set)
@@ -230,9 +267,9 @@ static rep_verdict imap_verdict(const rep_facts *f)
 rep_verdict rep_facts_verdict(const rep_session *s)
 {
     switch (s->proto) {
-    case ME_PROTO_POP3: return pop3_verdict(&s->facts);
+    case ME_PROTO_POP3: return pop3_verdict(s);
     case ME_PROTO_SMTP: return smtp_verdict(s);
-    default: return imap_verdict(&s->facts);
+    default: return imap_verdict(s);
     }
 }
 
@@ -259,7 +296,7 @@ void rep_facts_json(me_buf *b, const rep_session *s, const me_rep_opts *o)
         me_buf_printf(b, ", \"uidl\": %s, \"update\": %s}", yes(f->uidl), yes(f->update));
     } else if (s->proto == ME_PROTO_SMTP) {
         me_buf_puts(b, ", \"hello\": ");
-        me_buf_json_str(b, f->hello);
+        me_buf_json_str(b, client_hello(f));
         me_buf_printf(b, ", \"auth\": %s, \"messages\": %u, \"recipients_accepted\": %zu, "
                       "\"recipients_refused\": %u}", yes(s->nlogins > 0), f->messages,
                       s->rcpt_ok.n, f->rcpt_refused);
@@ -301,7 +338,7 @@ static void text_counts(me_buf *b, const rep_session *s, me_lang lang)
         me_buf_printf(b, "; UIDL %s; UPDATE %s\n", f->uidl ? yes : no, f->update ? yes : no);
     } else if (s->proto == ME_PROTO_SMTP) {
         me_buf_puts(b, "EHLO ");
-        me_buf_utf8(b, f->hello ? f->hello : "-");
+        me_buf_utf8(b, client_hello(f) ? client_hello(f) : "-");
         me_buf_printf(b, id ? "; AUTH %s; pesan %u; penerima diterima %zu, ditolak %u\n"
                             : "; AUTH %s; messages %u; recipients accepted %zu, refused %u\n",
                       s->nlogins ? yes : no, f->messages, s->rcpt_ok.n, f->rcpt_refused);
@@ -320,10 +357,10 @@ static void text_counts(me_buf *b, const rep_session *s, me_lang lang)
 void rep_facts_text(me_buf *b, const rep_session *s, const me_rep_opts *o, const char *indent)
 {
     rep_verdict v = rep_facts_verdict(s);
-    me_buf_printf(b, "%s%s: %s=%s (%s %s, %s)\n%s  ", indent,
+    const char *rfc = me_text_rfc(v.text);
+    me_buf_printf(b, "%s%s: %s=%s (%s %s%s%s)\n%s  ", indent,
                   o->lang == ME_LANG_ID ? "Fakta sesi" : "Facts", v.key, v.value,
-                  o->lang == ME_LANG_ID ? "aturan" : "rule", v.rule,
-                  me_text_rfc(v.text), indent);
+                  o->lang == ME_LANG_ID ? "aturan" : "rule", v.rule, *rfc ? ", " : "", rfc, indent);
     me_buf_utf8(b, me_text(v.text, o->lang));
     me_buf_printf(b, "\n%s  ", indent);
     text_counts(b, s, o->lang);
@@ -332,7 +369,8 @@ void rep_facts_text(me_buf *b, const rep_session *s, const me_rep_opts *o, const
 void rep_facts_brief(me_buf *b, const rep_session *s)
 {
     rep_verdict v = rep_facts_verdict(s);
-    me_buf_printf(b, "  stream %u %s=%s rule=%s (%s): ", s->stream, v.key, v.value, v.rule,
-                  me_text_rfc(v.text));
+    const char *rfc = me_text_rfc(v.text);
+    me_buf_printf(b, "  stream %u %s=%s rule=%s%s%s%s: ", s->stream, v.key, v.value, v.rule,
+                  *rfc ? " (" : "", rfc, *rfc ? ")" : "");
     text_counts(b, s, ME_LANG_EN); /* the table's brief form: key words, English */
 }

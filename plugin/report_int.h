@@ -61,7 +61,10 @@ typedef struct rep_facts {
     bool uidl;             /* the client asked UIDL */
     bool update;           /* QUIT answered +OK in the TRANSACTION state: UPDATE ran */
     bool clear_lines;      /* some command was readable (not only encrypted bytes) */
-    char *hello;           /* SMTP EHLO/HELO/LHLO argument, last one sent */
+    char *hello;           /* SMTP EHLO/HELO/LHLO name, last one the server accepted */
+    char *hello_sent;      /* the name of an EHLO/HELO/LHLO still waiting for its reply */
+    uint32_t hello_frame;  /* its frame */
+    bool hello_refused;    /* the server refused an EHLO/HELO/LHLO */
     uint32_t messages;     /* SMTP messages accepted after the end of data */
     uint32_t rcpt_refused; /* SMTP RCPT answered 4xx/5xx */
     rep_strs fetched;      /* IMAP sequence sets of FETCHes that asked for content */

@@ -324,7 +324,11 @@ static void garbage_line(me_session *s, smtp_state *p, const char *line, size_t 
 }
 
 /* The phase of a command record: the one the command opens (SPEC phase
- * model), checked against the state machine. */
+ * model), checked against the state machine.  A command not valid in the
+ * state the client may assume opens nothing: it stays in the session's
+ * phase, flagged, as the early EHLO stays in greeting.  The server refuses it
+ * (RFC 5321 §4.1.4, 503 bad sequence), so a DATA before any RCPT never put
+ * the session in data. */
 static void command_phase(me_session *s, smtp_state *p, me_item *it, int cmd)
 {
     me_phase ph = cmds[cmd].phase;
@@ -345,7 +349,7 @@ static void command_phase(me_session *s, smtp_state *p, me_item *it, int cmd)
         return;
     }
     wrong_phase(s, p, it, cmd);
-    if (ph != ME_PHASE_NONE)
+    if (ph != ME_PHASE_NONE && !(it->flags & ME_W_WRONG_PHASE))
         me_set_phase_now(s, it, ph);
 }
 
@@ -736,13 +740,19 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
         }
         break;
     case CMD_EOD:
-        it->explain = ok ? TXT_SMTP_EOD_OK : me_smtp_code_text(code);
-        if (!ok && !it->enhanced)
-            it->explain2 = TXT_SMTP_EOD_REFUSED;
+        if (ok) {
+            it->explain = TXT_SMTP_EOD_OK;
+        } else {
+            /* what the refusal means here first: a code's general text can
+             * read otherwise (554's is also the greeting's "no SMTP service") */
+            if (!it->enhanced)
+                it->explain2 = it->explain;
+            it->explain = TXT_SMTP_EOD_REFUSED;
+        }
         break;
     case CMD_BDAT:
-        if (ok)
-            it->explain = TXT_SMTP_BDAT_OK;
+        if (ok) /* RFC 3030 §2: the reply to the LAST chunk accepts the message */
+            it->explain = (pc->aux & AUX_LAST) ? TXT_SMTP_BDAT_LAST_OK : TXT_SMTP_BDAT_OK;
         break; /* RFC 3030 §2: a refused chunk fails the transaction (sm_step) */
     case CMD_QUIT:
         if (code == 221)

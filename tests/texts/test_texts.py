@@ -76,6 +76,7 @@ check(len(entries) >= 335, "number of texts: %d" % len(entries))
 ids = [e[0] for e in entries]
 check(len(ids) == len(set(ids)), "duplicate ids: %s" % sorted({i for i in ids if ids.count(i) > 1}))
 
+drafts = {}  # draft name -> texts that cite it
 for tid, rfc, en, idn in entries:
     check(en.strip() != "" and idn.strip() != "", "%s: a language is empty" % tid)
     check(en != idn, "%s: the Indonesian text is a copy of the English one" % tid)
@@ -97,10 +98,19 @@ for tid, rfc, en, idn in entries:
             check(after.startswith(PHASES_ID[name]), "%s: '%s' without '%s': %s" % (tid, name, PHASES_ID[name], idn))
         else:
             check(m.group(1) in PHASE_GENERIC, "%s: unknown phase name 'fase %s': %s" % (tid, m.group(1), idn))
-    # a reference a student can look up: an RFC, Microsoft's MS-* documents, or a
-    # draft name with a note saying what it became
-    check(rfc == "" or re.match(r"(RFC \d+|MS-[A-Z]+)( |$)", rfc) or re.match(r"draft-\S+ \(.+\)$", rfc),
-          "%s: reference %r cannot be looked up" % (tid, rfc))
+    # a reference a student can look up: an RFC or Microsoft's MS-* document with
+    # its section, or a draft's name.  Only names and section numbers: the
+    # reference is printed as it is in both languages, so a note in words
+    # (what a draft became) belongs in the texts, where it is translated.
+    check(rfc == "" or re.match(r"(RFC \d+|MS-[A-Z]+)( (§[\d.]+|App\. [A-Z]))?$", rfc)
+          or re.match(r"draft-[a-z0-9-]+$", rfc), "%s: reference %r is not a bare name and section" % (tid, rfc))
+    if rfc.startswith("draft-"):
+        drafts.setdefault(rfc, []).append((en, idn))
+
+# a draft is no standard: some text citing it says so, in both languages
+for name, texts in drafts.items():
+    check(any("never an RFC" in en and "tidak pernah menjadi RFC" in idn for en, idn in texts),
+          "%s: no text citing it says it never became an RFC" % name)
 
 # the texts named by the review as wrong or misleading (ux-review.md 3.1) were rewritten
 by_id = {e[0]: e for e in entries}

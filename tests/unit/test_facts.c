@@ -228,11 +228,80 @@ static void ladder(void)
     me_report_free(r);
 }
 
+/* The client's name is the one the server accepted (RFC 5321 §4.1.4: a
+ * refused command changes nothing); a message accepted with BDAT LAST counts
+ * (RFC 3030 §2); a session with no client command and no TLS is not called
+ * encrypted.  Shapes from a tester's captures (Suricata, Arkime, Zeek). */
+static void smtp_names_and_chunks(void)
+{
+    me_report *r = me_report_new(500);
+    h_sess h = h_new(ME_PROTO_SMTP, false, true);
+    server_port = 25;
+    say(r, &h, true, "220 mail.example.com ESMTP\r\n");
+    say(r, &h, false, "HELO client.example.com\r\n");
+    say(r, &h, true, "250 mail.example.com\r\n");
+    say(r, &h, false, "EHLO\r\n");
+    say(r, &h, true, "501 Syntax: EHLO hostname\r\n");
+    facts_has(r, "{\"smtp_role\": \"relay\", \"rule\": \"server-name\"");
+    facts_has(r, "\"hello\": \"client.example.com\"");
+    me_report_free(r);
+
+    /* every HELO refused: no name, and not "no EHLO/HELO was seen" */
+    r = me_report_new(500);
+    h = h_new(ME_PROTO_SMTP, false, true);
+    say(r, &h, true, "220 mail.example.com ESMTP\r\n");
+    say(r, &h, false, "HELO\r\n");
+    say(r, &h, true, "501 5.0.0 HELO requires domain address\r\n");
+    facts_has(r, "{\"smtp_role\": \"undecided\", \"rule\": \"hello-refused\", \"rfc\": \"RFC 5321 §4.1.4\"");
+    facts_has(r, "\"hello\": null");
+    me_report_free(r);
+
+    /* accepted without a name (a lenient server) */
+    r = me_report_new(500);
+    h = h_new(ME_PROTO_SMTP, false, true);
+    say(r, &h, true, "220 mail.example.com ESMTP\r\n");
+    say(r, &h, false, "HELO\r\n");
+    say(r, &h, true, "250 hello\r\n");
+    facts_has(r, "{\"smtp_role\": \"undecided\", \"rule\": \"no-name\"");
+    me_report_free(r);
+
+    /* RFC 3030 §2 example: two chunks, the reply to BDAT 86 LAST accepts it */
+    r = me_report_new(500);
+    h = h_new(ME_PROTO_SMTP, false, true);
+    say(r, &h, true, "220 mail.example.com ESMTP\r\n");
+    say(r, &h, false, "EHLO localhost\r\n");
+    say(r, &h, true, "250-mail.example.com\r\n250 CHUNKING\r\n");
+    say(r, &h, false, "MAIL FROM:<a@example.org>\r\n");
+    say(r, &h, true, "250 2.1.0 Ok\r\n");
+    say(r, &h, false, "RCPT TO:<b@example.com>\r\n");
+    say(r, &h, true, "250 2.1.5 Ok\r\n");
+    say(r, &h, false, "BDAT 5\r\nHello");
+    say(r, &h, true, "250 2.0.0 5 octets received\r\n");
+    say(r, &h, false, "BDAT 3 LAST\r\nabc");
+    say(r, &h, true, "250 2.0.0 Ok: 8 bytes queued as 1E2891CA025\r\n");
+    facts_has(r, "\"hello\": \"localhost\", \"auth\": false, \"messages\": 1,");
+    me_report_free(r);
+
+    /* the server's side only: no command, no TLS */
+    r = me_report_new(500);
+    h = h_new(ME_PROTO_SMTP, false, true);
+    say(r, &h, true, "220 mail.example.com ESMTP\r\n");
+    facts_has(r, "{\"smtp_role\": \"undecided\", \"rule\": \"no-command\", \"rfc\": \"\"");
+    me_report_free(r);
+    r = me_report_new(500);
+    h = h_new(ME_PROTO_IMAP, false, true);
+    say(r, &h, true, "* OK IMAP4 ready\r\n");
+    facts_has(r, "{\"imap_outcome\": \"undecided\", \"rule\": \"no-command\"");
+    me_report_free(r);
+    server_port = 110;
+}
+
 int main(void)
 {
     pop3_offline();
     pop3_rset_and_no_quit();
     smtp_roles();
+    smtp_names_and_chunks();
     imap_actions();
     ladder();
     return h_done("facts");

@@ -41,6 +41,8 @@ static void rfc_dialogue(void)
     CHECK(it->phase == ME_PHASE_AUTH && it->phase_start && it->status == ME_STATUS_OK);
     CHECK(it->explain == TXT_IMAP_GREETING && it->explain2 == TXT_IMAP_CODE_CAPABILITY);
     CHECK(!it->inferred);
+    /* the line as sent after "* ": its status word decides the state (RFC 9051 §7.1) */
+    CHECK_STR(it->argument, "OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN LOGINDISABLED] IMAP4rev1 Service Ready");
     it = h_c(&h, "a001 CAPABILITY\r\n");
     CHECK_STR(it->command, "CAPABILITY");
     CHECK_STR(it->tag, "a001");
@@ -496,6 +498,7 @@ static void preauth_and_bye(void)
     me_item *it;
     it = h_s(&h, "* PREAUTH [CAPABILITY IMAP4rev1] IMAP4rev1 server logged in as Smith\r\n");
     CHECK(it->phase == ME_PHASE_AUTHENTICATED && it->phase_start && it->explain == TXT_IMAP_GREETING_PREAUTH);
+    CHECK_STR(it->argument, "PREAUTH [CAPABILITY IMAP4rev1] IMAP4rev1 server logged in as Smith");
     it = h_c(&h, "a1 SELECT INBOX\r\n");
     CHECK(it->phase == ME_PHASE_AUTHENTICATED && !it->phase_start && !(it->flags & ME_W_WRONG_PHASE));
     h_s(&h, "a1 OK [READ-WRITE] done\r\n");
@@ -512,6 +515,7 @@ static void preauth_and_bye(void)
     h = h_new(ME_PROTO_IMAP, false, true);
     it = h_s(&h, "* BYE Too many connections\r\n");
     CHECK(it->phase == ME_PHASE_LOGOUT && it->explain == TXT_IMAP_GREETING_BYE && it->status == ME_STATUS_ERROR);
+    CHECK_STR(it->argument, "BYE Too many connections");
 }
 
 static void pipelining(void)

@@ -185,6 +185,12 @@ static void garbage(void)
     it = h_c(&h, "\r\nNOOP\r\n");
     CHECK(it && (it->flags & ME_W_OVERLONG));
     CHECK(it->next && it->next->command && strcmp(it->next->command, "NOOP") == 0);
+    /* a server line that is no status, listing or challenge keeps its bytes
+     * (a tester's zeek capture: "GARBAGE (and LIST response missing .)") */
+    h_s(&h, "+OK\r\n");
+    it = h_s(&h, "GARBAGE (and LIST response missing .)\r\n");
+    CHECK(it && it->kind == ME_KIND_UNKNOWN && it->explain == TXT_UNKNOWN_LINE && (it->flags & ME_W_MALFORMED));
+    CHECK_STR(it->argument, "GARBAGE (and LIST response missing .)");
 }
 
 int main(void)

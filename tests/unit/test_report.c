@@ -298,6 +298,25 @@ static void every_warning(void)
     CHECK(rows >= 17); /* warnings.def's rows when this test was written */
 }
 
+/* STARTTLS accepted, the capture ends before the first TLS record: the
+ * session did upgrade (RFC 3207 §4), so its mode is starttls, as the
+ * transcript's "From here the session is encrypted" says. */
+static void starttls_without_records(void)
+{
+    me_report *r = me_report_new(500);
+    h_sess h = h_new(ME_PROTO_SMTP, false, true);
+    me_buf b = {0};
+    say(r, &h, 1, true, "220 mx.example ESMTP\r\n");
+    say(r, &h, 1, false, "EHLO lab.example\r\n");
+    say(r, &h, 1, true, "250-mx.example\r\n250 STARTTLS\r\n");
+    say(r, &h, 1, false, "STARTTLS\r\n");
+    say(r, &h, 1, true, "220 2.0.0 Ready to start TLS\r\n");
+    me_report_json(r, &EN, &b);
+    CHECK(has(&b, "\"tls\": {\"mode\": \"starttls\", \"decrypted\": false, \"offered\": true"));
+    me_buf_free(&b);
+    me_report_free(r);
+}
+
 int main(void)
 {
     json_pop3();
@@ -308,5 +327,6 @@ int main(void)
     addresses_once();
     table_aligned();
     every_warning();
+    starttls_without_records();
     return h_done("report");
 }

@@ -348,7 +348,8 @@ static void bdat_chunks(void)
                  "250 2.0.0 Ok\r\n");
     CHECK(PH(it, ENVELOPE));
     x = h_nth(it, 2);
-    CHECK(x && x->kind == ME_KIND_REPLY && PH(x, DATA) && x->explain == TXT_SMTP_BDAT_OK);
+    /* the reply to BDAT 34 LAST accepts the message (RFC 3030 §2) */
+    CHECK(x && x->kind == ME_KIND_REPLY && PH(x, DATA) && x->explain == TXT_SMTP_BDAT_LAST_OK);
     CHECK_STR(x->argument, "34 byte chunk, total 34 | OK id=1");
     x = h_nth(it, 3);
     CHECK(x && x->kind == ME_KIND_REPLY && x->explain == TXT_SMTP_R250 && !x->next);
@@ -363,9 +364,10 @@ static void bdat_chunks(void)
     CHECK(it->next && it->next->data_len == 3 && !it->next->next);
     it = h_c(&h, "BDAT 0 LAST\r\n");
     CHECK(!(it->flags & ME_W_WRONG_PHASE) && !it->next);
-    h_s(&h, "250 3 octets\r\n");
+    it = h_s(&h, "250 3 octets\r\n");
+    CHECK(it->explain == TXT_SMTP_BDAT_OK); /* a chunk, not the LAST */
     it = h_s(&h, "250 message ok\r\n");
-    CHECK(it->explain == TXT_SMTP_BDAT_OK && it->request_in == h.frame - 2);
+    CHECK(it->explain == TXT_SMTP_BDAT_LAST_OK && it->request_in == h.frame - 2);
     it = h_c(&h, "BDAT x\r\n");
     CHECK(it->flags & ME_W_MALFORMED);
     CHECK(it->flags & ME_W_WRONG_PHASE); /* no transaction */
@@ -410,8 +412,11 @@ static void rset_multi_rcpt(void)
     CHECK(it->explain == TXT_SMTP_EOD_OK);
     it = h_c(&h, "DATA\r\n"); /* no transaction any more */
     CHECK((it->flags & ME_W_WRONG_PHASE) && it->wrong_phase == ME_PHASE_HELLO);
+    /* RFC 5321 §4.1.4: refused out of sequence, it opens no data phase; the
+     * session is back in hello since the transaction ended */
+    CHECK(PH(it, HELLO));
     it = h_s(&h, "503 5.5.1 Error: need RCPT command\r\n");
-    CHECK(it->explain2 == TXT_SMTP_E_X_5_1 && PH(it, DATA));
+    CHECK(it->explain2 == TXT_SMTP_E_X_5_1 && PH(it, HELLO) && !it->phase_start);
     /* the client waited for 354: what follows are commands again */
     it = h_c(&h, "QUIT\r\n");
     CHECK(it->kind == ME_KIND_COMMAND && PH(it, QUIT));
@@ -453,7 +458,7 @@ static void starttls(void)
     h_s(&h, "220 go ahead\r\n");
     it = me_session_feed(h.s, ME_CLIENT, (const uint8_t *)"MAIL FROM:<a@b>\r\n", 17, ++h.frame,
                          true);
-    CHECK(it->tls && PH(it, ENVELOPE) && (it->flags & ME_W_WRONG_PHASE));
+    CHECK(it->tls && PH(it, HELLO) && (it->flags & ME_W_WRONG_PHASE)); /* opens no phase */
     CHECK(it->wrong_phase == ME_PHASE_HELLO);
     me_session_feed(h.s, ME_SERVER, (const uint8_t *)"503 5.5.1 EHLO first\r\n", 22, ++h.frame,
                     true);
@@ -669,8 +674,38 @@ static void every_text_has_both_languages(void)
     }
 }
 
+/* The message refused after its content (RFC 5321 §4.1.1.4): the reply is
+ * explained as that refusal, not by the code's general text (554's also
+ * names the greeting's "no SMTP service here"); the enhanced code, or else
+ * the code's text, comes second.  A Suricata capture's shape. */
+static void message_refused(void)
+{
+    h_sess h = h_new(ME_PROTO_SMTP, false, true);
+    me_item *it;
+    hello(&h, "250 mx\r\n");
+    h_c(&h, "MAIL FROM:<a@example.org>\r\n");
+    h_s(&h, "250 ok\r\n");
+    h_c(&h, "RCPT TO:<b@example.org>\r\n");
+    h_s(&h, "250 ok\r\n");
+    h_c(&h, "DATA\r\n");
+    h_s(&h, "354 go\r\n");
+    h_c(&h, "Subject: x\r\n\r\nEICAR\r\n.\r\n");
+    it = h_s(&h, "554 5.7.1 Message contains virus: rejected.\r\n");
+    CHECK(it->explain == TXT_SMTP_EOD_REFUSED && it->explain2 == TXT_SMTP_E_X_7_1 && PH(it, DATA));
+    h_c(&h, "MAIL FROM:<a@example.org>\r\n");
+    h_s(&h, "250 ok\r\n");
+    h_c(&h, "RCPT TO:<b@example.org>\r\n");
+    h_s(&h, "250 ok\r\n");
+    h_c(&h, "DATA\r\n");
+    h_s(&h, "354 go\r\n");
+    h_c(&h, "x\r\n.\r\n");
+    it = h_s(&h, "554 rejected\r\n");
+    CHECK(it->explain == TXT_SMTP_EOD_REFUSED && it->explain2 == TXT_SMTP_R554);
+}
+
 int main(void)
 {
+    message_refused();
     ehlo_caps();
     auth_plain_ir_and_two_step();
     auth_login_shapes();
