@@ -841,6 +841,23 @@ static bool greeting(me_session *s, smtp_state *p, me_item *it, int code)
     return true;
 }
 
+/* A 334 can only answer AUTH (RFC 4954 §4), and a server answers in the
+ * order the commands came (RFC 2920 §3.1): commands still waiting before the
+ * newest AUTH got their replies where the capture does not show them.  They
+ * are settled as accepted, since the server went on to the AUTH, and the
+ * replies after this one are matched to the right commands. */
+static void settle_before_auth(me_session *s, smtp_state *p)
+{
+    me_pending pc;
+    unsigned i, auth = s->pend_count;
+    for (i = 0; i < s->pend_count; i++)
+        if (me_pend_at(s, i)->cmd == CMD_AUTH)
+            auth = i;
+    for (i = 0; i < auth && auth < s->pend_count; i++)
+        if (me_pend_pop(s, &pc))
+            sm_reply(s, p, pc.cmd, pc.aux, true);
+}
+
 static void final_reply(me_session *s, smtp_state *p, int code, const char *t, size_t tl)
 {
     bool multi = p->ml;
@@ -850,6 +867,7 @@ static void final_reply(me_session *s, smtp_state *p, int code, const char *t, s
     if (!p->greeted && greeting(s, p, it, code))
         return;
     if (code == 334) {
+        settle_before_auth(s, p);
         if (p->in_sasl || !p->started || !p->client_seen ||
             (me_pend_peek(s, &pc) && pc.cmd == CMD_AUTH)) {
             challenge(s, p, it, t, tl);
@@ -923,10 +941,12 @@ static void server_line(me_session *s, smtp_state *p, const char *l, size_t n)
             it = p->ml_item = me_item_new(s, ME_SERVER, ME_KIND_DATA);
             p->ml_frame = s->frame;
             it->explain = TXT_SMTP_REPLY_CONT;
-            if (me_pend_peek(s, &pc))
-                me_record_phase(s, it, AUX_PHASE(pc.aux), (pc.aux & AUX_INFERRED) != 0, true);
-            else if (!p->greeted && (s->start_seen || !p->client_seen))
+            /* before the greeting, a first line is the greeting's even when
+             * an early client already has commands waiting */
+            if (!p->greeted && (s->start_seen || !p->client_seen))
                 me_record_phase(s, it, ME_PHASE_GREETING, false, false);
+            else if (me_pend_peek(s, &pc))
+                me_record_phase(s, it, AUX_PHASE(pc.aux), (pc.aux & AUX_INFERRED) != 0, true);
             first_record(s, p, it, p->greeted ? guess_from_reply(code, NULL)
                                               : ME_PHASE_GREETING,
                          code == 220);

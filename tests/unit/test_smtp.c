@@ -703,9 +703,34 @@ static void message_refused(void)
     CHECK(it->explain == TXT_SMTP_EOD_REFUSED && it->explain2 == TXT_SMTP_R554);
 }
 
+/* The EHLO's reply is not in the capture (Suricata's bug-6053 shape): the
+ * 334 can only answer AUTH (RFC 4954 §4) and replies come in order (RFC 2920
+ * §3.1), so the EHLO is settled there and the 235 is the login's result, the
+ * next 250 MAIL's: not every reply one command late. */
+static void reply_missing_before_auth(void)
+{
+    h_sess h = h_new(ME_PROTO_SMTP, false, true);
+    me_item *it, *auth, *mail;
+    h_s(&h, "220 mx ESMTP\r\n");
+    h_c(&h, "EHLO client.example\r\n");
+    auth = h_c(&h, "AUTH LOGIN\r\n");
+    it = h_s(&h, "334 VXNlcm5hbWU6\r\n");
+    CHECK(it->kind == ME_KIND_CHALLENGE && it->request_in == auth->frame);
+    h_c(&h, "Y2FybA==\r\n");
+    h_s(&h, "334 UGFzc3dvcmQ6\r\n");
+    h_c(&h, "c2VjcmV0\r\n");
+    it = h_s(&h, "235 ok, go ahead (#2.0.0)\r\n");
+    CHECK(it->explain == TXT_SMTP_AUTH_OK && it->auth && it->auth->result == ME_RESULT_SUCCESS);
+    mail = h_c(&h, "MAIL FROM:<carl@example.org>\r\n");
+    CHECK(PH(mail, ENVELOPE) && !(mail->flags & ME_W_WRONG_PHASE));
+    it = h_s(&h, "250 ok\r\n");
+    CHECK(it->request_in == mail->frame && it->explain == TXT_SMTP_MAIL_OK && !it->auth);
+}
+
 int main(void)
 {
     message_refused();
+    reply_missing_before_auth();
     ehlo_caps();
     auth_plain_ir_and_two_step();
     auth_login_shapes();
