@@ -358,21 +358,40 @@ mailedu_conv *mailedu_conv_get(packet_info *pinfo, proto_tree *tree, gboolean cr
 
 /* Remembers where each side's data starts (RFC 9293 §3.4: after the SYN), so
  * that a first data segment that arrives out of order is seen as such. */
-static void note_handshake(mailedu_conv *mc, packet_info *pinfo, const segment *s)
+/* The first byte of the side on port; own: from that side's own SYN, which
+ * overrides what its peer's acknowledgement told. */
+static void note_isn(mailedu_conv *mc, guint32 port, guint32 next, gboolean own)
 {
     guint i;
-    if (mc->frames >= 4 || mc->nisn >= 2)
+    for (i = 0; i < mc->nisn && mc->isn_port[i] != port; i++)
+        ;
+    if (i == mc->nisn) {
+        if (mc->nisn >= 2)
+            return;
+        mc->nisn++;
+    } else if (!own) {
+        return;
+    }
+    mc->isn_port[i] = (guint16)port;
+    mc->isn_next[i] = next;
+}
+
+/* The handshake's first bytes of each side (RFC 9293 §3.5): a SYN's own
+ * sequence number, and, when only one side is captured, the peer's from the
+ * acknowledgement of its SYN (the SYN-ACK, or the third segment). */
+static void note_handshake(mailedu_conv *mc, packet_info *pinfo, const segment *s)
+{
+    if (mc->frames >= 4)
         return;
     mc->frames++;
-    if (!(s->flags & TCP_SYN))
-        return;
-    mc->syn = TRUE;
-    for (i = 0; i < mc->nisn && mc->isn_port[i] != pinfo->srcport; i++)
-        ;
-    if (i == mc->nisn)
-        mc->nisn++;
-    mc->isn_port[i] = (guint16)pinfo->srcport;
-    mc->isn_next[i] = s->seq + 1;
+    if (s->flags & TCP_SYN) {
+        mc->syn = TRUE;
+        note_isn(mc, pinfo->srcport, s->seq + 1, TRUE);
+        if (s->flags & TCP_ACK)
+            note_isn(mc, pinfo->destport, s->ack, FALSE);
+    } else if (mc->syn && (s->flags & TCP_ACK) && s->seglen == 0) {
+        note_isn(mc, pinfo->destport, s->ack, FALSE);
+    }
 }
 
 static void replay_detected(void *ctx, me_dir dir, const uint8_t *p, size_t n)
@@ -503,13 +522,13 @@ static void sink_gap(void *ctx, uint64_t n)
 
 /* The stream of one direction; it starts at the SYN's next byte when the
  * handshake was seen and nothing of that side was read before. */
-static me_stream *flow_of(mailedu_conv *mc, packet_info *pinfo, me_dir dir)
+static me_stream *flow_of(mailedu_conv *mc, guint32 port, me_dir dir)
 {
     me_stream *st = mc->flow[dir];
     guint i;
     if (!me_stream_started(st) && mc->origin == MAILEDU_BY_PORT)
         for (i = 0; i < mc->nisn; i++)
-            if (mc->isn_port[i] == pinfo->srcport)
+            if (mc->isn_port[i] == port)
                 me_stream_start(st, mc->isn_next[i]);
     return st;
 }
@@ -523,12 +542,32 @@ static void feed_segment(mailedu_conv *mc, packet_info *pinfo, const segment *s,
 
     if (s->flags & TCP_ACK) { /* the peer got these bytes: missing ones are lost */
         f->dir = (me_dir)!f->dir;
-        me_stream_ack(mc->flow[f->dir], s->ack, &sink);
+        me_stream_ack(flow_of(mc, pinfo->destport, f->dir), s->ack, &sink);
+        /* acknowledged and never seen, told with this side's data (a pure ACK
+         * may answer a FIN, which takes a sequence number and carries no byte) */
+        if (s->seglen > 0)
+            me_session_unseen(mc->sess, f->dir, me_stream_unseen(mc->flow[f->dir]));
         f->dir = (me_dir)!f->dir;
     }
-    if (mc->origin == MAILEDU_BY_LAYER && s->layer == ME_PROTO_NONE)
-        return; /* the tunnel's own bytes */
-    v = me_stream_segment(flow_of(mc, pinfo, f->dir), s->seq + off, s->seglen - off,
+    if (mc->origin == MAILEDU_BY_LAYER) {
+        me_stream *own = mc->flow[f->dir], *peer = mc->flow[!f->dir];
+        /* The tunnel's first mail segment acknowledges the peer's bytes up to
+         * where the peer's mail will start: what it sent before was the
+         * tunnel's own (the CONNECT or SOCKS request). */
+        if (s->layer != ME_PROTO_NONE && (s->flags & TCP_ACK) && !me_stream_started(own) &&
+            !me_stream_started(peer))
+            me_stream_start(peer, s->ack);
+        /* A segment no mail dissector had is the tunnel's own bytes, unless
+         * it reaches where this side's mail goes on: Wireshark gives no
+         * dissector a retransmission, even one whose first copy the capture
+         * lacks (a HELO seen only as a retransmission). */
+        if (s->layer == ME_PROTO_NONE) {
+            if (!me_stream_reaches(own, s->seq, s->seglen))
+                return;
+            off = 0;
+        }
+    }
+    v = me_stream_segment(flow_of(mc, pinfo->srcport, f->dir), s->seq + off, s->seglen - off,
                           s->bytes ? s->bytes + off : NULL, s->caplen - off, !tls, &sink);
     if (v == ME_STREAM_HELD)
         add_items(f, me_session_note(mc->sess, f->dir, s->seglen, pinfo->num, TXT_OUT_OF_ORDER));

@@ -140,6 +140,7 @@ struct me_session {
     bool tls_offered;      /* server advertised STLS/STARTTLS */
     bool tls_refused;      /* server answered STLS/STARTTLS with an error */
     bool tls_warned;
+    bool unseen[2];        /* bytes of this direction acknowledged, never seen */
 };
 
 /* Records */

@@ -179,6 +179,14 @@ me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t 
  * snaplen); the next record gets ME_W_GAP and the partial line is dropped. */
 void me_session_gap(me_session *s, me_dir dir, size_t len);
 
+/* The peer acknowledged len bytes of direction dir that the capture never
+ * showed (me_stream_unseen): that side was sent but not captured, at least
+ * in part (a capture filter that kept one direction, an asymmetric route).
+ * Once per direction, the next record of the other side, which acknowledged
+ * them, gets ME_W_GAP.  SMTP then takes its greeting as sent (RFC 5321 §3.1):
+ * the client's first command is not "before the greeting".  Only for a
+ * session whose start was seen, where the first acknowledgement is known. */
+void me_session_unseen(me_session *s, me_dir dir, size_t len);
 
 /* Accessors for reports and heuristics. */
 me_proto me_session_proto(const me_session *s);

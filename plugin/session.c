@@ -912,6 +912,14 @@ me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t 
     return s->head;
 }
 
+void me_session_unseen(me_session *s, me_dir dir, size_t len)
+{
+    if (!len || !s->start_seen || s->unseen[dir] || (s->tls && !s->decrypted))
+        return;
+    s->unseen[dir] = true;
+    s->d[!dir].next_flags |= ME_W_GAP;
+}
+
 void me_session_gap(me_session *s, me_dir dir, size_t len)
 {
     me_dirstate *d = &s->d[dir];

@@ -95,6 +95,8 @@ static const char *const cmd_names[CMD_COUNT] = {
 typedef struct smtp_state {
     bool started;      /* first record made (mid-session inference done) */
     bool greeted;      /* the greeting was seen, or is known to be missed */
+    bool greet_assumed; /* known missed from the client's acknowledgement: a 220
+                         * that still comes first is the greeting after all */
     bool client_seen;  /* the client sent a line */
     bool after_354;    /* server side only: the next reply is the verdict on a message */
     bool early;        /* the client spoke before any greeting (one line is flagged;
@@ -337,6 +339,11 @@ static void command_phase(me_session *s, smtp_state *p, me_item *it, int cmd)
         return;
     }
     p->started = true;
+    if (!p->greeted && s->start_seen && s->unseen[ME_SERVER]) {
+        /* the client acknowledged server bytes the capture lacks: the
+         * greeting was sent, only not captured (RFC 5321 §3.1) */
+        p->greeted = p->greet_assumed = true;
+    }
     if (!p->greeted && s->start_seen && !p->early) {
         /* RFC 5321 §3.1, §4.3.1: the client waits for the greeting.  A line
          * sent before it stays in phase greeting, flagged; its reply opens
@@ -864,8 +871,11 @@ static void final_reply(me_session *s, smtp_state *p, int code, const char *t, s
     me_pending pc;
     me_item *it = reply_record(s, p, code, t, tl);
 
-    if (!p->greeted && greeting(s, p, it, code))
+    if ((!p->greeted || p->greet_assumed) && greeting(s, p, it, code)) {
+        p->greet_assumed = false;
         return;
+    }
+    p->greet_assumed = false;
     if (code == 334) {
         settle_before_auth(s, p);
         if (p->in_sasl || !p->started || !p->client_seen ||

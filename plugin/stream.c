@@ -14,8 +14,11 @@ struct me_stream {
     me_alloc a;
     bool started;
     bool acked_valid;
+    bool delivered;   /* some byte of this side was delivered */
     uint32_t next;    /* next byte expected */
     uint32_t acked;   /* highest acknowledgement of the peer */
+    uint32_t first_acked; /* the peer's first acknowledgement (after a handshake:
+                           * this side's first byte) */
     held_seg *held;   /* ME_STREAM_MAX_HELD slots, allocated at the first early
                        * segment: most streams never hold one, and the slots
                        * were 190 of a stream's 250 bytes (issue 13) */
@@ -90,6 +93,7 @@ static void deliver(me_stream *st, uint32_t seq, uint32_t len, const uint8_t *p,
     uint32_t skip = seq_dist(st->next, seq); /* bytes already delivered */
     if (skip >= len)
         return;
+    st->delivered = true;
     if (skip < caplen)
         out->data(out->ctx, p + skip, caplen - skip);
     if (caplen < len)
@@ -197,6 +201,8 @@ me_stream_verdict me_stream_segment(me_stream *st, uint32_t seq, uint32_t seglen
 
 bool me_stream_ack(me_stream *st, uint32_t ack, const me_stream_sink *out)
 {
+    if (!st->acked_valid)
+        st->first_acked = ack;
     if (!st->acked_valid || seq_after(ack, st->acked)) {
         st->acked = ack;
         st->acked_valid = true;
@@ -210,6 +216,20 @@ bool me_stream_ack(me_stream *st, uint32_t ack, const me_stream_sink *out)
     if (!seq_after(ack, st->held[earliest(st)].seq))
         return false;
     return drain(st, false, ack, out);
+}
+
+bool me_stream_reaches(const me_stream *st, uint32_t seq, uint32_t seglen)
+{
+    return st->started && seglen && seq_after(seq + seglen, st->next);
+}
+
+uint32_t me_stream_unseen(const me_stream *st)
+{
+    uint32_t base;
+    if (!st->acked_valid || st->delivered || (st->started && st->nheld))
+        return 0;
+    base = st->started ? st->next : st->first_acked;
+    return seq_after(st->acked, base) ? seq_dist(st->acked, base) : 0;
 }
 
 bool me_stream_flush(me_stream *st, const me_stream_sink *out)

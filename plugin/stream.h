@@ -90,6 +90,20 @@ me_stream_verdict me_stream_segment(me_stream *st, uint32_t seq, uint32_t seglen
  * Returns true when something was delivered. */
 bool me_stream_ack(me_stream *st, uint32_t ack, const me_stream_sink *out);
 
+/* True when the stream has started and a segment of seglen bytes at seq
+ * carries bytes at or after the next one expected (not only old bytes). */
+bool me_stream_reaches(const me_stream *st, uint32_t seq, uint32_t seglen);
+
+/* Bytes of a side of which no byte was delivered yet that the peer
+ * acknowledged (RFC 9293 §3.4: an acknowledgement covers only bytes
+ * received): sent, and missing from the capture, as when a capture filter
+ * kept one direction.  Counted from the stream's start, or without one from
+ * the peer's first acknowledgement, which after a captured handshake is this
+ * side's first byte.  0 once a byte was delivered (a lost segment between
+ * delivered ones is told by the gap report), or while segments are held
+ * (their hole may still be filled). */
+uint32_t me_stream_unseen(const me_stream *st);
+
 /* The stream ended (FIN or RST seen, or the capture ended): every held segment
  * is delivered in order, with a gap report for each hole.  Returns true when
  * something was delivered. */
