@@ -89,18 +89,18 @@ static const char *const cmd_names[CMD_COUNT] = {
 #define AUX_LAST 0x100u      /* BDAT ... LAST */
 #define AUX_INFERRED 0x200u  /* the command's phase was inferred */
 #define AUX_AUTH 0x400u      /* AUTH named a mechanism: an attempt began */
+#define AUX_EARLY 0x800u     /* sent before the greeting: its reply opens its phase */
 
 #define ML_MAX 8192u         /* bytes of a multi-line reply kept for the record */
 
 typedef struct smtp_state {
     bool started;      /* first record made (mid-session inference done) */
     bool greeted;      /* the greeting was seen, or is known to be missed */
+    uint32_t early_frame; /* frame of the first line sent before the greeting */
     bool greet_assumed; /* known missed from the client's acknowledgement: a 220
                          * that still comes first is the greeting after all */
     bool client_seen;  /* the client sent a line */
     bool after_354;    /* server side only: the next reply is the verdict on a message */
-    bool early;        /* the client spoke before any greeting (one line is flagged;
-                        * after that the server side is taken as not captured) */
     smtp_sm sm;        /* state confirmed by the server's replies */
     smtp_sm opt;       /* state once every pending command succeeds (what a
                         * pipelining client assumes when it sends the next one) */
@@ -236,12 +236,22 @@ static void sm_reply(me_session *s, smtp_state *p, int cmd, uint32_t aux, bool o
     sm_replay(s, p);
 }
 
+/* A line sent before the greeting, that stays in it (RFC 5321 §3.1): the
+ * client had acknowledged no server byte (command_phase), and the line came
+ * in the segment of the first such line.  A client that sends more segments
+ * into silence is taken as one whose server side was not captured (README:
+ * one side only): those lines get their commands' phases. */
+static bool sent_early(const me_session *s, const smtp_state *p)
+{
+    return !p->greeted && s->start_seen && (!p->early_frame || p->early_frame == s->frame);
+}
+
 static void push(me_session *s, smtp_state *p, me_item *it, int cmd, const char *arg,
                  uint32_t aux)
 {
     me_pending *q = me_pend_push(s, it, cmd, NULL, arg);
     q->aux = aux | (uint32_t)s->phase | (s->inferred ? AUX_INFERRED : 0) |
-             (it && it->auth ? AUX_AUTH : 0);
+             (it && it->auth ? AUX_AUTH : 0) | (sent_early(s, p) ? AUX_EARLY : 0);
     p->opt = sm_step(p->opt, cmd, q->aux, R_PENDING);
 }
 
@@ -344,13 +354,18 @@ static void command_phase(me_session *s, smtp_state *p, me_item *it, int cmd)
          * greeting was sent, only not captured (RFC 5321 §3.1) */
         p->greeted = p->greet_assumed = true;
     }
-    if (!p->greeted && s->start_seen && !p->early) {
-        /* RFC 5321 §3.1, §4.3.1: the client waits for the greeting.  A line
-         * sent before it stays in phase greeting, flagged; its reply opens
-         * the command's phase (README: "EHLO before the banner"). */
+    if (sent_early(s, p)) {
+        /* RFC 5321 §3.1, §4.3.1: the client waits for the greeting.  Lines
+         * sent before it (and before the client acknowledged any server
+         * byte, above) stay in phase greeting, flagged; their replies open
+         * the commands' phases in turn (README: "EHLO before the banner").
+         * The pending command carries its own phase for that (push reads
+         * s->phase); client_line puts the session back in greeting. */
+        p->early_frame = s->frame;
+        if (it->phase != ME_PHASE_GREETING)
+            me_set_phase_now(s, it, ME_PHASE_GREETING);
         it->flags |= ME_W_WRONG_PHASE;
         it->wrong_phase = ME_PHASE_GREETING;
-        p->early = true;
         if (ph != ME_PHASE_NONE)
             me_set_phase(s, ph);
         return;
@@ -447,6 +462,8 @@ static void client_line(me_session *s, smtp_state *p, const char *line, size_t n
     command_phase(s, p, it, cmd);
     arg = command_args(s, p, it, cmd, rest, rl, &aux);
     push(s, p, it, cmd, (aux & AUX_LAST) ? NULL : arg, aux);
+    if (sent_early(s, p))
+        s->phase = ME_PHASE_GREETING; /* sent early: the session has not moved */
 }
 
 /* The "." that ends DATA content: a record of its own, answered by the
@@ -455,22 +472,28 @@ static void body_end(me_session *s, me_dir dir)
 {
     smtp_state *p = s->st;
     me_item *it;
+    bool early;
     if (dir != ME_CLIENT)
         return;
+    early = sent_early(s, p); /* sent before the greeting: stays there */
     it = me_item_new(s, ME_CLIENT, ME_KIND_COMMAND);
     it->argument = ".";
     it->explain = TXT_SMTP_END_OF_DATA;
-    if (s->phase != ME_PHASE_DATA)
+    if (s->phase != ME_PHASE_DATA && !early)
         me_set_phase_now(s, it, ME_PHASE_DATA);
+    if (early) /* as an early command: its reply is in data (reply_for) */
+        s->phase = ME_PHASE_DATA;
     if (p->data_refused) {
         /* DATA was refused: the server reads these lines as commands, not a message */
         p->data_refused = false;
         push(s, p, it, CMD_GARBAGE, NULL, 0);
-        return;
+    } else {
+        if (p->data_wait)
+            p->eod_early = true;
+        push(s, p, it, CMD_EOD, NULL, 0);
     }
-    if (p->data_wait)
-        p->eod_early = true;
-    push(s, p, it, CMD_EOD, NULL, 0);
+    if (early)
+        s->phase = ME_PHASE_GREETING;
 }
 
 static void counted(me_session *s, me_dir dir, const uint8_t *d, size_t n, bool done)
@@ -689,7 +712,21 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
     bool ok = code / 100 == 2;
     me_link(s, pc->item, it);
     sm_reply(s, p, pc->cmd, pc->aux, ok || (pc->cmd == CMD_STARTTLS && code == 220));
-    me_record_phase(s, it, AUX_PHASE(pc->aux), (pc->aux & AUX_INFERRED) != 0, true);
+    if ((pc->aux & AUX_EARLY) && AUX_PHASE(pc->aux) != ME_PHASE_NONE &&
+        AUX_PHASE(pc->aux) != ME_PHASE_GREETING) {
+        /* a command sent before the greeting: its reply is where the
+         * session really enters the command's phase */
+        me_set_phase_now(s, it, AUX_PHASE(pc->aux));
+        /* content the early DATA announced is read in data from here on */
+        if (pc->cmd == CMD_DATA && s->d[ME_CLIENT].mode != ME_READ_LINES)
+            s->d[ME_CLIENT].body_phase = ME_PHASE_DATA;
+    } else if (AUX_PHASE(pc->aux) == ME_PHASE_GREETING && p->greeted) {
+        /* a line of no phase of its own sent before the greeting (an empty
+         * line): its reply comes in the phase the session is in by then */
+        me_record_phase(s, it, s->phase, (pc->aux & AUX_INFERRED) != 0, true);
+    } else {
+        me_record_phase(s, it, AUX_PHASE(pc->aux), (pc->aux & AUX_INFERRED) != 0, true);
+    }
     switch (pc->cmd) {
     case CMD_EHLO:
     case CMD_HELO:
