@@ -678,28 +678,27 @@ static void every_text_has_both_languages(void)
  * explained as that refusal, not by the code's general text (554's also
  * names the greeting's "no SMTP service here"); the enhanced code, or else
  * the code's text, comes second.  A Suricata capture's shape. */
+/* One transaction up to the server's verdict on the message: that reply. */
+static me_item *send_message(h_sess *h, const char *verdict)
+{
+    h_c(h, "MAIL FROM:<a@example.org>\r\n");
+    h_s(h, "250 ok\r\n");
+    h_c(h, "RCPT TO:<b@example.org>\r\n");
+    h_s(h, "250 ok\r\n");
+    h_c(h, "DATA\r\n");
+    h_s(h, "354 go\r\n");
+    h_c(h, "Subject: x\r\n\r\nEICAR\r\n.\r\n");
+    return h_s(h, verdict);
+}
+
 static void message_refused(void)
 {
     h_sess h = h_new(ME_PROTO_SMTP, false, true);
     me_item *it;
     hello(&h, "250 mx\r\n");
-    h_c(&h, "MAIL FROM:<a@example.org>\r\n");
-    h_s(&h, "250 ok\r\n");
-    h_c(&h, "RCPT TO:<b@example.org>\r\n");
-    h_s(&h, "250 ok\r\n");
-    h_c(&h, "DATA\r\n");
-    h_s(&h, "354 go\r\n");
-    h_c(&h, "Subject: x\r\n\r\nEICAR\r\n.\r\n");
-    it = h_s(&h, "554 5.7.1 Message contains virus: rejected.\r\n");
+    it = send_message(&h, "554 5.7.1 Message contains virus: rejected.\r\n");
     CHECK(it->explain == TXT_SMTP_EOD_REFUSED && it->explain2 == TXT_SMTP_E_X_7_1 && PH(it, DATA));
-    h_c(&h, "MAIL FROM:<a@example.org>\r\n");
-    h_s(&h, "250 ok\r\n");
-    h_c(&h, "RCPT TO:<b@example.org>\r\n");
-    h_s(&h, "250 ok\r\n");
-    h_c(&h, "DATA\r\n");
-    h_s(&h, "354 go\r\n");
-    h_c(&h, "x\r\n.\r\n");
-    it = h_s(&h, "554 rejected\r\n");
+    it = send_message(&h, "554 rejected\r\n");
     CHECK(it->explain == TXT_SMTP_EOD_REFUSED && it->explain2 == TXT_SMTP_R554);
 }
 
