@@ -141,6 +141,7 @@ struct me_session {
     bool tls_refused;      /* server answered STLS/STARTTLS with an error */
     bool tls_warned;
     bool unseen[2];        /* bytes of this direction acknowledged, never seen */
+    bool side_seen[2];     /* a segment of this direction was captured (me_session_seen) */
 };
 
 /* Records */

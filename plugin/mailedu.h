@@ -188,6 +188,12 @@ void me_session_gap(me_session *s, me_dir dir, size_t len);
  * session whose start was seen, where the first acknowledgement is known. */
 void me_session_unseen(me_session *s, me_dir dir, size_t len);
 
+/* A segment of direction dir was captured (data or a bare ACK) while the
+ * session exists: that side is in the capture.  SMTP then reads a client
+ * that goes on writing before the greeting as an early talker whose server
+ * is there, not as a capture of the client side only. */
+void me_session_seen(me_session *s, me_dir dir);
+
 /* Accessors for reports and heuristics. */
 me_proto me_session_proto(const me_session *s);
 me_phase me_session_phase(const me_session *s);

@@ -920,6 +920,11 @@ void me_session_unseen(me_session *s, me_dir dir, size_t len)
     s->d[!dir].next_flags |= ME_W_GAP;
 }
 
+void me_session_seen(me_session *s, me_dir dir)
+{
+    s->side_seen[dir] = true;
+}
+
 void me_session_gap(me_session *s, me_dir dir, size_t len)
 {
     me_dirstate *d = &s->d[dir];

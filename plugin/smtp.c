@@ -238,12 +238,15 @@ static void sm_reply(me_session *s, smtp_state *p, int cmd, uint32_t aux, bool o
 
 /* A line sent before the greeting, that stays in it (RFC 5321 §3.1): the
  * client had acknowledged no server byte (command_phase), and the line came
- * in the segment of the first such line.  A client that sends more segments
- * into silence is taken as one whose server side was not captured (README:
- * one side only): those lines get their commands' phases. */
+ * in the segment of the first such line, or the server's side is in the
+ * capture (a segment of it was seen).  A client that sends more segments
+ * into a silence the capture does not show is taken as one whose server
+ * side was not captured (README: one side only): those lines get their
+ * commands' phases. */
 static bool sent_early(const me_session *s, const smtp_state *p)
 {
-    return !p->greeted && s->start_seen && (!p->early_frame || p->early_frame == s->frame);
+    return !p->greeted && s->start_seen &&
+           (!p->early_frame || p->early_frame == s->frame || s->side_seen[ME_SERVER]);
 }
 
 static void push(me_session *s, smtp_state *p, me_item *it, int cmd, const char *arg,
@@ -673,7 +676,13 @@ static void challenge(me_session *s, smtp_state *p, me_item *it, const char *t, 
     it->explain = TXT_SMTP_R334;
     if (me_pend_peek(s, &pc) && pc.cmd == CMD_AUTH) {
         me_link(s, pc.item, it);
-        me_record_phase(s, it, ME_PHASE_AUTH, (pc.aux & AUX_INFERRED) != 0, true);
+        if (AUX_PHASE(pc.aux) != ME_PHASE_AUTH)
+            /* an AUTH that opened nothing (sent while an earlier command, its
+             * reply not captured, seemed to forbid it): the server's 334
+             * shows the exchange began, here */
+            me_set_phase_now(s, it, ME_PHASE_AUTH);
+        else
+            me_record_phase(s, it, ME_PHASE_AUTH, (pc.aux & AUX_INFERRED) != 0, true);
     } else if (p->started) {
         /* server side only: nothing is late, the challenge opens auth */
         me_record_phase(s, it, ME_PHASE_AUTH, s->inferred, p->client_seen);
@@ -720,9 +729,11 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
         /* content the early DATA announced is read in data from here on */
         if (pc->cmd == CMD_DATA && s->d[ME_CLIENT].mode != ME_READ_LINES)
             s->d[ME_CLIENT].body_phase = ME_PHASE_DATA;
-    } else if (AUX_PHASE(pc->aux) == ME_PHASE_GREETING && p->greeted) {
+    } else if ((AUX_PHASE(pc->aux) == ME_PHASE_GREETING && p->greeted) ||
+               (pc->cmd == CMD_AUTH && s->phase == ME_PHASE_AUTH)) {
         /* a line of no phase of its own sent before the greeting (an empty
-         * line): its reply comes in the phase the session is in by then */
+         * line), or an AUTH whose exchange its 334 opened (challenge): the
+         * reply comes in the phase the session is in by then */
         me_record_phase(s, it, s->phase, (pc->aux & AUX_INFERRED) != 0, true);
     } else {
         me_record_phase(s, it, AUX_PHASE(pc->aux), (pc->aux & AUX_INFERRED) != 0, true);
@@ -879,8 +890,11 @@ static bool greeting(me_session *s, smtp_state *p, me_item *it, int code)
     it->explain = code == 220 ? TXT_SMTP_GREETING
                   : code == 554 ? TXT_SMTP_GREETING_REFUSED
                                 : TXT_SMTP_R421;
+    /* a greeting the client had already acknowledged (a capture that wrote
+     * it after the EHLO) shows its phase but reopens none: never hello,
+     * greeting, hello */
     if (p->started)
-        me_record_phase(s, it, ME_PHASE_GREETING, false, false);
+        me_record_phase(s, it, ME_PHASE_GREETING, false, p->greet_assumed);
     first_record(s, p, it, ME_PHASE_GREETING, true);
     return true;
 }
@@ -888,18 +902,28 @@ static bool greeting(me_session *s, smtp_state *p, me_item *it, int code)
 /* A 334 can only answer AUTH (RFC 4954 §4), and a server answers in the
  * order the commands came (RFC 2920 §3.1): commands still waiting before the
  * newest AUTH got their replies where the capture does not show them.  They
- * are settled as accepted, since the server went on to the AUTH, and the
- * replies after this one are matched to the right commands. */
-static void settle_before_auth(me_session *s, smtp_state *p)
+ * are settled with the outcome under which the server could then answer AUTH
+ * in clear: a STARTTLS refused (once accepted, the 334 would be inside TLS,
+ * RFC 3207 §4), MAIL, RCPT, DATA and BDAT refused (no AUTH during a mail
+ * transaction, RFC 4954 §4), anything else (EHLO, which AUTH needs)
+ * accepted.  The replies after this one then match the right commands. */
+static void settle_before_auth(me_session *s, smtp_state *p, me_item *it)
 {
     me_pending pc;
     unsigned i, auth = s->pend_count;
+    bool ok;
     for (i = 0; i < s->pend_count; i++)
         if (me_pend_at(s, i)->cmd == CMD_AUTH)
             auth = i;
-    for (i = 0; i < auth && auth < s->pend_count; i++)
-        if (me_pend_pop(s, &pc))
-            sm_reply(s, p, pc.cmd, pc.aux, true);
+    for (i = 0; i < auth && auth < s->pend_count; i++) {
+        if (!me_pend_pop(s, &pc))
+            break;
+        ok = pc.cmd != CMD_STARTTLS && pc.cmd != CMD_MAIL && pc.cmd != CMD_RCPT &&
+             pc.cmd != CMD_DATA && pc.cmd != CMD_BDAT;
+        if (pc.cmd == CMD_STARTTLS)
+            me_tls_refused(s, it);
+        sm_reply(s, p, pc.cmd, pc.aux, ok);
+    }
 }
 
 static void final_reply(me_session *s, smtp_state *p, int code, const char *t, size_t tl)
@@ -914,7 +938,7 @@ static void final_reply(me_session *s, smtp_state *p, int code, const char *t, s
     }
     p->greet_assumed = false;
     if (code == 334) {
-        settle_before_auth(s, p);
+        settle_before_auth(s, p, it);
         if (p->in_sasl || !p->started || !p->client_seen ||
             (me_pend_peek(s, &pc) && pc.cmd == CMD_AUTH)) {
             challenge(s, p, it, t, tl);

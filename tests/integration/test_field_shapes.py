@@ -13,7 +13,7 @@ import sys
 from mailedu_test import temp_dir, ROOT, Checker, fields, frames, tshark
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "hostile"))
-from hostile_pcap import Pcap, _csum, dialogue_capture  # noqa: E402
+from hostile_pcap import ACK, FIN, Conn, Pcap, _csum, dialogue_capture  # noqa: E402
 
 c = Checker("field-shapes")
 TMP = temp_dir("mailedu-shapes-")
@@ -192,6 +192,47 @@ c.eq([(s["tls"]["mode"], s["tls"]["refused"]) for s in doc["sessions"]], [("star
      "refused then started: mode starttls, the refusal recorded")
 out = tshark(["-n", "-r", again, "-q", "-z", "mailedu,sessions", "-z", "mailedu,transcript"])
 c.check("REFUSED" not in out, "refused then started: the reports do not call the session refused")
+
+
+# What the acknowledgements tell (RFC 9293 §3.4), in two shapes a tester wrote.
+# (1) The client closes before the banner: its FIN takes one sequence number
+# and carries no byte, so the 220 that acknowledges it proves nothing missing.
+# 1-3 handshake, 4 client FIN, 5 "220 mx.example ESMTP" (ack 1001), 6 server FIN.
+path = os.path.join(TMP, "smtp-fin-before-banner.pcap")
+p = Pcap(path)
+conn = Conn(p, 40000, 25)
+conn.handshake()
+conn.raw("c", conn.seq["c"], b"", FIN | ACK)
+conn.seq["c"] += 1
+conn.s(b"220 mx.example ESMTP\r\n")
+conn.raw("s", conn.seq["s"], b"", FIN | ACK)
+p.close()
+os.chmod(path, 0o644)
+c.eq(frames(path, "mailedu.gap"), [], "FIN before the banner: nothing is missing")
+c.eq(col(path, "mailedu.phase", 5), "greeting", "FIN before the banner: the 220 is the greeting")
+# (2) A merged capture wrote the greeting after the EHLO that acknowledges it:
+# 4 EHLO (ack 5022), 5 the 220, 6 250, 7 MAIL, 8 250, 9 QUIT, 10 221.  The EHLO
+# came after the greeting, so it is not flagged, and the phases never read
+# hello, greeting, hello.
+path = os.path.join(TMP, "smtp-greeting-written-late.pcap")
+p = Pcap(path)
+conn = Conn(p, 40000, 25)
+conn.handshake()
+greeting, at = b"220 mx.example ESMTP\r\n", conn.seq["s"]
+conn.seq["s"] += len(greeting)
+conn.c(b"EHLO client.example\r\n")
+conn.raw("s", at, greeting)
+for side, data in (("s", b"250 mx.example\r\n"), ("c", b"MAIL FROM:<a@example.org>\r\n"), ("s", b"250 ok\r\n"),
+                   ("c", b"QUIT\r\n"), ("s", b"221 bye\r\n")):
+    conn.send(side, data)
+conn.fin()
+p.close()
+os.chmod(path, 0o644)
+c.eq(frames(path, "mailedu.wrong_phase"), [], "greeting written late: the EHLO is not before it")
+starts = [r[1] for r in fields(path, ["frame.number", "mailedu.phase"], "mailedu.phase.start")]
+c.check("greeting" not in starts[1:] and starts[:1] == ["hello"],
+        "greeting written late: no phase reopens after hello (%r)" % starts)
+both_passes(path, "greeting written late")
 
 
 # Where a segment ends: at the end of the IP datagram that carries it (RFC 791

@@ -726,9 +726,67 @@ static void reply_missing_before_auth(void)
     CHECK(it->request_in == mail->frame && it->explain == TXT_SMTP_MAIL_OK && !it->auth);
 }
 
+/* The reply to a STARTTLS, or to a MAIL, is not in the capture, and a 334
+ * follows the client's AUTH: the server could answer AUTH in clear only if
+ * STARTTLS was refused (RFC 3207 §4) and only outside a transaction, so the
+ * MAIL was refused (RFC 4954 §4).  The 334 opens auth; the retried MAIL is
+ * no nested MAIL.  (A tester's crafted shapes.) */
+static void settled_by_334(void)
+{
+    h_sess h = h_new(ME_PROTO_SMTP, false, true);
+    me_item *it;
+    hello(&h, "250-mx\r\n250-STARTTLS\r\n250 AUTH LOGIN\r\n");
+    h_c(&h, "STARTTLS\r\n");
+    h_c(&h, "AUTH LOGIN\r\n");
+    it = h_s(&h, "334 VXNlcm5hbWU6\r\n");
+    CHECK(it->kind == ME_KIND_CHALLENGE && PH(it, AUTH) && it->phase_start && it->tls_refused);
+    h_c(&h, "Ym9i\r\n");
+    h_s(&h, "334 UGFzc3dvcmQ6\r\n");
+    h_c(&h, "cmlnaHQ=\r\n");
+    it = h_s(&h, "235 ok\r\n");
+    CHECK(PH(it, AUTH) && it->auth && it->auth->result == ME_RESULT_SUCCESS && it->tls_refused);
+    it = h_c(&h, "MAIL FROM:<b@example.org>\r\n");
+    CHECK(PH(it, ENVELOPE) && !(it->flags & ME_W_WRONG_PHASE));
+
+    h = h_new(ME_PROTO_SMTP, false, true);
+    hello(&h, "250-mx\r\n250 AUTH LOGIN\r\n");
+    h_c(&h, "MAIL FROM:<a@example.org>\r\n");
+    h_c(&h, "AUTH LOGIN\r\n");
+    it = h_s(&h, "334 VXNlcm5hbWU6\r\n");
+    CHECK(PH(it, AUTH) && it->phase_start && !it->tls_refused);
+    h_c(&h, "Ym9i\r\n");
+    h_s(&h, "334 UGFzc3dvcmQ6\r\n");
+    h_c(&h, "cmlnaHQ=\r\n");
+    h_s(&h, "235 ok\r\n");
+    it = h_c(&h, "MAIL FROM:<a@example.org>\r\n");
+    CHECK(PH(it, ENVELOPE) && !(it->flags & ME_W_WRONG_PHASE)); /* not a nested MAIL */
+}
+
+/* An early talker writes in two segments, and the server's side is in the
+ * capture (its bare ACKs, me_session_seen): both lines were sent before the
+ * greeting and stay in it (RFC 5321 §3.1). */
+static void early_talker_two_segments(void)
+{
+    h_sess h = h_new(ME_PROTO_SMTP, false, true);
+    me_item *it;
+    it = h_c(&h, "EHLO client.example\r\n");
+    CHECK(PH(it, GREETING) && (it->flags & ME_W_WRONG_PHASE));
+    me_session_seen(h.s, ME_SERVER);
+    it = h_c(&h, "MAIL FROM:<a@example.org>\r\n");
+    CHECK(PH(it, GREETING) && (it->flags & ME_W_WRONG_PHASE) && !it->phase_start);
+    it = h_s(&h, "220 mx.example ESMTP\r\n");
+    CHECK(PH(it, GREETING) && !it->phase_start);
+    it = h_s(&h, "250 mx.example\r\n");
+    CHECK(PH(it, HELLO) && it->phase_start);
+    it = h_s(&h, "250 ok\r\n");
+    CHECK(PH(it, ENVELOPE) && it->phase_start);
+}
+
 int main(void)
 {
     message_refused();
+    settled_by_334();
+    early_talker_two_segments();
     reply_missing_before_auth();
     ehlo_caps();
     auth_plain_ir_and_two_step();
