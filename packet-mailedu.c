@@ -357,8 +357,8 @@ mailedu_conv *mailedu_conv_get(packet_info *pinfo, proto_tree *tree, gboolean cr
 }
 
 /* Remembers where each side's data starts (RFC 9293 §3.4: after the SYN), so
- * that a first data segment that arrives out of order is seen as such. */
-/* The first byte of the side on port; own: from that side's own SYN, which
+ * that a first data segment that arrives out of order is seen as such: the
+ * first byte of the side on port; own: from that side's own SYN, which
  * overrides what its peer's acknowledgement told. */
 static void note_isn(mailedu_conv *mc, guint32 port, guint32 next, gboolean own)
 {

@@ -207,6 +207,50 @@ static void starts_at_first_segment(void)
     CHECK_STR(b.out, "abc");
 }
 
+/* What the peer acknowledged of a side the capture never showed: counted
+ * from the stream's start, or without one from the peer's first
+ * acknowledgement (RFC 9293 §3.4); nothing once a byte was delivered. */
+static void unseen(void)
+{
+    fixture f;
+    me_stream *st = me_stream_new(&h_alloc);
+    me_stream_sink none = {on_data, on_gap, NULL};
+    sink_buf b = {{0}, 0};
+    none.ctx = &b;
+    /* not started: the third segment of the handshake acks 5001, then 5050 */
+    CHECK(me_stream_unseen(st) == 0);
+    me_stream_ack(st, 5001, &none);
+    CHECK(me_stream_unseen(st) == 0);
+    me_stream_ack(st, 5050, &none);
+    CHECK(me_stream_unseen(st) == 49);
+    me_stream_ack(st, 5040, &none); /* an older acknowledgement changes nothing */
+    CHECK(me_stream_unseen(st) == 49);
+    me_stream_free(st);
+    /* started at 1000: the peer acks 22 bytes of it, none captured */
+    fx_init(&f, 1000);
+    me_stream_ack(f.st, 1022, &f.sink);
+    CHECK(me_stream_unseen(f.st) == 22);
+    /* once a byte is delivered, a later loss is the gap report's to tell */
+    CHECK(seg(&f, 1000, "EHLO x\r\n") == ME_STREAM_DELIVERED);
+    me_stream_ack(f.st, 1100, &f.sink);
+    CHECK(me_stream_unseen(f.st) == 0);
+}
+
+/* Whether a segment carries bytes at or after the next one expected. */
+static void reaches(void)
+{
+    fixture f;
+    me_stream *st = me_stream_new(&h_alloc);
+    CHECK(!me_stream_reaches(st, 100, 10)); /* not started */
+    me_stream_free(st);
+    fx_init(&f, 1000);
+    CHECK(me_stream_reaches(f.st, 1000, 1));
+    CHECK(!me_stream_reaches(f.st, 990, 10)); /* ends where the stream goes on: all old */
+    CHECK(me_stream_reaches(f.st, 990, 11));
+    CHECK(me_stream_reaches(f.st, 1500, 5)); /* after a hole */
+    CHECK(!me_stream_reaches(f.st, 1000, 0));
+}
+
 int main(void)
 {
     in_order();
@@ -218,5 +262,7 @@ int main(void)
     lost_at_end();
     hold_bound();
     starts_at_first_segment();
+    unseen();
+    reaches();
     return h_done("stream");
 }
