@@ -149,7 +149,7 @@ static tap_packet_status tree_packet(stats_tree *st, packet_info *pinfo,
 {
     const me_item *it;
     char buf[32];
-    uint32_t i, bit;
+    uint32_t rest, bit;
     for (it = ((const mailedu_tap_data *)data)->items; it; it = it->next) {
         int p, ph;
         tick_stat_node(st, "Lines: protocol > phase > command or reply", 0, TRUE);
@@ -163,11 +163,10 @@ static tap_packet_status tree_packet(stats_tree *st, packet_info *pinfo,
                                 p, TRUE);
             tick_stat_node(st, me_result_name(it->auth->result), ph, FALSE);
         }
-        for (i = 0; i < ME_W_BITS; i++)
-            if ((it->flags & (bit = 1u << i)) && me_warning_name(bit)) {
-                tick_stat_node(st, "Warnings by kind", 0, TRUE);
-                tick_stat_node(st, me_warning_name(bit), st_warnings, FALSE);
-            }
+        for (rest = it->flags; (bit = me_warning_next(&rest)) != 0;) {
+            tick_stat_node(st, "Warnings by kind", 0, TRUE);
+            tick_stat_node(st, me_warning_name(bit), st_warnings, FALSE);
+        }
     }
     return TAP_PACKET_REDRAW;
 }

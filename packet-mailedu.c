@@ -542,13 +542,15 @@ static void feed_segment(mailedu_conv *mc, packet_info *pinfo, const segment *s,
 
     me_session_seen(mc->sess, f->dir);
     if (s->flags & TCP_ACK) { /* the peer got these bytes: missing ones are lost */
+        guint32 unseen;
         f->dir = (me_dir)!f->dir;
         me_stream_ack(flow_of(mc, pinfo->destport, f->dir), s->ack, &sink);
         /* acknowledged and never seen, told with this side's data.  A FIN
          * takes one sequence number and carries no byte (RFC 9293 §3.4), and
          * the shortest mail line is its CRLF: one is no line. */
-        if (s->seglen > 0 && me_stream_unseen(mc->flow[f->dir]) >= 2)
-            me_session_unseen(mc->sess, f->dir, me_stream_unseen(mc->flow[f->dir]));
+        unseen = s->seglen > 0 ? me_stream_unseen(mc->flow[f->dir]) : 0;
+        if (unseen >= 2)
+            me_session_unseen(mc->sess, f->dir, unseen);
         f->dir = (me_dir)!f->dir;
     }
     if (mc->origin == MAILEDU_BY_LAYER) {

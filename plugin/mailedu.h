@@ -85,6 +85,12 @@ const char *me_warning_name(uint32_t bit);
  * everywhere without touching them. */
 me_text_id me_warning_text(uint32_t bit);
 
+/* The lowest bit of *FLAGS that is a warnings.def row, cleared from *FLAGS
+ * (bits of no row are cleared too); 0 once none is left.  The one walk of a
+ * record's warnings that every report uses:
+ *     for (rest = flags; (bit = me_warning_next(&rest)) != 0;) ... */
+uint32_t me_warning_next(uint32_t *flags);
+
 
 /* Allocator used for everything the engines keep: records, strings, sessions. */
 typedef struct me_alloc {

@@ -54,7 +54,7 @@ static void login(me_buf *b, const rep_login *l, const me_rep_opts *o)
 
 static void line(me_buf *b, const rep_line *l, const me_rep_opts *o)
 {
-    uint32_t i, bit;
+    uint32_t rest, bit;
     bool first = true;
     me_buf_printf(b, "{\"frame\": %u, \"dir\": \"%s\", \"phase\": \"%s\", \"kind\": \"%s\", \"text\": ",
                   l->frame, l->dir == ME_SERVER ? "S" : "C", me_phase_name(l->phase),
@@ -62,10 +62,7 @@ static void line(me_buf *b, const rep_line *l, const me_rep_opts *o)
     me_buf_json_str(b, o->mask && l->masked ? l->masked : l->text);
     me_buf_puts(b, ", \"explain\": ");
     me_buf_json_str(b, me_text(l->explain, o->lang));
-    for (i = 0; i < ME_W_BITS; i++) {
-        bit = 1u << i;
-        if (!(l->flags & bit) || !me_warning_name(bit))
-            continue;
+    for (rest = l->flags; (bit = me_warning_next(&rest)) != 0;) {
         me_buf_puts(b, first ? ", \"warnings\": [" : ", ");
         me_buf_json_str(b, me_warning_name(bit));
         first = false;

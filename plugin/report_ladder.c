@@ -148,7 +148,7 @@ static void draw_bands(me_buf *b, const rep_session *s)
  * explanations as its tooltip. */
 static void draw_warning(me_buf *b, const rep_line *l, const me_rep_opts *o, int y)
 {
-    uint32_t i, bit;
+    uint32_t rest, bit;
     bool first = true;
     if (!(l->flags & (RED | ORANGE)))
         return;
@@ -156,11 +156,10 @@ static void draw_warning(me_buf *b, const rep_line *l, const me_rep_opts *o, int
                   "<text x=\"%d\" y=\"%d\" font-size=\"12\" font-weight=\"bold\" fill=\"#ffffff\" "
                   "text-anchor=\"middle\">!</text><title>", SX + 24, y - 4,
                   l->flags & RED ? "#c62828" : "#ef8f00", SX + 24, y);
-    for (i = 0; i < ME_W_BITS; i++)
-        if ((l->flags & (bit = 1u << i) & (RED | ORANGE)) && me_warning_name(bit)) {
-            me_buf_printf(b, "%s%s", first ? "" : "; ", me_warning_name(bit));
-            first = false;
-        }
+    for (rest = l->flags & (RED | ORANGE); (bit = me_warning_next(&rest)) != 0;) {
+        me_buf_printf(b, "%s%s", first ? "" : "; ", me_warning_name(bit));
+        first = false;
+    }
     me_buf_puts(b, "</title></g>");
     (void)o;
 }

@@ -206,9 +206,9 @@ static uint32_t warning_lines(const rep_line *l)
  * is printed once, marked "!!", not once plain and once as the warning. */
 static bool is_warning_text(const rep_line *l, me_text_id id)
 {
-    uint32_t i;
-    for (i = 0; i < ME_W_BITS; i++)
-        if ((warning_lines(l) & (1u << i)) && me_warning_text(1u << i) == id)
+    uint32_t rest = warning_lines(l), bit;
+    while ((bit = me_warning_next(&rest)) != 0)
+        if (me_warning_text(bit) == id)
             return true;
     return false;
 }
@@ -246,7 +246,7 @@ static void credential_notes(const rep_line *l, const me_rep_opts *o, me_buf *ou
 
 static void one_line(const rep_line *l, const me_rep_opts *o, me_buf *out)
 {
-    uint32_t i, bit;
+    uint32_t rest, bit;
     me_buf_printf(out, "  %6u %s: ", l->frame, l->dir == ME_SERVER ? "S" : "C");
     if (l->counted) /* a byte count: in the reader's language */
         me_buf_printf(out, label(l->kind == ME_KIND_TLS ? L_BYTES_TLS :
@@ -263,9 +263,9 @@ static void one_line(const rep_line *l, const me_rep_opts *o, me_buf *out)
         me_buf_puts(out, "\n");
     }
     credential_notes(l, o, out);
-    for (i = 0; i < ME_W_BITS; i++)
-        if ((warning_lines(l) & (bit = 1u << i)) && me_warning_text(bit) != TXT_NONE &&
-            me_warning_text(bit) != l->explain && me_warning_text(bit) != l->explain2) {
+    for (rest = warning_lines(l); (bit = me_warning_next(&rest)) != 0;)
+        if (me_warning_text(bit) != TXT_NONE && me_warning_text(bit) != l->explain &&
+            me_warning_text(bit) != l->explain2) {
             me_buf_puts(out, "          !! ");
             me_buf_utf8(out, me_text(me_warning_text(bit), o->lang));
             me_buf_puts(out, "\n");

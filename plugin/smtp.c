@@ -249,11 +249,15 @@ static bool sent_early(const me_session *s, const smtp_state *p)
            (!p->early_frame || p->early_frame == s->frame || s->side_seen[ME_SERVER]);
 }
 
+/* Queues a command for its reply (RFC 2920 §3: replies come in order).  PH
+ * is the phase its reply is recorded in: the session's after the command,
+ * or, for a line sent before the greeting, the phase the command itself
+ * opens once answered (its reply is where the session moves). */
 static void push(me_session *s, smtp_state *p, me_item *it, int cmd, const char *arg,
-                 uint32_t aux)
+                 uint32_t aux, me_phase ph)
 {
     me_pending *q = me_pend_push(s, it, cmd, NULL, arg);
-    q->aux = aux | (uint32_t)s->phase | (s->inferred ? AUX_INFERRED : 0) |
+    q->aux = aux | (uint32_t)ph | (s->inferred ? AUX_INFERRED : 0) |
              (it && it->auth ? AUX_AUTH : 0) | (sent_early(s, p) ? AUX_EARLY : 0);
     p->opt = sm_step(p->opt, cmd, q->aux, R_PENDING);
 }
@@ -335,7 +339,7 @@ static void garbage_line(me_session *s, smtp_state *p, const char *line, size_t 
     it->explain = TXT_SMTP_GARBAGE;
     it->flags |= ME_W_MALFORMED;
     first_record(s, p, it, ME_PHASE_HELLO, true);
-    push(s, p, it, CMD_GARBAGE, NULL, 0);
+    push(s, p, it, CMD_GARBAGE, NULL, 0, s->phase);
 }
 
 /* The phase of a command record: the one the command opens (SPEC phase
@@ -343,13 +347,14 @@ static void garbage_line(me_session *s, smtp_state *p, const char *line, size_t 
  * state the client may assume opens nothing: it stays in the session's
  * phase, flagged, as the early EHLO stays in greeting.  The server refuses it
  * (RFC 5321 §4.1.4, 503 bad sequence), so a DATA before any RCPT never put
- * the session in data. */
-static void command_phase(me_session *s, smtp_state *p, me_item *it, int cmd)
+ * the session in data.  Returns the phase the command's reply is recorded
+ * in (push). */
+static me_phase command_phase(me_session *s, smtp_state *p, me_item *it, int cmd)
 {
     me_phase ph = cmds[cmd].phase;
     if (!p->started && !s->start_seen) {
         first_record(s, p, it, ph != ME_PHASE_NONE ? ph : ME_PHASE_HELLO, false);
-        return;
+        return s->phase;
     }
     p->started = true;
     if (!p->greeted && s->start_seen && s->unseen[ME_SERVER]) {
@@ -361,21 +366,19 @@ static void command_phase(me_session *s, smtp_state *p, me_item *it, int cmd)
         /* RFC 5321 §3.1, §4.3.1: the client waits for the greeting.  Lines
          * sent before it (and before the client acknowledged any server
          * byte, above) stay in phase greeting, flagged; their replies open
-         * the commands' phases in turn (README: "EHLO before the banner").
-         * The pending command carries its own phase for that (push reads
-         * s->phase); client_line puts the session back in greeting. */
+         * the commands' phases in turn (README: "EHLO before the banner"):
+         * the pending command carries its own phase for that. */
         p->early_frame = s->frame;
         if (it->phase != ME_PHASE_GREETING)
             me_set_phase_now(s, it, ME_PHASE_GREETING);
         it->flags |= ME_W_WRONG_PHASE;
         it->wrong_phase = ME_PHASE_GREETING;
-        if (ph != ME_PHASE_NONE)
-            me_set_phase(s, ph);
-        return;
+        return ph != ME_PHASE_NONE ? ph : ME_PHASE_GREETING;
     }
     wrong_phase(s, p, it, cmd);
     if (ph != ME_PHASE_NONE && !(it->flags & ME_W_WRONG_PHASE))
         me_set_phase_now(s, it, ph);
+    return s->phase;
 }
 
 /* BDAT n [LAST] (RFC 3030 §2): the chunk is read by count.  Returns the
@@ -438,6 +441,7 @@ static void client_line(me_session *s, smtp_state *p, const char *line, size_t n
     int cmd;
     me_item *it;
     uint32_t aux = 0;
+    me_phase ph;
 
     me_first_word(line, n, &w, &wl, &rest, &rl);
     cmd = me_lookup(cmd_names, CMD_COUNT, w, wl);
@@ -462,11 +466,9 @@ static void client_line(me_session *s, smtp_state *p, const char *line, size_t n
     if (rl)
         it->argument = me_smtp_clean_rec(s, rest, rl);
     it->explain = cmds[cmd].text;
-    command_phase(s, p, it, cmd);
+    ph = command_phase(s, p, it, cmd);
     arg = command_args(s, p, it, cmd, rest, rl, &aux);
-    push(s, p, it, cmd, (aux & AUX_LAST) ? NULL : arg, aux);
-    if (sent_early(s, p))
-        s->phase = ME_PHASE_GREETING; /* sent early: the session has not moved */
+    push(s, p, it, cmd, (aux & AUX_LAST) ? NULL : arg, aux, ph);
 }
 
 /* The "." that ends DATA content: a record of its own, answered by the
@@ -476,6 +478,7 @@ static void body_end(me_session *s, me_dir dir)
     smtp_state *p = s->st;
     me_item *it;
     bool early;
+    me_phase ph;
     if (dir != ME_CLIENT)
         return;
     early = sent_early(s, p); /* sent before the greeting: stays there */
@@ -484,19 +487,17 @@ static void body_end(me_session *s, me_dir dir)
     it->explain = TXT_SMTP_END_OF_DATA;
     if (s->phase != ME_PHASE_DATA && !early)
         me_set_phase_now(s, it, ME_PHASE_DATA);
-    if (early) /* as an early command: its reply is in data (reply_for) */
-        s->phase = ME_PHASE_DATA;
+    /* as an early command, its reply is in data (reply_for) */
+    ph = early ? ME_PHASE_DATA : s->phase;
     if (p->data_refused) {
         /* DATA was refused: the server reads these lines as commands, not a message */
         p->data_refused = false;
-        push(s, p, it, CMD_GARBAGE, NULL, 0);
+        push(s, p, it, CMD_GARBAGE, NULL, 0, ph);
     } else {
         if (p->data_wait)
             p->eod_early = true;
-        push(s, p, it, CMD_EOD, NULL, 0);
+        push(s, p, it, CMD_EOD, NULL, 0, ph);
     }
-    if (early)
-        s->phase = ME_PHASE_GREETING;
 }
 
 static void counted(me_session *s, me_dir dir, const uint8_t *d, size_t n, bool done)
@@ -901,12 +902,13 @@ static bool greeting(me_session *s, smtp_state *p, me_item *it, int code)
 
 /* A 334 can only answer AUTH (RFC 4954 §4), and a server answers in the
  * order the commands came (RFC 2920 §3.1): commands still waiting before the
- * newest AUTH got their replies where the capture does not show them.  They
- * are settled with the outcome under which the server could then answer AUTH
- * in clear: a STARTTLS refused (once accepted, the 334 would be inside TLS,
- * RFC 3207 §4), MAIL, RCPT, DATA and BDAT refused (no AUTH during a mail
- * transaction, RFC 4954 §4), anything else (EHLO, which AUTH needs)
- * accepted.  The replies after this one then match the right commands. */
+ * newest AUTH got their replies where the capture does not show them.  Each
+ * is settled by the rule that checks AUTH itself (wrong_phase): accepted if
+ * AUTH is still valid in the state its success leaves (EHLO, RSET, NOOP),
+ * refused if not (MAIL, RCPT, DATA: no AUTH during a mail transaction;
+ * STARTTLS: once accepted the 334 would be inside TLS, RFC 3207 §4; an
+ * earlier AUTH: one AUTH only).  The replies after this one then match the
+ * right commands. */
 static void settle_before_auth(me_session *s, smtp_state *p, me_item *it)
 {
     me_pending pc;
@@ -918,9 +920,9 @@ static void settle_before_auth(me_session *s, smtp_state *p, me_item *it)
     for (i = 0; i < auth && auth < s->pend_count; i++) {
         if (!me_pend_pop(s, &pc))
             break;
-        ok = pc.cmd != CMD_STARTTLS && pc.cmd != CMD_MAIL && pc.cmd != CMD_RCPT &&
-             pc.cmd != CMD_DATA && pc.cmd != CMD_BDAT;
-        if (pc.cmd == CMD_STARTTLS)
+        ok = pc.cmd != CMD_AUTH &&
+             (cmds[CMD_AUTH].valid & (1u << sm_step(p->sm, pc.cmd, pc.aux, R_OK))) != 0;
+        if (pc.cmd == CMD_STARTTLS && !ok)
             me_tls_refused(s, it);
         sm_reply(s, p, pc.cmd, pc.aux, ok);
     }

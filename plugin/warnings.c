@@ -27,3 +27,14 @@ me_text_id me_warning_text(uint32_t bit)
 #undef ME_WARNING
     return TXT_NONE;
 }
+
+uint32_t me_warning_next(uint32_t *flags)
+{
+    while (*flags) {
+        uint32_t bit = *flags & (~*flags + 1u); /* the lowest bit set */
+        *flags &= ~bit;
+        if (me_warning_name(bit))
+            return bit;
+    }
+    return 0;
+}

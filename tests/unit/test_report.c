@@ -298,6 +298,30 @@ static void every_warning(void)
     CHECK(rows >= 17); /* warnings.def's rows when this test was written */
 }
 
+/* me_warning_next gives every row's bit of a word once, lowest first,
+ * skips bits of no row, and leaves the word empty. */
+static void warning_walk(void)
+{
+    uint32_t i, all = 0, rest, bit, prev = 0, seen = 0, empty = 0;
+    for (i = 0; i < ME_W_BITS; i++)
+        if (me_warning_name(1u << i))
+            all |= 1u << i;
+        else
+            empty = 1u << i; /* a bit of no row, if there is one */
+    rest = 0xffffffffu;
+    while ((bit = me_warning_next(&rest)) != 0) {
+        CHECK(bit > prev && (bit & (bit - 1)) == 0); /* one bit, rising */
+        CHECK(!(seen & bit));
+        seen |= bit;
+        prev = bit;
+    }
+    CHECK(seen == all && rest == 0);
+    rest = ME_W_CLEARTEXT | empty; /* cleartext is bit 0: the lowest */
+    CHECK(me_warning_next(&rest) == ME_W_CLEARTEXT);
+    CHECK(me_warning_next(&rest) == 0 && rest == 0);
+    CHECK(me_warning_next(&rest) == 0);
+}
+
 /* STARTTLS accepted, the capture ends before the first TLS record: the
  * session did upgrade (RFC 3207 §4), so its mode is starttls, as the
  * transcript's "From here the session is encrypted" says. */
@@ -327,6 +351,7 @@ int main(void)
     addresses_once();
     table_aligned();
     every_warning();
+    warning_walk();
     starttls_without_records();
     return h_done("report");
 }

@@ -760,6 +760,28 @@ static void settled_by_334(void)
     h_s(&h, "235 ok\r\n");
     it = h_c(&h, "MAIL FROM:<a@example.org>\r\n");
     CHECK(PH(it, ENVELOPE) && !(it->flags & ME_W_WRONG_PHASE)); /* not a nested MAIL */
+
+    /* BDAT ... LAST ends the transaction when accepted (RFC 3030 §2), after
+     * which AUTH is valid again: its lost reply was a success, and the next
+     * MAIL opens a new transaction, no nested one */
+    h = h_new(ME_PROTO_SMTP, false, true);
+    hello(&h, "250-mx\r\n250-CHUNKING\r\n250 AUTH LOGIN\r\n");
+    h_c(&h, "MAIL FROM:<a@example.org>\r\n");
+    h_s(&h, "250 ok\r\n");
+    h_c(&h, "RCPT TO:<b@example.org>\r\n");
+    h_s(&h, "250 ok\r\n");
+    h_c(&h, "BDAT 4 LAST\r\nhi\r\n");
+    it = h_c(&h, "AUTH LOGIN\r\n"); /* valid once the message is settled */
+    CHECK(PH(it, AUTH) && it->phase_start && !(it->flags & ME_W_WRONG_PHASE));
+    it = h_s(&h, "334 VXNlcm5hbWU6\r\n");
+    CHECK(PH(it, AUTH) && it->kind == ME_KIND_CHALLENGE);
+    h_c(&h, "Ym9i\r\n");
+    h_s(&h, "334 UGFzc3dvcmQ6\r\n");
+    h_c(&h, "cmlnaHQ=\r\n");
+    it = h_s(&h, "235 ok\r\n");
+    CHECK(it->auth && it->auth->result == ME_RESULT_SUCCESS);
+    it = h_c(&h, "MAIL FROM:<a@example.org>\r\n");
+    CHECK(PH(it, ENVELOPE) && !(it->flags & ME_W_WRONG_PHASE));
 }
 
 /* An early talker writes in two segments, and the server's side is in the
