@@ -161,7 +161,9 @@ static tap_packet_status tree_packet(stats_tree *st, packet_info *pinfo,
             p = tick_stat_node(st, me_proto_name(it->proto), st_logins, TRUE);
             ph = tick_stat_node(st, it->auth->mechanism ? mailedu_utf8(pinfo->pool, it->auth->mechanism) : "?",
                                 p, TRUE);
-            tick_stat_node(st, me_result_name(it->auth->result), ph, FALSE);
+            ph = tick_stat_node(st, me_result_name(it->auth->result), ph, TRUE);
+            if (me_failure_name(it->auth->failure))
+                tick_stat_node(st, me_failure_name(it->auth->failure), ph, FALSE);
         }
         for (rest = it->flags; (bit = me_warning_next(&rest)) != 0;) {
             tick_stat_node(st, "Warnings by kind", 0, TRUE);

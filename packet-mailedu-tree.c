@@ -43,6 +43,7 @@ static int hf_auth_host = -1;
 static int hf_auth_decoded = -1;
 static int hf_auth_attempt = -1;
 static int hf_auth_result = -1;
+static int hf_auth_failure = -1;
 static int hf_auth_cleartext = -1;
 static int hf_session_user = -1;
 static int hf_tls = -1;
@@ -189,6 +190,8 @@ static void add_auth(proto_tree *t, tvbuff_t *tvb, const me_item *it)
         add_uint(t, hf_auth_attempt, tvb, a->attempt);
     if (a->result != ME_RESULT_NONE)
         add_str(t, hf_auth_result, tvb, me_result_name(a->result));
+    if (a->result == ME_RESULT_FAILURE)
+        add_str(t, hf_auth_failure, tvb, me_failure_name(a->failure));
     add_flag(t, hf_auth_cleartext, tvb, it->cleartext);
 }
 
@@ -425,6 +428,10 @@ void mailedu_tree_register(int proto)
         {&hf_auth_decoded, {"Decoded", "mailedu.auth.decoded", FT_STRING, BASE_NONE, NULL, 0, "The SASL message decoded from base64", HFILL}},
         {&hf_auth_attempt, {"Attempt", "mailedu.auth.attempt", FT_UINT32, BASE_DEC, NULL, 0, "Login attempt number in the session", HFILL}},
         {&hf_auth_result, {"Result", "mailedu.auth.result", FT_STRING, BASE_NONE, NULL, 0, "success or failure", HFILL}},
+        {&hf_auth_failure, {"Why it failed", "mailedu.auth.failure", FT_STRING, BASE_NONE, NULL, 0,
+                            "credentials (user name or password rejected), authorization (password right, "
+                            "session refused), refused (the password was not checked), cancelled (by the client)",
+                            HFILL}},
         {&hf_auth_cleartext, {"Cleartext secret", "mailedu.auth.cleartext", FT_BOOLEAN, BASE_NONE, NULL, 0, "A password or token can be read in this packet (base64 counts as readable)", HFILL}},
         {&hf_session_user, {"Session user", "mailedu.session.user", FT_STRING, BASE_NONE, NULL, 0, "User of this session", HFILL}},
         {&hf_tls, {"TLS", "mailedu.tls", FT_BOOLEAN, BASE_NONE, NULL, 0, "The session is protected by TLS here", HFILL}},

@@ -166,6 +166,28 @@ static void after_tls(imap_state *st)
     st->login_disabled = false; /* RFC 9051 §6.2.1: capabilities are asked again */
 }
 
+/* What a failed LOGIN or AUTHENTICATE's reply says of the secret (RFC 9051
+ * §7.1, RFC 5530 §3): BAD is no verdict (the command was not carried out),
+ * AUTHORIZATIONFAILED a right secret for an identity that may not be used,
+ * and the codes of temporary, policy and TLS refusals judged nothing;
+ * AUTHENTICATIONFAILED or a plain NO is the credentials (ME_FAIL_NONE). */
+static me_failure login_failure(const me_item *it, int code)
+{
+    static const me_text_id refused[] = {
+        TXT_IMAP_CODE_UNAVAILABLE, TXT_IMAP_CODE_PRIVACYREQUIRED, TXT_IMAP_CODE_CANNOT,
+        TXT_IMAP_CODE_EXPIRED,     TXT_IMAP_CODE_CONTACTADMIN,    TXT_IMAP_CODE_LIMIT,
+        TXT_IMAP_CODE_INUSE,       TXT_IMAP_CODE_SERVERBUG,       TXT_IMAP_CODE_CLIENTBUG};
+    size_t i;
+    if (it->bad)
+        return ME_FAIL_REFUSED;
+    if (code_is(code, TXT_IMAP_CODE_AUTHORIZATIONFAILED))
+        return ME_FAIL_AUTHORIZATION;
+    for (i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        if (code_is(code, refused[i]))
+            return ME_FAIL_REFUSED;
+    return ME_FAIL_NONE;
+}
+
 static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pending *pc,
                       me_status status, int code)
 {
@@ -176,11 +198,13 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
         if (pc->cmd == CMD_AUTHENTICATE && st->sasl_tag && pc->tag &&
             strcmp(st->sasl_tag, pc->tag) == 0)
             st->in_sasl = false;
-        if (pc->cmd == CMD_LOGIN)
+        if (it->bad)
+            ; /* not carried out: the BAD text says so, the state is unchanged */
+        else if (pc->cmd == CMD_LOGIN)
             it->explain = ok ? TXT_IMAP_LOGIN_OK : TXT_IMAP_LOGIN_NO;
         else
             it->explain = ok ? TXT_IMAP_AUTH_OK : TXT_IMAP_AUTH_NO;
-        me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
+        me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE, login_failure(it, code));
         if (ok)
             me_set_phase(s, ME_PHASE_AUTHENTICATED);
         break;
@@ -193,7 +217,7 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
             it->mailbox = pc->arg;
             s->mailbox = pc->arg;
             me_set_phase(s, ME_PHASE_SELECTED);
-        } else {
+        } else if (!it->bad) {
             /* RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected */
             it->explain = TXT_IMAP_SELECT_NO;
             if (s->phase == ME_PHASE_SELECTED)
@@ -282,6 +306,7 @@ static void tagged(me_session *s, imap_state *st, const char *l, size_t n)
     it = me_imap_new_item(s, st, ME_SERVER, ME_KIND_REPLY);
     it->tag = me_rstrndup(s, tag, tl);
     it->status = status;
+    it->bad = me_ieq(w, wl, "BAD");
     it->explain = status == ME_STATUS_OK          ? TXT_IMAP_TAGGED_OK
                   : me_ieq(w, wl, "NO")            ? TXT_IMAP_TAGGED_NO
                                                    : TXT_IMAP_TAGGED_BAD;
@@ -308,7 +333,8 @@ static void tagged(me_session *s, imap_state *st, const char *l, size_t n)
     /* a command we did not see (capture began later) */
     if (st->in_sasl && st->sasl_tag && strcmp(st->sasl_tag, it->tag) == 0) {
         st->in_sasl = false;
-        me_cred_result(s, it, status == ME_STATUS_OK ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
+        me_cred_result(s, it, status == ME_STATUS_OK ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE,
+                       login_failure(it, code));
         if (status == ME_STATUS_OK)
             me_set_phase(s, ME_PHASE_AUTHENTICATED);
     } else if (status == ME_STATUS_OK && (code_is(code, TXT_IMAP_CODE_READ_WRITE) ||

@@ -207,7 +207,15 @@ me_cred *me_cred_begin_sasl(me_session *s, const char *mech, size_t len);
 /* The record's credential snapshot (made with the records, me_ralloc), or
  * NULL if no attempt is running. */
 me_auth *me_auth_snapshot(me_session *s, me_item *it);
-void me_cred_result(me_session *s, me_item *it, me_result r);
+/* The server's verdict on the attempt under way, on its reply IT.  WHY is
+ * what the reply itself says of a failure (a response code, a status that
+ * judges the command and not the secret), ME_FAIL_NONE when it says nothing
+ * more: the attempt then failed on its credentials, unless the client
+ * cancelled it or the server answered before any secret or response was
+ * sent (a mechanism refused).  Only a failure on the credentials raises
+ * ME_W_LOGIN_FAILED.  Nothing happens without an attempt, or after its
+ * verdict. */
+void me_cred_result(me_session *s, me_item *it, me_result r, me_failure why);
 /* Applies a SASL step's output to the current attempt and to the record. */
 void me_cred_apply_sasl(me_session *s, me_item *it, const me_sasl_out *o);
 void me_note_cleartext(me_session *s, me_item *it);        /* readable secret in this line */

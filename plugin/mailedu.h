@@ -63,6 +63,21 @@ typedef enum { ME_STATUS_NONE = 0, ME_STATUS_OK, ME_STATUS_ERROR, ME_STATUS_CONT
 
 typedef enum { ME_RESULT_NONE = 0, ME_RESULT_SUCCESS, ME_RESULT_FAILURE } me_result;
 
+/* Why a login failed, as far as the server's reply tells: whether it judged
+ * the secret.  Only a rejection of the credentials is a wrong password (what
+ * an auditor counts); the rest refused the attempt for another reason. */
+typedef enum {
+    ME_FAIL_NONE = 0,      /* no failure */
+    ME_FAIL_CREDENTIALS,   /* the user name or secret was rejected (SMTP 535 / x.7.8, RFC 4954
+                            * §6; POP3 -ERR or -ERR [AUTH], RFC 3206 §4; IMAP NO or
+                            * NO [AUTHENTICATIONFAILED], RFC 5530 §3) */
+    ME_FAIL_AUTHORIZATION, /* the secret was right, the session was refused (POP3 [IN-USE],
+                            * RFC 2449 §8.1.2; IMAP [AUTHORIZATIONFAILED], RFC 5530 §3) */
+    ME_FAIL_REFUSED,       /* refused without judging the secret: mechanism, TLS required,
+                            * command out of sequence or malformed, temporary, policy */
+    ME_FAIL_CANCELLED      /* the client cancelled the exchange ("*", RFC 4422 §3, RFC 4954 §4) */
+} me_failure;
+
 /* Warnings and notes raised by one line; rendered as expert info.  One bit
  * per row of warnings.def (ME_W_CLEARTEXT, ME_W_GAP, ...). */
 enum {
@@ -114,6 +129,7 @@ typedef struct me_auth {
     const char *decoded;   /* human-readable decoding of a base64 line */
     uint32_t attempt;      /* 1, 2, ... within the session */
     me_result result;      /* only on the server's final reply */
+    me_failure failure;    /* with result failure: why */
 } me_auth;
 
 typedef struct me_item me_item;
@@ -155,6 +171,8 @@ struct me_item {
     unsigned cleartext : 1; /* a reusable secret is readable in this line */
     unsigned tls_offered : 1; /* the server had offered STARTTLS/STLS when the record was made */
     unsigned tls_refused : 1; /* the server had refused STARTTLS/STLS (this record, or before) */
+    unsigned bad : 1;      /* IMAP: the tagged status was BAD, not NO: the command was not
+                            * carried out (RFC 9051 §7.1.3) */
 };
 
 typedef struct me_session me_session;
@@ -214,6 +232,9 @@ const char *me_phase_name(me_phase p);
 me_text_id me_phase_text(me_proto proto, me_phase ph);
 const char *me_status_name(me_status s);
 const char *me_result_name(me_result r);
+/* The failure's name as fields and reports give it ("credentials",
+ * "authorization", "refused", "cancelled"); NULL for ME_FAIL_NONE.  Static. */
+const char *me_failure_name(me_failure f);
 const char *me_dir_name(me_dir d);
 
 /* Recognises a mail protocol from the first line of a TCP payload, for the

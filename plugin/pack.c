@@ -161,7 +161,7 @@ static void put_auth(me_kept *k, const me_auth *a)
             m |= 1u << i;
     put_varint(k, m);
     put_varint(k, a->attempt);
-    put_varint(k, (uint32_t)a->result);
+    put_varint(k, (uint32_t)a->result | (uint32_t)a->failure << 2); /* one byte still */
     for (i = 0; i < AUTH_FIELDS; i++)
         if (m & (1u << i))
             put_ptr(k, *auth_field((me_auth *)(uintptr_t)a, i));
@@ -194,7 +194,7 @@ static uint32_t bits_of(const me_item *it)
            (uint32_t)it->phase_start << 13 | (uint32_t)it->inferred << 14 |
            (uint32_t)it->tls << 15 | (uint32_t)it->cleartext << 16 |
            (uint32_t)it->tls_offered << 17 | (uint32_t)it->wrong_phase << 18 |
-           (uint32_t)it->tls_refused << 23;
+           (uint32_t)it->tls_refused << 23 | (uint32_t)it->bad << 24;
 }
 
 static void set_bits(me_item *it, uint32_t b)
@@ -211,6 +211,7 @@ static void set_bits(me_item *it, uint32_t b)
     it->tls_offered = (b >> 17) & 1u;
     it->wrong_phase = (b >> 18) & 31u;
     it->tls_refused = (b >> 23) & 1u;
+    it->bad = (b >> 24) & 1u;
 }
 
 static uint32_t mask_of(const me_item *it, unsigned pos)
@@ -318,10 +319,12 @@ static const void *get_ptr(const uint8_t **p)
 static me_auth *get_auth(const uint8_t **p, const me_alloc *al)
 {
     me_auth *a = al->alloc(al->ctx, sizeof(*a));
-    uint32_t m = (uint32_t)get_varint(p);
+    uint32_t m = (uint32_t)get_varint(p), v;
     unsigned i;
     a->attempt = (uint32_t)get_varint(p);
-    a->result = (me_result)get_varint(p);
+    v = (uint32_t)get_varint(p);
+    a->result = (me_result)(v & 3u);
+    a->failure = (me_failure)(v >> 2);
     for (i = 0; i < AUTH_FIELDS; i++)
         if (m & (1u << i))
             *auth_field(a, i) = get_ptr(p);

@@ -282,12 +282,44 @@ static const char *apop_stamp(me_session *s, const char *line, size_t n)
     return me_strndup(s, lt, (size_t)(gt - lt) + 1);
 }
 
+/* The response code a -ERR starts with (RFC 2449 §8: "[" code "]"), those
+ * that tell why a login failed (RFC 2449 §8.1, RFC 3206 §4): its text goes
+ * to EXPLAIN (TXT_NONE for none), and what it says of the secret is
+ * returned; ME_FAIL_NONE when no code says (a plain -ERR: the credentials). */
+static me_failure login_code(const me_item *it, me_text_id *explain)
+{
+    static const struct { const char *code; me_text_id text; me_failure why; } codes[] = {
+        {"[AUTH]", TXT_POP3_CODE_AUTH, ME_FAIL_CREDENTIALS},
+        {"[IN-USE]", TXT_POP3_CODE_IN_USE, ME_FAIL_AUTHORIZATION},
+        {"[LOGIN-DELAY]", TXT_POP3_CODE_LOGIN_DELAY, ME_FAIL_REFUSED},
+        {"[SYS/TEMP]", TXT_POP3_CODE_SYS_TEMP, ME_FAIL_REFUSED},
+        {"[SYS/PERM]", TXT_POP3_CODE_SYS_PERM, ME_FAIL_REFUSED}};
+    const char *a = it->argument;
+    size_t i;
+    *explain = TXT_NONE;
+    if (!a || it->status != ME_STATUS_ERROR)
+        return ME_FAIL_NONE;
+    for (i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (me_iprefix(a, strlen(a), codes[i].code)) {
+            *explain = codes[i].text;
+            return codes[i].why;
+        }
+    return ME_FAIL_NONE;
+}
+
 /* A reply to PASS, APOP or AUTH: the verdict of a login (RFC 1939 §7, RFC 5034 §4). */
 static void login_reply(me_session *s, pop3_state *p, me_item *it, const me_pending *pc, bool ok)
 {
+    me_text_id code;
+    me_failure why = login_code(it, &code);
     p->in_sasl = false;
+    if (!(pc->aux & AUX_LOGIN))
+        why = ME_FAIL_REFUSED; /* sent after the login (RFC 1939 §7: PASS is valid only in
+                                * AUTHORIZATION): the -ERR refuses the command, not the secret */
     if (pc->aux & AUX_ATTEMPT)
-        me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
+        me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE, why);
+    if (code != TXT_NONE)
+        it->explain2 = code;
     if (!(pc->aux & AUX_LOGIN)) {
         /* sent after the login: it changes no phase, so the login texts
          * ("stays in AUTHORIZATION") would be wrong */
@@ -324,8 +356,12 @@ static void reply_for(me_session *s, pop3_state *p, me_item *it, const me_pendin
     switch (pc->cmd) {
     case CMD_USER:
         it->explain = ok ? TXT_POP3_USER_OK : TXT_POP3_USER_ERR;
-        if (!ok && (pc->aux & AUX_ATTEMPT))
-            me_cred_result(s, it, ME_RESULT_FAILURE);
+        if (!ok && (pc->aux & AUX_ATTEMPT)) {
+            me_text_id code;
+            me_cred_result(s, it, ME_RESULT_FAILURE, login_code(it, &code));
+            if (code != TXT_NONE)
+                it->explain2 = code;
+        }
         break;
     case CMD_AUTH:
         if (!have_arg) {
@@ -461,8 +497,11 @@ static void status_reply(me_session *s, pop3_state *p, const char *line, size_t 
     it->explain = ok ? TXT_POP3_OK : TXT_POP3_ERR;
     p->unmatched_ok = ok && !p->client_seen;
     if (p->in_sasl) { /* reply to an AUTH we did not see */
+        me_text_id code;
         p->in_sasl = false;
-        me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
+        me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE, login_code(it, &code));
+        if (code != TXT_NONE)
+            it->explain2 = code;
     }
 }
 

@@ -360,6 +360,7 @@ static void add_login(rep_session *s, const me_item *it)
     }
     if (a->result != ME_RESULT_NONE) {
         l->result = a->result;
+        l->failure = a->failure;
         l->result_frame = it->frame;
     }
     if (it->cleartext)
@@ -370,11 +371,9 @@ static void add_login(rep_session *s, const me_item *it)
 
 static const char *imap_word(const me_item *it)
 {
-    if (it->explain == TXT_IMAP_TAGGED_NO)
-        return "NO";
-    if (it->explain == TXT_IMAP_TAGGED_BAD)
-        return "BAD";
-    return it->status == ME_STATUS_OK ? "OK" : it->status == ME_STATUS_ERROR ? "NO" : "";
+    if (it->status == ME_STATUS_ERROR)
+        return it->bad ? "BAD" : "NO";
+    return it->status == ME_STATUS_OK ? "OK" : "";
 }
 
 /* The reply's status as the protocol writes it: +OK, 250, a1 OK, *. */
@@ -478,6 +477,7 @@ static void add_line(me_report *r, rep_session *s, const me_item *it)
         const me_auth *a = it->auth;
         l->attempt = a->attempt;
         l->result = a->result;
+        l->failure = a->failure;
         l->password = rep_xstrdup(a->password);
         l->token = rep_xstrdup(a->token);
         if (a->password || a->token || a->digest || a->result != ME_RESULT_NONE)

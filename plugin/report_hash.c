@@ -54,7 +54,10 @@ static void comment(me_buf *out, const rep_session *s, const rep_login *l, const
     me_buf_printf(out, "# stream %u frame %u attempt %u %s user ", s->stream,
                   l->secret_frame ? l->secret_frame : l->start_frame, l->attempt, l->mechanism);
     me_buf_utf8(out, l->username ? l->username : "-");
-    me_buf_printf(out, " result %s: %s\n", l->result ? me_result_name(l->result) : "none", what);
+    me_buf_printf(out, " result %s", l->result ? me_result_name(l->result) : "none");
+    if (l->result == ME_RESULT_FAILURE && me_failure_name(l->failure))
+        me_buf_printf(out, " (%s)", me_failure_name(l->failure));
+    me_buf_printf(out, ": %s\n", what);
 }
 
 static void ntlm(me_buf *out, const rep_session *s, const rep_login *l)

@@ -21,6 +21,7 @@ typedef struct rep_login {
     uint32_t attempt;
     char *mechanism, *username, *password, *token, *challenge, *digest, *domain;
     me_result result;
+    me_failure failure;    /* with result failure: why */
     uint32_t start_frame, secret_frame, result_frame; /* 0: none */
     bool cleartext;        /* the secret was readable on the wire */
     bool tls;              /* the attempt began inside TLS */
@@ -42,6 +43,7 @@ typedef struct rep_line {
     uint32_t flags;        /* ME_W_* */
     uint32_t attempt;      /* login attempt the line belongs to, 0: none */
     me_result result;      /* the attempt's verdict, on the server's reply */
+    me_failure failure;    /* with result failure: why */
     char *username, *password, *token; /* credential revealed by this line */
 } rep_line;
 

@@ -44,6 +44,8 @@ static void login(me_buf *b, const rep_login *l, const me_rep_opts *o)
     me_buf_json_str(b, l->digest);
     me_buf_puts(b, ", \"result\": ");
     me_buf_json_str(b, l->result == ME_RESULT_NONE ? NULL : me_result_name(l->result));
+    me_buf_puts(b, ", \"failure\": ");
+    me_buf_json_str(b, l->result == ME_RESULT_FAILURE ? me_failure_name(l->failure) : NULL);
     me_buf_printf(b, ", \"start_frame\": %u, \"secret_frame\": ", l->start_frame);
     frame_or_null(b, l->secret_frame);
     me_buf_puts(b, ", \"result_frame\": ");

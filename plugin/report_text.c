@@ -9,8 +9,18 @@
 typedef enum {
     L_SESSION, L_CLIENT, L_SERVER, L_PHASE, L_USER, L_LOGIN, L_DECRYPTED,
     L_NOT_DECRYPTED, L_OFFERED, L_SKIPPED, L_REFUSED, L_REFUSED_SKIPPED, L_FRAMES, L_PASSWORD, L_TOKEN, L_SUCCESS, L_FAILURE,
-    L_BYTES_TLS, L_BYTES_DUP, L_BYTES_DATA, L_COUNT
+    L_BYTES_TLS, L_BYTES_DUP, L_BYTES_DATA,
+    L_WHY_CREDENTIALS, L_WHY_AUTHORIZATION, L_WHY_REFUSED, L_WHY_CANCELLED, /* me_failure order */
+    L_COUNT
 } lab_id;
+
+static void frame_or_dash(me_buf *out, const char *before, uint32_t frame)
+{
+    if (frame)
+        me_buf_printf(out, "%s%u", before, frame);
+    else
+        me_buf_printf(out, "%s-", before);
+}
 
 static const char *label(lab_id id, me_lang lang)
 {
@@ -36,6 +46,13 @@ static const char *label(lab_id id, me_lang lang)
         {"[%u bytes of TLS]", "[%u byte data TLS]"},
         {"[%u bytes, retransmitted]", "[%u byte, dikirim ulang]"},
         {"[%u bytes of data]", "[%u byte data]"},
+        {"the server rejected the user name or password",
+         "server menolak nama pengguna atau kata sandi"},
+        {"the password was right, but the server refused the session",
+         "kata sandi benar, tetapi server menolak sesinya"},
+        {"refused without checking the password (see the reply)",
+         "ditolak tanpa memeriksa kata sandi (lihat balasannya)"},
+        {"the client cancelled the login", "klien membatalkan login"},
     };
     return t[id][lang == ME_LANG_ID ? 1 : 0];
 }
@@ -108,12 +125,13 @@ static void logins_list(const rep_session *s, const me_rep_opts *o, me_buf *out)
         me_buf_utf8(out, l->username ? l->username : "-");
         me_buf_puts(out, l->digest && !l->password ? " digest=" : " secret=");
         me_buf_utf8(out, secret ? secret : "-");
-        me_buf_printf(out, " result=%s frames=%u", l->result ? me_result_name(l->result) : "none",
-                      l->start_frame);
-        if (l->secret_frame)
-            me_buf_printf(out, "/%u", l->secret_frame);
-        if (l->result_frame)
-            me_buf_printf(out, "/%u", l->result_frame);
+        me_buf_printf(out, " result=%s", l->result ? me_result_name(l->result) : "none");
+        if (l->result == ME_RESULT_FAILURE && me_failure_name(l->failure))
+            me_buf_printf(out, " why=%s", me_failure_name(l->failure));
+        /* always three positions, "-" where there is none: which is which must not shift */
+        frame_or_dash(out, " frames=", l->start_frame);
+        frame_or_dash(out, "/", l->secret_frame);
+        frame_or_dash(out, "/", l->result_frame);
         me_buf_puts(out, l->cleartext ? " CLEARTEXT\n" : l->tls ? " in-TLS\n" : "\n");
     }
 }
@@ -156,7 +174,7 @@ void me_report_table(const me_report *r, const me_rep_opts *o, me_buf *out)
             cell(out, c, (size_t)(e - c), w[i], i + 1 == NCOL);
         }
     me_buf_free(&rows);
-    me_buf_puts(out, "\nLogin attempts (stream #attempt mechanism user secret result frames=start/secret/result):\n");
+    me_buf_puts(out, "\nLogin attempts (stream #attempt mechanism user secret result [why] frames=start/secret/result):\n");
     REP_FOREACH(r, s)
         logins_list(s, o, out);
     me_buf_puts(out, "\nFacts per session (stream verdict rule (RFC): counts):\n");
@@ -226,9 +244,9 @@ static void explain_line(me_buf *out, const rep_line *l, me_text_id id, const me
 
 static void credential_notes(const rep_line *l, const me_rep_opts *o, me_buf *out)
 {
-    if (!l->attempt || !l->username)
+    if (!l->attempt)
         return;
-    if (l->password || l->token) {
+    if (l->username && (l->password || l->token)) {
         me_buf_printf(out, "          >> %s %u: %s=", label(L_LOGIN, o->lang), l->attempt,
                       label(L_USER, o->lang));
         me_buf_utf8(out, l->username);
@@ -239,8 +257,11 @@ static void credential_notes(const rep_line *l, const me_rep_opts *o, me_buf *ou
     if (l->result != ME_RESULT_NONE) {
         me_buf_printf(out, "          >> %s %u: %s (", label(L_LOGIN, o->lang), l->attempt,
                       label(l->result == ME_RESULT_SUCCESS ? L_SUCCESS : L_FAILURE, o->lang));
-        me_buf_utf8(out, l->username);
-        me_buf_puts(out, ")\n");
+        me_buf_utf8(out, l->username ? l->username : "-");
+        me_buf_puts(out, ")");
+        if (l->result == ME_RESULT_FAILURE && l->failure != ME_FAIL_NONE)
+            me_buf_printf(out, ": %s", label((lab_id)(L_WHY_CREDENTIALS + l->failure - 1), o->lang));
+        me_buf_puts(out, "\n");
     }
 }
 

@@ -301,7 +301,7 @@ void me_sasl_client(me_sasl *s, const char *p, size_t n, me_sasl_out *o)
     s->server_last = false;
     o->explain = TXT_SASL_RESPONSE;
     if (n == 1 && p[0] == '*') {
-        o->cancelled = true;
+        o->cancelled = s->cancelled = true;
         o->explain = TXT_SASL_CANCEL;
         return;
     }

@@ -26,6 +26,7 @@ typedef struct me_sasl {
     int login_expect;         /* LOGIN: 0 user, 1 password, 2 nothing more */
     const char *challenge;    /* last server challenge worth keeping */
     bool server_last;         /* the last message seen came from the server */
+    bool cancelled;           /* the client sent "*" (RFC 4422 §3) */
 } me_sasl;
 
 /* What one SASL message revealed.  NULL: nothing of that kind. */

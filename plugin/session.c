@@ -537,20 +537,29 @@ me_auth *me_auth_snapshot(me_session *s, me_item *it)
     return a;
 }
 
-void me_cred_result(me_session *s, me_item *it, me_result r)
+void me_cred_result(me_session *s, me_item *it, me_result r, me_failure why)
 {
     me_auth *a;
-    if (!s->cred || s->cred->finished)
+    me_cred *c = s->cred;
+    if (!c || c->finished)
         return;
-    s->cred->finished = true;
-    s->cred->a.result = r;
+    if (r != ME_RESULT_FAILURE)
+        why = ME_FAIL_NONE;
+    else if (c->is_sasl && c->sasl.cancelled)
+        why = ME_FAIL_CANCELLED; /* whatever the server then says (SMTP's 501, IMAP's BAD) */
+    else if (why == ME_FAIL_NONE)
+        why = c->is_sasl && c->sasl.client_steps == 0 ? ME_FAIL_REFUSED : ME_FAIL_CREDENTIALS;
+    c->finished = true;
+    c->a.result = r;
+    c->a.failure = why;
     a = me_auth_snapshot(s, it);
     a->result = r;
+    a->failure = why;
     if (r == ME_RESULT_SUCCESS) {
-        if (s->cred->a.username)
-            s->user = s->cred->a.username;
+        if (c->a.username)
+            s->user = c->a.username;
         it->session_user = s->user;
-    } else {
+    } else if (why == ME_FAIL_CREDENTIALS) {
         it->flags |= ME_W_LOGIN_FAILED;
     }
 }
@@ -1004,6 +1013,17 @@ const char *me_result_name(me_result r)
     case ME_RESULT_SUCCESS: return "success";
     case ME_RESULT_FAILURE: return "failure";
     default: return "";
+    }
+}
+
+const char *me_failure_name(me_failure f)
+{
+    switch (f) {
+    case ME_FAIL_CREDENTIALS: return "credentials";
+    case ME_FAIL_AUTHORIZATION: return "authorization";
+    case ME_FAIL_REFUSED: return "refused";
+    case ME_FAIL_CANCELLED: return "cancelled";
+    default: return NULL;
     }
 }
 

@@ -692,6 +692,28 @@ static void challenge(me_session *s, smtp_state *p, me_item *it, const char *t, 
     p->in_sasl = true;
 }
 
+/* The verdict of an AUTH on its final reply (RFC 4954 §6): 2xx succeeded;
+ * only 535, or the enhanced code x.7.8 whatever the basic one, says the
+ * credentials were invalid.  Every other code refused the attempt for
+ * another reason (504 mechanism, 534 too weak, 538 or 530 encryption first,
+ * 503 sequence, 501 syntax, 500 line too long, 454 temporary, 421 closing),
+ * and a 501 after the client's "*" confirms its cancel (RFC 4954 §4). */
+static void auth_result(me_session *s, me_item *it, int code)
+{
+    bool invalid = code == 535 || (it->enhanced && strlen(it->enhanced) >= 5 &&
+                                   strcmp(it->enhanced + 1, ".7.8") == 0);
+    if (code / 100 == 2) {
+        me_cred_result(s, it, ME_RESULT_SUCCESS, ME_FAIL_NONE);
+        return;
+    }
+    me_cred_result(s, it, ME_RESULT_FAILURE, invalid ? ME_FAIL_CREDENTIALS : ME_FAIL_REFUSED);
+    if (code == 501 && it->auth && it->auth->failure == ME_FAIL_CANCELLED) {
+        if (!it->explain2)
+            it->explain2 = it->explain;
+        it->explain = TXT_SMTP_AUTH_CANCELLED;
+    }
+}
+
 /* DATA was answered with something else than 354. */
 static void data_refused(me_session *s, smtp_state *p)
 {
@@ -757,7 +779,7 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
             it->explain = TXT_SMTP_AUTH_OK;
             p->authed = true;
         }
-        me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
+        auth_result(s, it, code);
         break;
     case CMD_STARTTLS:
         if (code == 220) {
@@ -968,7 +990,7 @@ static void final_reply(me_session *s, smtp_state *p, int code, const char *t, s
             p->in_sasl = false;
             if (code / 100 == 2)
                 it->explain = TXT_SMTP_AUTH_OK, p->authed = true;
-            me_cred_result(s, it, code / 100 == 2 ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE);
+            auth_result(s, it, code);
         } else if (code == 354 && s->d[ME_CLIENT].mode == ME_READ_LINES) {
             me_expect_dotbody(s, ME_CLIENT, TXT_SMTP_MESSAGE_DATA);
         }

@@ -22,7 +22,7 @@ SCHEMA_KEYS = {"stream", "protocol", "client", "server", "first_frame", "last_fr
                "commands", "replies", "warnings", "mail_from", "rcpt_to", "rcpt_accepted",
                "mailboxes", "lines", "lines_truncated"}
 LOGIN_KEYS = {"attempt", "mechanism", "username", "password", "token", "challenge", "digest",
-              "result", "start_frame", "secret_frame", "result_frame", "cleartext", "tls"}
+              "result", "failure", "start_frame", "secret_frame", "result_frame", "cleartext", "tls"}
 
 
 def run(args):
@@ -109,6 +109,13 @@ def check_capture(f, exp, two_pass):
     c.eq(got, want, name + ": logins in order")
     for x in s["logins"]:
         c.eq(set(x), LOGIN_KEYS, name + ": login keys")
+        # the scenarios' failures are a wrong password (fail-retry, read from
+        # the servers' logs) or the client's "*" (cancel): failure says which
+        if x["result"] == "failure":
+            c.eq(x["failure"], "cancelled" if "cancel" in name else "credentials",
+                 name + ": why attempt %d failed" % x["attempt"])
+        else:
+            c.eq(x["failure"], None, name + ": no failure kind without a failure")
         if x["result"]:
             c.check(x["start_frame"] <= (x["secret_frame"] or x["start_frame"]) <= x["result_frame"],
                     name + ": login frames in order %r" % x)
@@ -252,8 +259,8 @@ c.eq([ln.split()[1] for ln in part.splitlines() if ln.startswith("Session ")], [
 out = tshark(["-n", "-r", os.path.join(CAPTURES, "pop3-userpass-fail-retry.pcapng"), "-d", "tcp.port==11110,pop",
               "-q", "-z", "mailedu,tree"])
 rows = {ln.split()[0]: ln.split()[1] for ln in out.splitlines() if len(ln.split()) > 1}
-c.check("USER-PASS" in rows and rows.get("failure") == "1" and rows.get("success") == "1",
-        "tree: one failed and one successful USER-PASS login")
+c.check("USER-PASS" in rows and rows.get("failure") == "1" and rows.get("success") == "1" and
+        rows.get("credentials") == "1", "tree: one failed (credentials) and one successful USER-PASS login")
 
 # 10. A run that only reports skips mailedu's rendering, but Wireshark's expert tap
 # (-z expert, Analyze -> Expert Information) still gets the warnings as the tree

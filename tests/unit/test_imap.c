@@ -338,7 +338,9 @@ static void authenticate(void)
     CHECK(it->kind == ME_KIND_SASL && it->explain == TXT_SASL_CANCEL);
     it = h_s(&h, "a1 BAD Authentication aborted by client\r\n");
     CHECK(it->status == ME_STATUS_ERROR && it->auth && it->auth->result == ME_RESULT_FAILURE);
-    CHECK(it->explain == TXT_IMAP_AUTH_NO && it->phase == ME_PHASE_AUTH);
+    /* BAD, not NO (RFC 9051 §7.1.3), and the client's cancel: no verdict on a secret */
+    CHECK(it->bad && it->explain == TXT_IMAP_TAGGED_BAD && it->phase == ME_PHASE_AUTH);
+    CHECK(it->auth->failure == ME_FAIL_CANCELLED && !(it->flags & ME_W_LOGIN_FAILED));
     it = h_c(&h, "a2 LOGIN alice alicepw\r\n");
     CHECK(it->kind == ME_KIND_COMMAND && it->auth->attempt == 2);
     it = h_s(&h, "a2 OK\r\n");
@@ -544,7 +546,9 @@ static void pipelining(void)
     it = h_c(&h, "x SELECT INBOX\r\n");
     CHECK((it->flags & ME_W_WRONG_PHASE) && it->wrong_phase == ME_PHASE_AUTH);
     it = h_s(&h, "x BAD Command not permitted in this state\r\n");
-    CHECK(it->explain == TXT_IMAP_SELECT_NO && it->status == ME_STATUS_ERROR && it->request_in == 2);
+    /* BAD: not carried out, not a failed selection (RFC 9051 §7.1.3) */
+    CHECK(it->explain == TXT_IMAP_TAGGED_BAD && it->bad && it->status == ME_STATUS_ERROR &&
+          it->request_in == 2);
     it = h_c(&h, "y ENABLE UTF8=ACCEPT\r\n");
     CHECK(it->flags & ME_W_WRONG_PHASE);
     it = h_c(&h, "z XAPPLEPUSHSERVICE aps-version 2\r\n");
@@ -733,8 +737,35 @@ static void overlong_literal(void)
     }
 }
 
+/* What a failed LOGIN's reply says of the secret (RFC 9051 §7.1, RFC 5530
+ * §3): a plain NO or AUTHENTICATIONFAILED the credentials,
+ * AUTHORIZATIONFAILED a right secret, UNAVAILABLE and PRIVACYREQUIRED no
+ * verdict, BAD a command not carried out (printed as BAD). */
+static void login_failure_codes(void)
+{
+    static const struct { const char *reply; me_failure why; } cases[] = {
+        {"a1 NO Login failed\r\n", ME_FAIL_CREDENTIALS},
+        {"a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n", ME_FAIL_CREDENTIALS},
+        {"a1 NO [AUTHORIZATIONFAILED] No such authorization-ID\r\n", ME_FAIL_AUTHORIZATION},
+        {"a1 NO [UNAVAILABLE] Try later\r\n", ME_FAIL_REFUSED},
+        {"a1 NO [PRIVACYREQUIRED] Use STARTTLS\r\n", ME_FAIL_REFUSED},
+        {"a1 BAD Missing arguments\r\n", ME_FAIL_REFUSED}};
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        h_sess h = h_new(ME_PROTO_IMAP, false, true);
+        me_item *it;
+        h_s(&h, "* OK ready\r\n");
+        h_c(&h, "a1 LOGIN alice secret\r\n");
+        it = h_s(&h, cases[i].reply);
+        CHECK(it->auth && it->auth->result == ME_RESULT_FAILURE && it->auth->failure == cases[i].why);
+        CHECK(!(it->flags & ME_W_LOGIN_FAILED) == (cases[i].why != ME_FAIL_CREDENTIALS));
+        CHECK(it->bad == (strstr(cases[i].reply, " BAD ") != NULL));
+    }
+}
+
 int main(void)
 {
+    login_failure_codes();
     overlong_literal();
     rfc_dialogue();
     login_forms();

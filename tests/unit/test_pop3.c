@@ -193,8 +193,47 @@ static void garbage(void)
     CHECK_STR(it->argument, "GARBAGE (and LIST response missing .)");
 }
 
+/* What a -ERR to a login says of the secret: its response code (RFC 2449
+ * §8.1, RFC 3206 §4), or nothing (a plain -ERR: the credentials); a PASS
+ * sent in TRANSACTION is refused as a command, not judged (RFC 1939 §7). */
+static void login_failure_codes(void)
+{
+    static const struct { const char *reply; me_failure why; me_text_id code; } cases[] = {
+        {"-ERR invalid password\r\n", ME_FAIL_CREDENTIALS, TXT_NONE},
+        {"-ERR [AUTH] Authentication failed.\r\n", ME_FAIL_CREDENTIALS, TXT_POP3_CODE_AUTH},
+        {"-ERR [IN-USE] Unable to lock maildrop\r\n", ME_FAIL_AUTHORIZATION, TXT_POP3_CODE_IN_USE},
+        {"-ERR [SYS/TEMP] Try again later\r\n", ME_FAIL_REFUSED, TXT_POP3_CODE_SYS_TEMP},
+        {"-ERR [LOGIN-DELAY] Too soon\r\n", ME_FAIL_REFUSED, TXT_POP3_CODE_LOGIN_DELAY}};
+    size_t i;
+    h_sess h;
+    me_item *it;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        h = h_new(ME_PROTO_POP3, false, true);
+        h_s(&h, "+OK ready\r\n");
+        h_c(&h, "USER alice\r\n");
+        h_s(&h, "+OK\r\n");
+        h_c(&h, "PASS secret\r\n");
+        it = h_s(&h, cases[i].reply);
+        CHECK(it->auth && it->auth->result == ME_RESULT_FAILURE && it->auth->failure == cases[i].why);
+        CHECK(it->explain == TXT_POP3_LOGIN_ERR && it->explain2 == cases[i].code);
+        CHECK(!(it->flags & ME_W_LOGIN_FAILED) == (cases[i].why != ME_FAIL_CREDENTIALS));
+    }
+    h = h_new(ME_PROTO_POP3, false, true);
+    h_s(&h, "+OK ready\r\n");
+    h_c(&h, "USER alice\r\n");
+    h_s(&h, "+OK\r\n");
+    h_c(&h, "PASS secret\r\n");
+    h_s(&h, "+OK logged in\r\n");
+    it = h_c(&h, "PASS again\r\n");
+    CHECK(it->flags & ME_W_WRONG_PHASE);
+    it = h_s(&h, "-ERR Unknown command\r\n");
+    CHECK(!it->auth || it->auth->failure == ME_FAIL_REFUSED);
+    CHECK(!(it->flags & ME_W_LOGIN_FAILED));
+}
+
 int main(void)
 {
+    login_failure_codes();
     rfc1939_example();
     fail_then_other_user();
     sasl_and_pipelining();

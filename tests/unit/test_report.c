@@ -76,10 +76,10 @@ static void json_pop3(void)
     CHECK(has(&b, "\"user\": \"mrose\","));
     CHECK(has(&b, "{\"attempt\": 1, \"mechanism\": \"USER-PASS\", \"username\": \"mrose\", \"password\": \"wrong\", "
                   "\"token\": null, \"challenge\": null, \"digest\": null, \"result\": \"failure\", "
-                  "\"start_frame\": 2, \"secret_frame\": 4, \"result_frame\": 5, \"cleartext\": true, \"tls\": false}"));
+                  "\"failure\": \"credentials\", \"start_frame\": 2, \"secret_frame\": 4, \"result_frame\": 5, \"cleartext\": true, \"tls\": false}"));
     CHECK(has(&b, "{\"attempt\": 2, \"mechanism\": \"APOP\", \"username\": \"mrose\", \"password\": null, "
                   "\"token\": null, \"challenge\": \"<1896.697170952@dbc.mit.edu>\", "
-                  "\"digest\": \"c4c9334bac560ecc979e58001b3e22fb\", \"result\": \"success\", "
+                  "\"digest\": \"c4c9334bac560ecc979e58001b3e22fb\", \"result\": \"success\", \"failure\": null, "
                   "\"start_frame\": 6, \"secret_frame\": 6, \"result_frame\": 7, \"cleartext\": false"));
     CHECK(has(&b, "\"cleartext\": true,\n      \"commands\": 5,\n      \"replies\": 6,"));
     CHECK(has(&b, "\"login_failed\": 1"));
@@ -109,7 +109,8 @@ static void transcript_and_table(void)
     CHECK(has(&b, "--- AUTHORIZATION state - auth ---\n       1 S: +OK POP3 server ready <1896.697170952@dbc.mit.edu>\n"));
     CHECK(has(&b, "       4 C: PASS wrong\n"));
     CHECK(has(&b, ">> login attempt 1: user=mrose password=wrong\n"));
-    CHECK(has(&b, ">> login attempt 1: failure (mrose)\n"));
+    /* a plain -ERR to PASS: the credentials (RFC 1939 §7) */
+    CHECK(has(&b, ">> login attempt 1: failure (mrose): the server rejected the user name or password\n"));
     CHECK(has(&b, "\n--- TRANSACTION state - transaction ---\n       8 C: STAT\n"));
     me_buf_free(&b);
     {
@@ -122,7 +123,7 @@ static void transcript_and_table(void)
         CHECK(has(&b, "   frame 1-11\n"));
         CHECK(has(&b, "--- fase otorisasi (AUTHORIZATION) - auth ---\n       1 S: +OK POP3 server ready"));
         CHECK(has(&b, ">> percobaan login 1: pengguna=mrose kata sandi=wrong\n"));
-        CHECK(has(&b, ">> percobaan login 1: gagal (mrose)\n"));
+        CHECK(has(&b, ">> percobaan login 1: gagal (mrose): server menolak nama pengguna atau kata sandi\n"));
         CHECK(has(&b, ">> percobaan login 2: berhasil (mrose)\n"));
         CHECK(has(&b, "\n--- fase transaksi (TRANSACTION) - transaction ---\n       8 C: STAT\n"));
         CHECK(strstr(b.p, "password=") == NULL && strstr(b.p, "frames ") == NULL);

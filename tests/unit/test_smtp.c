@@ -804,8 +804,52 @@ static void early_talker_two_segments(void)
     CHECK(PH(it, ENVELOPE) && it->phase_start);
 }
 
+/* Only 535 (or x.7.8) says the credentials were invalid (RFC 4954 §6); 504,
+ * 538 and 454 refused the attempt without judging a secret, and a 501 after
+ * the client's "*" confirms a cancel (§4).  Only the first is a failed login
+ * to count (ME_W_LOGIN_FAILED). */
+static void auth_failure_kinds(void)
+{
+    static const struct { const char *reply; me_failure why; } cases[] = {
+        {"535 5.7.8 Authentication credentials invalid\r\n", ME_FAIL_CREDENTIALS},
+        {"554 5.7.8 Error: authentication failed\r\n", ME_FAIL_CREDENTIALS},
+        {"538 5.7.11 Encryption required for requested authentication mechanism\r\n", ME_FAIL_REFUSED},
+        {"454 4.7.0 Temporary authentication failure\r\n", ME_FAIL_REFUSED},
+        {"534 5.7.9 Authentication mechanism is too weak\r\n", ME_FAIL_REFUSED}};
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        h_sess h = h_new(ME_PROTO_SMTP, false, true);
+        me_item *it;
+        hello(&h, "250-mx\r\n250 AUTH PLAIN LOGIN CRAM-MD5\r\n");
+        h_c(&h, "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+        it = h_s(&h, cases[i].reply);
+        CHECK(it->auth && it->auth->result == ME_RESULT_FAILURE && it->auth->failure == cases[i].why);
+        CHECK(!(it->flags & ME_W_LOGIN_FAILED) == (cases[i].why != ME_FAIL_CREDENTIALS));
+    }
+    {   /* a mechanism refused before any response: no secret was judged */
+        h_sess h = h_new(ME_PROTO_SMTP, false, true);
+        me_item *it;
+        hello(&h, "250-mx\r\n250 AUTH PLAIN\r\n");
+        h_c(&h, "AUTH CRAM-MD5\r\n");
+        it = h_s(&h, "504 5.5.4 Unrecognized authentication type\r\n");
+        CHECK(it->auth && it->auth->failure == ME_FAIL_REFUSED && !(it->flags & ME_W_LOGIN_FAILED));
+    }
+    {   /* the client cancels: the 501 confirms it */
+        h_sess h = h_new(ME_PROTO_SMTP, false, true);
+        me_item *it;
+        hello(&h, "250-mx\r\n250 AUTH LOGIN\r\n");
+        h_c(&h, "AUTH LOGIN\r\n");
+        h_s(&h, "334 VXNlcm5hbWU6\r\n");
+        h_c(&h, "*\r\n");
+        it = h_s(&h, "501 5.7.0 Authentication aborted\r\n");
+        CHECK(it->auth && it->auth->failure == ME_FAIL_CANCELLED && it->explain == TXT_SMTP_AUTH_CANCELLED);
+        CHECK(!(it->flags & ME_W_LOGIN_FAILED));
+    }
+}
+
 int main(void)
 {
+    auth_failure_kinds();
     message_refused();
     settled_by_334();
     early_talker_two_segments();
