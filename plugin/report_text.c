@@ -11,7 +11,7 @@ typedef enum {
     L_NOT_DECRYPTED, L_OFFERED, L_SKIPPED, L_REFUSED, L_REFUSED_SKIPPED, L_FRAMES, L_PASSWORD, L_TOKEN, L_SUCCESS, L_FAILURE,
     L_BYTES_TLS, L_BYTES_DUP, L_BYTES_DATA,
     L_WHY_CREDENTIALS, L_WHY_AUTHORIZATION, L_WHY_REFUSED, L_WHY_CANCELLED, /* me_failure order */
-    L_COUNT
+    L_NO_REPLY, L_COUNT
 } lab_id;
 
 static void frame_or_dash(me_buf *out, const char *before, uint32_t frame)
@@ -53,6 +53,8 @@ static const char *label(lab_id id, me_lang lang)
         {"refused without checking the password (see the reply)",
          "ditolak tanpa memeriksa kata sandi (lihat balasannya)"},
         {"the client cancelled the login", "klien membatalkan login"},
+        {"no reply from the server in the capture (the connection closed or the capture ended first)",
+         "tidak ada balasan server di capture (koneksi ditutup atau capture berakhir lebih dulu)"},
     };
     return t[id][lang == ME_LANG_ID ? 1 : 0];
 }
@@ -312,6 +314,11 @@ static void session_dialogue(const rep_session *s, const me_rep_opts *o, me_buf 
         }
         one_line(l, o, out);
     }
+    /* an attempt the dialogue leaves open: say so, or its end reads as nothing */
+    for (i = 0; i < s->nlogins && !s->truncated; i++)
+        if (s->logins[i].result == ME_RESULT_NONE)
+            me_buf_printf(out, "          >> %s %u: %s\n", label(L_LOGIN, o->lang),
+                          s->logins[i].attempt, label(L_NO_REPLY, o->lang));
     if (s->truncated)
         me_buf_puts(out, "  [... more lines not kept ...]\n");
     me_buf_puts(out, "\n");

@@ -299,6 +299,38 @@ static void every_warning(void)
     CHECK(rows >= 17); /* warnings.def's rows when this test was written */
 }
 
+/* Outcomes in the reports: why a login failed (cancelled: the client's
+ * "*", RFC 4954 §4), the table's frames with a "-" where an attempt has none
+ * (so the result frame is never read as the secret's), and an attempt the
+ * connection ended without a reply to. */
+static void outcome_lines(void)
+{
+    me_report *r = me_report_new(500);
+    h_sess h = h_new(ME_PROTO_POP3, false, true);
+    me_buf b = {0};
+    say(r, &h, 5, true, "+OK ready\r\n");
+    say(r, &h, 5, false, "AUTH LOGIN\r\n");
+    say(r, &h, 5, true, "+ VXNlcm5hbWU6\r\n");
+    say(r, &h, 5, false, "*\r\n");
+    say(r, &h, 5, true, "-ERR authentication cancelled\r\n");
+    say(r, &h, 5, false, "USER bob\r\n");
+    say(r, &h, 5, true, "+OK\r\n");
+    say(r, &h, 5, false, "PASS hunter2\r\n");
+    me_report_table(r, &EN, &b);
+    CHECK(has(&b, "stream 5 #1 LOGIN user=- secret=- result=failure why=cancelled frames=2/-/5\n"));
+    CHECK(has(&b, "stream 5 #2 USER-PASS user=bob secret=hunter2 result=none frames=6/8/- CLEARTEXT\n"));
+    me_buf_free(&b);
+    me_report_transcript(r, &EN, &b);
+    CHECK(has(&b, ">> login attempt 1: failure (-): the client cancelled the login\n"));
+    CHECK(has(&b, ">> login attempt 2: no reply from the server in the capture"));
+    me_buf_free(&b);
+    me_report_json(r, &EN, &b);
+    CHECK(has(&b, "\"result\": \"failure\", \"failure\": \"cancelled\""));
+    CHECK(has(&b, "\"result\": null, \"failure\": null"));
+    me_buf_free(&b);
+    me_report_free(r);
+}
+
 /* me_warning_next gives every row's bit of a word once, lowest first,
  * skips bits of no row, and leaves the word empty. */
 static void warning_walk(void)
@@ -353,6 +385,7 @@ int main(void)
     table_aligned();
     every_warning();
     warning_walk();
+    outcome_lines();
     starttls_without_records();
     return h_done("report");
 }
