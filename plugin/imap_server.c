@@ -191,20 +191,24 @@ static me_failure login_failure(const me_item *it, int code)
 static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pending *pc,
                       me_status status, int code)
 {
-    bool ok = status == ME_STATUS_OK;
+    bool ok = status == ME_STATUS_OK, late;
     switch (pc->cmd) {
     case CMD_LOGIN:
     case CMD_AUTHENTICATE:
         if (pc->cmd == CMD_AUTHENTICATE && st->sasl_tag && pc->tag &&
             strcmp(st->sasl_tag, pc->tag) == 0)
             st->in_sasl = false;
-        if (it->bad)
-            ; /* not carried out: the BAD text says so, the state is unchanged */
+        /* sent once logged in (RFC 9051 §6.2: only valid in Not
+         * Authenticated), a refusal judges the command, not the secret */
+        late = s->phase != ME_PHASE_AUTH;
+        if (it->bad || (!ok && late))
+            ; /* not carried out: the tagged BAD/NO text says so, the state is unchanged */
         else if (pc->cmd == CMD_LOGIN)
             it->explain = ok ? TXT_IMAP_LOGIN_OK : TXT_IMAP_LOGIN_NO;
         else
             it->explain = ok ? TXT_IMAP_AUTH_OK : TXT_IMAP_AUTH_NO;
-        me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE, login_failure(it, code));
+        me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE,
+                       late ? ME_FAIL_REFUSED : login_failure(it, code));
         if (ok)
             me_set_phase(s, ME_PHASE_AUTHENTICATED);
         break;

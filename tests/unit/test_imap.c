@@ -761,6 +761,18 @@ static void login_failure_codes(void)
         CHECK(!(it->flags & ME_W_LOGIN_FAILED) == (cases[i].why != ME_FAIL_CREDENTIALS));
         CHECK(it->bad == (strstr(cases[i].reply, " BAD ") != NULL));
     }
+    {   /* LOGIN once logged in (RFC 9051 §6.2.3: valid in Not Authenticated
+         * only): its NO refuses the command; the session stays logged in */
+        h_sess h = h_new(ME_PROTO_IMAP, false, true);
+        me_item *it;
+        h_s(&h, "* OK ready\r\n");
+        h_c(&h, "a1 LOGIN alice secret\r\n");
+        h_s(&h, "a1 OK logged in\r\n");
+        h_c(&h, "a2 LOGIN bob other\r\n");
+        it = h_s(&h, "a2 NO Already logged in\r\n");
+        CHECK(it->auth && it->auth->failure == ME_FAIL_REFUSED && !(it->flags & ME_W_LOGIN_FAILED));
+        CHECK(it->explain == TXT_IMAP_TAGGED_NO && it->phase == ME_PHASE_AUTHENTICATED);
+    }
 }
 
 int main(void)
