@@ -17,6 +17,7 @@ static dissector_table_t tcp_port_table;
 static dissector_table_t tls_port_table;
 static dissector_handle_t pop_handle, imap_handle, smtp_handle;
 static dissector_handle_t handoff_handle; /* conversation dissector after the heuristic */
+static heur_dtbl_entry_t *heur_tcp;        /* mailedu_tcp: the user may turn it off */
 
 static me_proto proto_of_handle(dissector_handle_t h)
 {
@@ -101,7 +102,10 @@ gboolean mailedu_recognise(mailedu_conv *mc, packet_info *pinfo, const guint8 *p
 {
     conversation_t *conv;
     mc->detect_frame = pinfo->num;
-    if (len == 0 || PINFO_FD_VISITED(pinfo))
+    /* the postdissector looks where a port's dissector took the segment:
+     * that is the heuristic's work too, and off when the user turned it off
+     * (Analyze > Enabled Protocols, --disable-heuristic mailedu_tcp) */
+    if (len == 0 || PINFO_FD_VISITED(pinfo) || (heur_tcp && !heur_tcp->enabled))
         return FALSE;
     if (!mc->detect)
         mc->detect = me_detect_new(&mailedu_file_alloc);
@@ -199,4 +203,5 @@ void mailedu_heur_handoff(void)
                        "mailedu_tcp", proto_mailedu, HEURISTIC_ENABLE);
     heur_dissector_add("tls", dissect_heur_tls, "Mail protocols inside TLS on any port (mailedu)",
                        "mailedu_tls", proto_mailedu, HEURISTIC_ENABLE);
+    heur_tcp = find_heur_dissector_by_unique_short_name("mailedu_tcp");
 }

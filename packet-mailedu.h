@@ -87,7 +87,8 @@ void mailedu_heur_handoff(void);
 me_proto mailedu_classify_port(packet_info *pinfo, guint16 *server_port, gboolean *tls);
 /* The mail protocol the tcp.port table gives PORT, or ME_PROTO_NONE. */
 me_proto mailedu_port_proto(guint32 port);
-/* Recognition on any port (first pass): TRUE once the conversation is mail. */
+/* Recognition on any port (first pass): TRUE once the conversation is mail;
+ * never while the heuristic mailedu_tcp is disabled. */
 gboolean mailedu_recognise(mailedu_conv *mc, packet_info *pinfo, const guint8 *p, guint len);
 /* A builtin POP/IMAP/SMTP dissector ran on this frame where no port says mail
  * (a tunnel): records the protocol and the server side from the bytes it got. */

@@ -174,4 +174,13 @@ for n in ("pop3-userpass-ok", "imap-login-atoms", "smtp-attachment", "smtp-relay
                  n + " from packet %d: one mid-session note" % start)
         c.eq(view(mid, two_pass=True), rows, n + " from packet %d: -2 == one pass" % start)
 
+# The heuristic is the only way mailedu knows a lab port: with mailedu_tcp
+# disabled (Enabled Protocols, --disable-heuristic) nothing on port 11110 is
+# mail to it, while Decode As still makes it so.
+lab = os.path.join(CAPTURES, "pop3-userpass-fail-retry.pcapng")
+c.eq(frames(lab, "mailedu", ["--disable-heuristic", "mailedu_tcp"]), [],
+     "heuristic disabled: a lab port is not recognised")
+c.check(len(frames(lab, "mailedu", ["--disable-heuristic", "mailedu_tcp", "-d", "tcp.port==11110,pop"])) > 5,
+        "heuristic disabled: Decode As still annotates")
+c.check(len(frames(lab, "mailedu")) > 5, "heuristic enabled: the lab port is recognised")
 c.done()
