@@ -153,9 +153,13 @@ static void add_one_expert(packet_info *pinfo, proto_item *pi, const me_item *it
         expert_add_info_format(pinfo, pi, &ei[e], "%s: %s", msg, phase_label(it->proto, it->phase));
         return;
     case DETAIL_WRONG_PHASE:
-        expert_add_info_format(pinfo, pi, &ei[e], "%s (%s): %s", msg,
+        /* the section that says which commands each state allows */
+        expert_add_info_format(pinfo, pi, &ei[e], "%s (%s): %s [%s]", msg,
                                phase_label(it->proto, it->wrong_phase),
-                               it->command ? mailedu_utf8(pinfo->pool, it->command) : "");
+                               it->command ? mailedu_utf8(pinfo->pool, it->command) : "",
+                               it->proto == ME_PROTO_POP3   ? "RFC 1939 §3"
+                               : it->proto == ME_PROTO_SMTP ? "RFC 5321 §4.1.4"
+                                                            : "RFC 9051 §3");
         return;
     default:
         break;
@@ -377,10 +381,13 @@ void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
             proto_item_set_generated(pi);
             break;
         }
-        if (nitems > 1 && wanted_field(mt, hf_line)) {
+        /* every record's line, as mailedu.line (README: "the line as
+         * sent"); with several, each line's fields go under it */
+        if (wanted_field(mt, hf_line)) {
             pi = proto_tree_add_string(mt, hf_line, tvb, 0, 0, line_summary(pinfo->pool, it));
             proto_item_set_generated(pi);
-            lt = proto_item_add_subtree(pi, ett_line);
+            if (nitems > 1)
+                lt = proto_item_add_subtree(pi, ett_line);
         }
         render_line(tvb, pinfo, lt, it);
     }
@@ -402,7 +409,7 @@ void mailedu_tree_register(int proto)
         {&hf_phase, {"Phase", "mailedu.phase", FT_STRING, BASE_NONE, NULL, 0, "Session phase of this packet", HFILL}},
         {&hf_phase_start, {"Phase start", "mailedu.phase.start", FT_BOOLEAN, BASE_NONE, NULL, 0, "This packet begins a new phase", HFILL}},
         {&hf_phase_inferred, {"Phase inferred", "mailedu.phase.inferred", FT_BOOLEAN, BASE_NONE, NULL, 0, "Phase inferred because the capture began mid-session", HFILL}},
-        {&hf_line, {"Line", "mailedu.line", FT_STRING, BASE_NONE, NULL, 0, "One line of a packet that carries several", HFILL}},
+        {&hf_line, {"Line", "mailedu.line", FT_STRING, BASE_NONE, NULL, 0, "The line as sent (passwords masked per mask_passwords); in a packet of several lines, each with its fields under it", HFILL}},
         {&hf_auth, {"Credentials", "mailedu.auth", FT_NONE, BASE_NONE, NULL, 0, "What this line tells about a login", HFILL}},
         {&hf_command, {"Command", "mailedu.command", FT_STRING, BASE_NONE, NULL, 0, "Command verb, upper case", HFILL}},
         {&hf_argument, {"Argument", "mailedu.argument", FT_STRING, BASE_NONE, NULL, 0, "Arguments of the command or text of the reply", HFILL}},

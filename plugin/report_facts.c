@@ -210,6 +210,14 @@ static rep_verdict unreadable(const char *key, const rep_session *s)
                       : verdict(key, "undecided", "no-command", TXT_FACT_NO_COMMAND);
 }
 
+/* The session went on inside TLS that no key opened (STARTTLS or STLS, RFC
+ * 3207 §4.2, RFC 2595 §4): what the client did there is unknown, so a
+ * verdict that rests on something not being seen cannot be given. */
+static bool hidden_after_tls(const rep_session *s)
+{
+    return s->any_tls && !s->decrypted;
+}
+
 static rep_verdict pop3_verdict(const rep_session *s)
 {
     const char *k = "pop3_mode";
@@ -222,6 +230,8 @@ static rep_verdict pop3_verdict(const rep_session *s)
     if (f->retrieved.n)
         return f->uidl ? verdict(k, "leave-on-server", "retr-uidl", TXT_FACT_POP3_KEEP_UIDL)
                        : verdict(k, "leave-on-server", "retr-no-dele", TXT_FACT_POP3_KEEP);
+    if (hidden_after_tls(s))
+        return unreadable(k, s);
     return verdict(k, "undecided", "nothing-retrieved", TXT_FACT_POP3_NOTHING);
 }
 
@@ -235,8 +245,8 @@ static rep_verdict smtp_verdict(const rep_session *s)
         return verdict(k, "submission", "port-587", TXT_FACT_SMTP_PORT587);
     if (s->sport == 465)
         return verdict(k, "submission", "port-465", TXT_FACT_SMTP_PORT465);
-    if (!f->clear_lines)
-        return unreadable(k, s);
+    if (!f->clear_lines || hidden_after_tls(s))
+        return unreadable(k, s); /* an AUTH may be inside the TLS */
     /* an EHLO whose reply the capture lacks still names the client */
     hello = client_hello(f);
     if (!hello)
@@ -261,6 +271,8 @@ static rep_verdict imap_verdict(const rep_session *s)
         return verdict(k, "marked-deleted", "deleted-flag", TXT_FACT_IMAP_MARKED);
     if (f->fetched.n)
         return verdict(k, "read-on-server", "fetch", TXT_FACT_IMAP_READ);
+    if (hidden_after_tls(s))
+        return unreadable(k, s);
     return verdict(k, "nothing-read", "no-fetch", TXT_FACT_IMAP_NONE);
 }
 

@@ -125,4 +125,15 @@ for f in gen:
         continue  # TLS sessions are checked by the any-port/TLS tests
     check_expected(c, f, exp)
 
+# SPEC: "command not valid in this phase, with the RFC section" (the section
+# that lists which commands each state allows)
+out = tshark(["-n", "-r", os.path.join(CAPTURES, "pop3-wrong-phase.pcapng"), "-d", "tcp.port==11110,pop",
+              "-q", "-z", "expert,warn"])
+c.check("Command not valid in this phase (AUTHORIZATION state - auth): STAT [RFC 1939 §3]" in out,
+        "wrong-phase expert item names the command and RFC 1939 §3: %r" % out[-400:])
+
+# mailedu.line is on every packet with a line, one line or several (README)
+c.eq(frames(os.path.join(CAPTURES, "pop3-userpass-ok.pcapng"), 'mailedu.line contains "PASS"',
+            ["-d", "tcp.port==11110,pop"]), [9], "mailedu.line on a one-line packet (PASS, frame 9)")
+
 c.done()

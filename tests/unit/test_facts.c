@@ -296,8 +296,42 @@ static void smtp_names_and_chunks(void)
     server_port = 110;
 }
 
+/* STARTTLS accepted and no key: what the client did inside TLS is unknown
+ * (RFC 3207 §4.2), so a verdict resting on an AUTH, a RETR or a FETCH not
+ * being seen is not given; what was seen in clear still decides. */
+static void hidden_after_starttls(void)
+{
+    static const uint8_t hello[] = {0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00};
+    me_report *r = me_report_new(500);
+    h_sess h = h_new(ME_PROTO_SMTP, false, true);
+    me_rep_frame f = {0, 0, 1700000000, 0, "198.51.100.7", "192.0.2.1", 40000, 25};
+    server_port = 25;
+    say(r, &h, true, "220 mx.example.org ESMTP\r\n");
+    say(r, &h, false, "EHLO mail.example.com\r\n");
+    say(r, &h, true, "250-mx.example.org\r\n250 STARTTLS\r\n");
+    say(r, &h, false, "STARTTLS\r\n");
+    say(r, &h, true, "220 2.0.0 Ready to start TLS\r\n");
+    f.frame = ++h.frame;
+    me_report_add(r, &f, h_feed(&h, ME_CLIENT, hello, sizeof hello));
+    facts_has(r, "\"smtp_role\": \"undecided\", \"rule\": \"encrypted\"");
+    me_report_free(r);
+
+    r = me_report_new(500);
+    h = h_new(ME_PROTO_POP3, false, true);
+    server_port = 110;
+    say(r, &h, true, "+OK POP3 server ready\r\n");
+    say(r, &h, false, "STLS\r\n");
+    say(r, &h, true, "+OK Begin TLS negotiation\r\n");
+    f.frame = ++h.frame;
+    f.dport = 110;
+    me_report_add(r, &f, h_feed(&h, ME_CLIENT, hello, sizeof hello));
+    facts_has(r, "\"pop3_mode\": \"undecided\", \"rule\": \"encrypted\"");
+    me_report_free(r);
+}
+
 int main(void)
 {
+    hidden_after_starttls();
     pop3_offline();
     pop3_rset_and_no_quit();
     smtp_roles();
