@@ -78,7 +78,9 @@ static void queue_credential(packet_info *pinfo, const me_item *it, gboolean mas
         secret = a->digest;
     }
     c = wmem_new0(pinfo->pool, mailedu_credential);
-    c->num = c->username_num = it->frame;
+    /* num: where the password crossed (an IMAP literal's own packet) */
+    c->num = a->secret_frame ? a->secret_frame : it->frame;
+    c->username_num = it->frame;
     c->password_hf_id = (guint)(a->password ? hf_password : a->token ? hf_token : hf_digest);
     c->username = wmem_strdup(pinfo->pool, a->username ? mailedu_utf8(pinfo->pool, a->username) : "");
     c->proto = cred_proto(it->proto);

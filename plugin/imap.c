@@ -224,6 +224,8 @@ static void lit_bytes(me_session *s, imap_cline *c, const char *p, size_t n)
     if (!c->capture || !c->cur_lit || !c->nlit)
         return;
     L = &c->lits[c->nlit - 1];
+    if (!L->frame && n)
+        L->frame = s->frame;
     room = L->kept < LIT_KEEP ? LIT_KEEP - L->kept : 0;
     if (n > room)
         n = room;
@@ -281,6 +283,40 @@ static const char *astring(me_session *s, const imap_cline *c, size_t *pos, size
     return me_strndup(s, p + *b, i - *b);
 }
 
+/* The frame where the literal at buffer position B (an astring's start)
+ * began, if earlier than FRAME: the bytes crossed there, not where the
+ * command's line ended (RFC 9051 §4.3).  0 otherwise. */
+static uint32_t literal_frame(const imap_cline *c, size_t b, uint32_t frame)
+{
+    unsigned k;
+    for (k = 0; k < c->nlit; k++)
+        if (c->lits[k].mark == b)
+            return c->lits[k].frame && c->lits[k].frame != frame ? c->lits[k].frame : 0;
+    return 0;
+}
+
+/* Is the literal being read LOGIN's second argument, the password (RFC 9051
+ * §6.2.3: LOGIN SP userid SP password)?  Asked when its first bytes come,
+ * which can be frames before the line ends and LOGIN is read. */
+static bool literal_is_password(me_session *s, const imap_cline *c)
+{
+    const char *tag, *after, *w, *rest;
+    size_t tl, al, wl, rl, pos, b, e;
+    unsigned args = 0;
+    bool bad = false;
+    me_first_word(c->buf, c->len, &tag, &tl, &after, &al);
+    me_first_word(after, al, &w, &wl, &rest, &rl);
+    if (!me_ieq(w, wl, "LOGIN"))
+        return false;
+    pos = (size_t)(rest - c->buf);
+    while (astring(s, c, &pos, &b, &e, &bad)) {
+        if (b == c->lits[c->nlit - 1].mark)
+            return args == 1;
+        args++;
+    }
+    return false;
+}
+
 static void cmd_login(me_session *s, imap_state *st, me_item *it, size_t argpos)
 {
     imap_cline *c = &st->c;
@@ -303,6 +339,9 @@ static void cmd_login(me_session *s, imap_state *st, me_item *it, size_t argpos)
     s->cred->a.password = pass;
     a = me_auth_snapshot(s, it);
     a->password = pass;
+    a->secret_frame = literal_frame(c, pb, it->frame);
+    if (c->first && c->first != it->frame)
+        a->start_frame = c->first; /* the line began frames before (its literals) */
     if (pass) {
         const char *before = me_imap_disp(s, c->buf + argpos, pb - argpos);
         const char *after = me_imap_disp(s, c->buf + pe, c->len - pe);
@@ -570,6 +609,7 @@ static void piece(me_session *s, imap_state *st, const char *l, size_t n)
         L->mark = at + mark;
         L->start = c->len;
         L->kept = 0;
+        L->frame = 0;
         c->cur_lit = true;
     }
     c->active = true;
@@ -676,9 +716,25 @@ static void line(me_session *s, me_dir dir, const char *l, size_t n)
 static void counted(me_session *s, me_dir dir, const uint8_t *d, size_t n, bool done)
 {
     imap_state *st = s->st;
+    imap_cline *c = &st->c;
+    bool first;
     (void)done;
-    if (dir == ME_CLIENT && d && st->c.active)
-        lit_bytes(s, &st->c, (const char *)d, n);
+    if (dir != ME_CLIENT || !d || !c->active)
+        return;
+    first = c->cur_lit && c->nlit && !c->lits[c->nlit - 1].frame;
+    lit_bytes(s, c, (const char *)d, n);
+    /* the password's own packet is the one that shows it crossed in clear
+     * (the red row, the expert item); the LOGIN record, frames later when
+     * the client waited for "+", names the user and the attempt */
+    if (first && n && s->tail && s->tail->kind == ME_KIND_DATA && literal_is_password(s, c)) {
+        s->tail->explain2 = TXT_IMAP_LITERAL_PASSWORD;
+        if (s->tls) {
+            s->tail->flags |= ME_W_PROTECTED;
+        } else {
+            s->tail->cleartext = true;
+            s->tail->flags |= ME_W_CLEARTEXT;
+        }
+    }
 }
 
 static void fini(me_session *s)

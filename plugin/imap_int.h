@@ -69,9 +69,10 @@ _Static_assert(CMD_DONE < 64, "IMAP command ids fit a 64-bit mask");
 #define BUF_CAP (ME_MAX_LINE + 4u * LIT_KEEP)
 
 /* A literal inside the client's logical line: "{N}" starts at mark, its kept
- * bytes at start. */
+ * bytes at start; frame: where its first byte came (0: none yet). */
 typedef struct imap_lit {
     size_t mark, start, kept;
+    uint32_t frame;
 } imap_lit;
 
 /* The client's logical line being assembled. */

@@ -130,6 +130,10 @@ typedef struct me_auth {
     uint32_t attempt;      /* 1, 2, ... within the session */
     me_result result;      /* only on the server's final reply */
     me_failure failure;    /* with result failure: why */
+    uint32_t secret_frame; /* the frame the password's bytes crossed in, when it is an
+                            * earlier one than this record's (an IMAP literal, RFC 9051
+                            * §4.3, whose command ends frames later); 0: this record's */
+    uint32_t start_frame;  /* likewise the frame the attempt's command began in; 0: this record's */
 } me_auth;
 
 typedef struct me_item me_item;

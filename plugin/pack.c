@@ -149,6 +149,8 @@ static const char **auth_field(me_auth *a, unsigned i)
     }
 }
 #define AUTH_FIELDS 10u
+#define AUTH_SECRET_FRAME (1u << AUTH_FIELDS)        /* mask bit: a secret_frame follows */
+#define AUTH_START_FRAME (1u << (AUTH_FIELDS + 1)) /* and a start_frame */
 
 /* A snapshot: mask of its strings, attempt, result, then the strings'
  * pointers (about 30 bytes; the struct is 88). */
@@ -159,9 +161,17 @@ static void put_auth(me_kept *k, const me_auth *a)
     for (i = 0; i < AUTH_FIELDS; i++)
         if (*auth_field((me_auth *)(uintptr_t)a, i))
             m |= 1u << i;
+    if (a->secret_frame)
+        m |= AUTH_SECRET_FRAME;
+    if (a->start_frame)
+        m |= AUTH_START_FRAME;
     put_varint(k, m);
     put_varint(k, a->attempt);
     put_varint(k, (uint32_t)a->result | (uint32_t)a->failure << 2); /* one byte still */
+    if (a->secret_frame)
+        put_varint(k, a->secret_frame);
+    if (a->start_frame)
+        put_varint(k, a->start_frame);
     for (i = 0; i < AUTH_FIELDS; i++)
         if (m & (1u << i))
             put_ptr(k, *auth_field((me_auth *)(uintptr_t)a, i));
@@ -325,6 +335,10 @@ static me_auth *get_auth(const uint8_t **p, const me_alloc *al)
     v = (uint32_t)get_varint(p);
     a->result = (me_result)(v & 3u);
     a->failure = (me_failure)(v >> 2);
+    if (m & AUTH_SECRET_FRAME)
+        a->secret_frame = (uint32_t)get_varint(p);
+    if (m & AUTH_START_FRAME)
+        a->start_frame = (uint32_t)get_varint(p);
     for (i = 0; i < AUTH_FIELDS; i++)
         if (m & (1u << i))
             *auth_field(a, i) = get_ptr(p);

@@ -344,7 +344,7 @@ static void add_login(rep_session *s, const me_item *it)
         s->logins = rep_xgrow(s->logins, &s->caplogins, s->nlogins + 1, sizeof(*s->logins));
         l = &s->logins[s->nlogins++];
         l->attempt = a->attempt;
-        l->start_frame = it->frame;
+        l->start_frame = a->start_frame ? a->start_frame : it->frame;
         l->tls = it->tls;
     }
     set_str(&l->mechanism, a->mechanism);
@@ -356,7 +356,7 @@ static void add_login(rep_session *s, const me_item *it)
         set_str(&l->token, a->token);
         set_str(&l->digest, a->digest);
         if (!l->secret_frame)
-            l->secret_frame = it->frame;
+            l->secret_frame = a->secret_frame ? a->secret_frame : it->frame;
     }
     if (a->result != ME_RESULT_NONE) {
         l->result = a->result;

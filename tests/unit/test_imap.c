@@ -208,13 +208,19 @@ static void login_forms(void)
     CHECK(it->kind == ME_KIND_DATA && !it->next);
     it = h_c(&h, "alice");
     CHECK(it->kind == ME_KIND_DATA && it->explain == TXT_IMAP_LITERAL && it->data_len == 5);
+    CHECK(!it->cleartext && it->explain2 != TXT_IMAP_LITERAL_PASSWORD); /* the user name */
     it = h_c(&h, " {7+}\r\n");
     CHECK(it->kind == ME_KIND_DATA && it->explain == TXT_IMAP_LITERAL_PLUS);
-    h_c(&h, "alic");
+    /* the password's first bytes: their own packet shows it crossed in clear */
+    it = h_c(&h, "alic");
+    CHECK(it->frame == 5 && it->cleartext && (it->flags & ME_W_CLEARTEXT) &&
+          it->explain2 == TXT_IMAP_LITERAL_PASSWORD);
     it = h_c(&h, "epw");
-    CHECK(it->kind == ME_KIND_DATA);
+    CHECK(it->kind == ME_KIND_DATA && !it->cleartext);
     it = h_c(&h, "\r\n");
     CHECK(it->kind == ME_KIND_COMMAND);
+    /* the attempt began with the line (frame 2), its secret crossed in frame 5 */
+    CHECK(it->auth->start_frame == 2 && it->auth->secret_frame == 5);
     CHECK_STR(it->auth->password, "alicepw");
     CHECK_STR(it->auth->username, "alice");
     it = h_s(&h, "a1 OK Logged in\r\n");

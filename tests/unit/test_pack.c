@@ -65,7 +65,9 @@ static void heap_free_all(heap *h)
 static void round_trip(void)
 {
     static me_auth auth = {.mechanism = "PLAIN", .username = "alice", .password = "secret",
-                           .attempt = 2, .result = ME_RESULT_FAILURE};
+                           .attempt = 2, .result = ME_RESULT_FAILURE,
+                           .failure = ME_FAIL_CREDENTIALS, .secret_frame = 699998,
+                           .start_frame = 699997};
     me_item a, b, c, *u;
     heap hp;
     me_alloc al = {heap_alloc, NULL, heap_free};
@@ -138,6 +140,8 @@ static void round_trip(void)
     CHECK_STR(u->detail, "detail");
     CHECK(u->auth && u->auth != &auth && u->auth->mechanism == auth.mechanism &&
           u->auth->username == auth.username && u->auth->password == auth.password);
+    CHECK(u->auth && u->auth->failure == ME_FAIL_CREDENTIALS && u->auth->secret_frame == 699998 &&
+          u->auth->start_frame == 699997);
     CHECK(u->auth && u->auth->attempt == 2 && u->auth->result == ME_RESULT_FAILURE &&
           !u->auth->token && !u->auth->challenge && !u->auth->digest && !u->auth->decoded);
     CHECK_STR(u->session_user, "alice");
@@ -177,13 +181,14 @@ static void round_trip(void)
      * 1 << 23 needs 24 bits), explain 2 (300), "LOGIN" 6 and "alice secret"
      * 13 with their NUL, user and mailbox indexes 1 + 1, request_in 3
      * (700000 - 5 = 699995), data_len 3 (70000), flags 2 (bits 0 and 11), tag
-     * 3, masked 15, enhanced 6, detail 7, the snapshot 27 (mask, attempt,
-     * result 1 each, three pointers), mail_from 17, rcpt 17, reply_code 2,
-     * explain2 2, index 1 = 135; record b: mask 1 (bits 0, 3, 4), enums 1
-     * (14), explain 1, indexes 1 + 1 = 5: 141 bytes.
+     * 3, masked 15, enhanced 6, detail 7, the snapshot 34 (mask 2: bits 0-2,
+     * 10 and 11; attempt 1; result and failure 1 (1 | 1 << 2); secret_frame
+     * and start_frame 3 each; three pointers), mail_from 17, rcpt 17,
+     * reply_code 2, explain2 2, index 1 = 142; record b: mask 1 (bits 0, 3,
+     * 4), enums 1 (14), explain 1, indexes 1 + 1 = 5: 148 bytes.
      * Frame 700002: 6.  Index: two (frame, offset) pairs of 8 bytes; kept
      * strings: the pointers to alice and INBOX. */
-    CHECK(me_kept_bytes(k) == 147 + 2 * 8 + 2 * sizeof(char *));
+    CHECK(me_kept_bytes(k) == 154 + 2 * 8 + 2 * sizeof(char *));
     u = me_kept_unpack(k, 700000, &h_alloc); /* still there after the session */
     CHECK(u && u->next && u->request_in == 5 && u->next->mailbox == a.mailbox);
     heap_free_all(&hp);
