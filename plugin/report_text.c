@@ -139,10 +139,55 @@ static void logins_list(const rep_session *s, const me_rep_opts *o, me_buf *out)
 }
 
 
+static void strs_list(me_buf *out, const char *key, const rep_strs *l)
+{
+    size_t i;
+    if (!l->n)
+        return;
+    me_buf_printf(out, " %s=", key);
+    for (i = 0; i < l->n; i++) {
+        if (i)
+            me_buf_puts(out, ",");
+        me_buf_utf8(out, l->v[i]);
+    }
+}
+
+/* The rest of a session that SPEC's sessions report lists (the JSON's
+ * phases, envelope, mailboxes and warnings), one line each. */
+static void details_list(const rep_session *s, me_buf *out)
+{
+    size_t i;
+    bool first = true;
+    me_buf_printf(out, "  stream %u phases=", s->stream);
+    for (i = 0; i < s->nphases; i++)
+        me_buf_printf(out, "%s%s@%u", i ? "," : "", me_phase_name(s->phases[i].phase),
+                      s->phases[i].frame);
+    if (!s->nphases)
+        me_buf_puts(out, "-");
+    if (s->inferred)
+        me_buf_puts(out, " phases_inferred");
+    strs_list(out, "from", &s->mail_from);
+    strs_list(out, "to", &s->rcpt_to);
+    strs_list(out, "accepted", &s->rcpt_ok);
+    strs_list(out, "mailboxes", &s->mailboxes);
+    for (i = 0; i < REP_NWARN; i++)
+        if (s->warn[i] && me_warning_name(1u << i)) {
+            me_buf_printf(out, "%s%s:%u", first ? " warnings=" : ",", me_warning_name(1u << i),
+                          s->warn[i]);
+            first = false;
+        }
+    me_buf_puts(out, "\n");
+}
+
 void me_report_table(const me_report *r, const me_rep_opts *o, me_buf *out)
 {
-    static const char *const head[NCOL] = {"stream", "proto", "client", "server",
-                                           "tls", "user", "logins", "frames"};
+    /* headings in the reader's language; the key=value words of the lines
+     * stay as the JSON names them, for grep and scripts */
+    static const char *const heads[2][NCOL] = {
+        {"stream", "proto", "client", "server", "tls", "user", "logins", "frames"},
+        {"stream", "proto", "klien", "server", "tls", "pengguna", "login", "frame"}};
+    const bool id = o->lang == ME_LANG_ID;
+    const char *const *head = heads[id];
     const rep_session *s;
     char cols[NCOL][96];
     me_buf rows = {0};
@@ -176,10 +221,20 @@ void me_report_table(const me_report *r, const me_rep_opts *o, me_buf *out)
             cell(out, c, (size_t)(e - c), w[i], i + 1 == NCOL);
         }
     me_buf_free(&rows);
-    me_buf_puts(out, "\nLogin attempts (stream #attempt mechanism user secret result [why] frames=start/secret/result):\n");
+    me_buf_puts(out, id ? "\nPercobaan login (stream #percobaan mekanisme pengguna rahasia hasil [sebab] "
+                          "frames=awal/rahasia/hasil):\n"
+                        : "\nLogin attempts (stream #attempt mechanism user secret result [why] "
+                          "frames=start/secret/result):\n");
     REP_FOREACH(r, s)
         logins_list(s, o, out);
-    me_buf_puts(out, "\nFacts per session (stream verdict rule (RFC): counts):\n");
+    me_buf_puts(out, id ? "\nFase, amplop, kotak surat, peringatan (stream phases=fase@frame pertama "
+                          "from= to= accepted= mailboxes= warnings=nama:jumlah):\n"
+                        : "\nPhases, envelope, mailboxes, warnings (stream phases=phase@first frame "
+                          "from= to= accepted= mailboxes= warnings=name:count):\n");
+    REP_FOREACH(r, s)
+        details_list(s, out);
+    me_buf_puts(out, id ? "\nFakta per sesi (stream kesimpulan aturan (RFC): jumlah):\n"
+                        : "\nFacts per session (stream verdict rule (RFC): counts):\n");
     REP_FOREACH(r, s)
         rep_facts_brief(out, s);
 }

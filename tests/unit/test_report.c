@@ -319,7 +319,20 @@ static void outcome_lines(void)
     me_report_table(r, &EN, &b);
     CHECK(has(&b, "stream 5 #1 LOGIN user=- secret=- result=failure why=cancelled frames=2/-/5\n"));
     CHECK(has(&b, "stream 5 #2 USER-PASS user=bob secret=hunter2 result=none frames=6/8/- CLEARTEXT\n"));
+    /* SPEC's sessions report: phases with their first frame and warning
+     * counts in the text form too (the cancel is no failed login) */
+    CHECK(has(&b, "\n  stream 5 phases=auth@1 warnings=cleartext:1"));
+    CHECK(b.p && !strstr(b.p, "login_failed"));
     me_buf_free(&b);
+    {   /* the language preference applies to the table's headings too */
+        me_rep_opts o = EN;
+        o.lang = ME_LANG_ID;
+        me_report_table(r, &o, &b);
+        CHECK(has(&b, "stream  proto  klien") && has(&b, "pengguna"));
+        CHECK(has(&b, "\nPercobaan login (") && has(&b, "\nFakta per sesi ("));
+        CHECK(has(&b, "result=failure why=cancelled")); /* the words scripts grep stay */
+        me_buf_free(&b);
+    }
     me_report_transcript(r, &EN, &b);
     CHECK(has(&b, ">> login attempt 1: failure (-): the client cancelled the login\n"));
     CHECK(has(&b, ">> login attempt 2: no reply from the server in the capture"));
