@@ -121,6 +121,12 @@ static void sasl_response(me_session *s, const char *line, size_t n)
 static void command_phase(me_session *s, pop3_state *p, me_item *it, int cmd)
 {
     unsigned ph = cmds[cmd].phases;
+    if (!p->greeted && s->start_seen && s->unseen[ME_SERVER]) {
+        /* the client acknowledged server bytes the capture lacks: the
+         * greeting was sent, only not captured, and the session is where
+         * it puts it, in AUTHORIZATION (RFC 1939 §4): nothing to infer */
+        p->greeted = true;
+    }
     if (!p->greeted && !s->inferred) {
         /* a client speaking first: the capture began after the greeting;
          * with the handshake captured and no greeting, we are at the start */

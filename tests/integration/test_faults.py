@@ -8,7 +8,7 @@ value below was read from the bytes (tshark -x, base64 -d) and the RFC named.
 Run: MAILEDU_BUILD=build python3 tests/integration/test_faults.py"""
 import os
 
-from mailedu_test import CAPTURES, SHARED, Checker, attempts, credentials, fields
+from mailedu_test import CAPTURES, SHARED, Checker, attempts, credentials, fields, frames
 
 c = Checker("faults")
 FIELD = os.path.join(SHARED, "captures", "field")
@@ -93,6 +93,11 @@ v = rows(f, POP)
 c.eq([phases(v)[k] for k in sorted(v)], ["auth", "auth"] + ["transaction"] * 5,
      "pop3 client only: phases")
 c.eq(creds(f, POP), [("USER-PASS", "alice", "alicepw", "")], "pop3 client only: credential")
+# the SYN is frame 1 and frame 3 acknowledges the unseen greeting: the session
+# is seen from its start (no mid-session note, nothing inferred), and both
+# phases are entered where the bytes say: auth at USER, transaction at STAT
+c.eq(frames(f, "mailedu.phase.start", POP), [4, 6], "pop3 client only: phase starts")
+c.eq(frames(f, "mailedu.midsession || mailedu.phase.inferred", POP), [], "pop3 client only: not mid-session")
 same_both_passes(f, POP)
 
 f = os.path.join(CAPTURES, "oneside", "oneside-pop3-server-only.pcapng")

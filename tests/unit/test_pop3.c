@@ -231,8 +231,26 @@ static void login_failure_codes(void)
     CHECK(!(it->flags & ME_W_LOGIN_FAILED));
 }
 
+/* Client side only, handshake captured: the client's acknowledgement of
+ * server bytes the capture lacks says the greeting was sent (RFC 9293
+ * §3.4), so the session is at its start in AUTHORIZATION (RFC 1939 §4), not
+ * mid-session; STAT after PASS opens TRANSACTION as if sent alone. */
+static void client_only_from_start(void)
+{
+    h_sess h = h_new(ME_PROTO_POP3, false, true);
+    me_item *it;
+    me_session_unseen(h.s, ME_SERVER, 49);
+    it = h_c(&h, "USER alice\r\n");
+    CHECK(it->phase == ME_PHASE_AUTH && !it->inferred && !(it->flags & ME_W_MIDSESSION));
+    h_c(&h, "PASS alicepw\r\n");
+    it = h_c(&h, "STAT\r\n");
+    CHECK(it->phase == ME_PHASE_TRANSACTION && it->phase_start && !it->inferred &&
+          !(it->flags & ME_W_WRONG_PHASE));
+}
+
 int main(void)
 {
+    client_only_from_start();
     login_failure_codes();
     rfc1939_example();
     fail_then_other_user();

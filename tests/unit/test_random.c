@@ -40,7 +40,11 @@ static void check_records(me_item *it, size_t fed)
         CHECK((unsigned)it->kind <= ME_KIND_UNKNOWN);
         CHECK(it->explain < TXT_COUNT && it->explain2 < TXT_COUNT);
         CHECK(!it->auth || it->auth->attempt > 0);
-        CHECK(!it->cleartext || (it->auth && (it->auth->password || it->auth->token)));
+        /* a readable secret is on the record that carries it, or on the
+         * packet of an IMAP literal that is LOGIN's password (its LOGIN
+         * record, when the line ends, carries the password) */
+        CHECK(!it->cleartext || (it->auth && (it->auth->password || it->auth->token)) ||
+              (it->kind == ME_KIND_DATA && it->explain2 == TXT_IMAP_LITERAL_PASSWORD));
     }
 }
 
