@@ -396,7 +396,9 @@ static void note_handshake(mailedu_conv *mc, packet_info *pinfo, const segment *
 
 static void replay_detected(void *ctx, me_dir dir, const uint8_t *p, size_t n)
 {
-    me_session_feed((me_session *)ctx, dir, p, n, 0, FALSE); /* state only: no frame */
+    mailedu_conv *mc = (mailedu_conv *)ctx;
+    me_session_feed(mc->sess, dir, p, n, 0, FALSE); /* state only: no frame */
+    mc->replayed[dir] += (guint32)n; /* that side's first bytes: its stream starts after them */
 }
 
 /* Both sides have finished and all their bytes were read: the session's
@@ -421,7 +423,7 @@ static void start_session(mailedu_conv *mc, const me_alloc *records)
     mc->flow[ME_CLIENT] = me_stream_new(&mailedu_file_alloc);
     mc->flow[ME_SERVER] = me_stream_new(&mailedu_file_alloc);
     if (mc->detect) /* bytes the heuristic looked at in earlier segments */
-        me_detect_replay(mc->detect, replay_detected, mc->sess);
+        me_detect_replay(mc->detect, replay_detected, mc);
     me_detect_free(mc->detect); /* the session has what it needs */
     mc->detect = NULL;
 }
@@ -521,15 +523,19 @@ static void sink_gap(void *ctx, uint64_t n)
 }
 
 /* The stream of one direction; it starts at the SYN's next byte when the
- * handshake was seen and nothing of that side was read before. */
+ * handshake was seen, after the first bytes the heuristic held to decide
+ * (they were that side's first line, and the session has read them), so
+ * that a conversation the heuristic found knows where each side's bytes
+ * start as one on a mail port does (an ACK of a greeting never captured).
+ * Not in a tunnel: its mail starts where the tunnel's own bytes end. */
 static me_stream *flow_of(mailedu_conv *mc, guint32 port, me_dir dir)
 {
     me_stream *st = mc->flow[dir];
     guint i;
-    if (!me_stream_started(st) && mc->origin == MAILEDU_BY_PORT)
+    if (!me_stream_started(st) && mc->origin != MAILEDU_BY_LAYER)
         for (i = 0; i < mc->nisn; i++)
             if (mc->isn_port[i] == port)
-                me_stream_start(st, mc->isn_next[i]);
+                me_stream_start(st, mc->isn_next[i] + mc->replayed[dir]);
     return st;
 }
 

@@ -54,6 +54,7 @@ typedef struct mailedu_conv {
     guint8 nisn, frames;
     guint16 isn_port[2];
     guint32 isn_next[2];
+    guint32 replayed[2];             /* [me_dir] first bytes the heuristic held and replayed */
     me_stream *flow[2];              /* [me_dir], mail conversations only */
     guint16 socks_port;              /* DST.PORT of a SOCKS5 CONNECT seen here (RFC 1928 §4) */
     /* meaning */

@@ -554,7 +554,9 @@ static void command(me_session *s, imap_state *st)
         it->argument = me_imap_disp(s, l + argpos, n - argpos);
     command_phase(s, st, it, cmd);
     arg = command_args(s, st, it, cmd, tagstr, argpos);
-    me_pend_push(s, it, pend_cmd, tagstr, arg);
+    /* aux: the command was not valid in the state it was sent in, which its
+     * reply then judges (a LOGIN once logged in) */
+    me_pend_push(s, it, pend_cmd, tagstr, arg)->aux = (it->flags & ME_W_WRONG_PHASE) ? 1u : 0u;
 }
 
 /* Does the logical line starting in buf want its literals' bytes? */

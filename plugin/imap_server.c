@@ -199,10 +199,12 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
             strcmp(st->sasl_tag, pc->tag) == 0)
             st->in_sasl = false;
         /* sent once logged in (RFC 9051 §6.2: only valid in Not
-         * Authenticated), a refusal judges the command, not the secret */
-        late = s->phase != ME_PHASE_AUTH;
-        if (it->bad || (!ok && late))
-            ; /* not carried out: the tagged BAD/NO text says so, the state is unchanged */
+         * Authenticated; flagged then), a refusal judges the command, not
+         * the secret */
+        late = (pc->aux & 1u) != 0;
+        if (it->bad || (!ok && (late || s->phase == ME_PHASE_LOGOUT)))
+            ; /* not carried out, or after the server's BYE: the tagged BAD/NO
+               * text says so, and no state is claimed */
         else if (pc->cmd == CMD_LOGIN)
             it->explain = ok ? TXT_IMAP_LOGIN_OK : TXT_IMAP_LOGIN_NO;
         else

@@ -779,6 +779,16 @@ static void login_failure_codes(void)
         CHECK(it->auth && it->auth->failure == ME_FAIL_REFUSED && !(it->flags & ME_W_LOGIN_FAILED));
         CHECK(it->explain == TXT_IMAP_TAGGED_NO && it->phase == ME_PHASE_AUTHENTICATED);
     }
+    {   /* the server says BYE before its NO (RFC 9051 §7.1.5): the session is
+         * over, so the NO claims no state; a plain NO still judged the secret */
+        h_sess h = h_new(ME_PROTO_IMAP, false, true);
+        me_item *it;
+        h_s(&h, "* OK ready\r\n");
+        h_c(&h, "a1 LOGIN alice secret\r\n");
+        h_s(&h, "* BYE Too many failures\r\n");
+        it = h_s(&h, "a1 NO Login failed\r\n");
+        CHECK(it->explain == TXT_IMAP_TAGGED_NO && it->auth && it->auth->failure == ME_FAIL_CREDENTIALS);
+    }
 }
 
 int main(void)
