@@ -378,11 +378,11 @@ void rep_facts_text(me_buf *b, const rep_session *s, const me_rep_opts *o, const
     text_counts(b, s, o->lang);
 }
 
-void rep_facts_brief(me_buf *b, const rep_session *s)
+void rep_facts_brief(me_buf *b, const rep_session *s, me_lang lang)
 {
     rep_verdict v = rep_facts_verdict(s);
     const char *rfc = me_text_rfc(v.text);
     me_buf_printf(b, "  stream %u %s=%s rule=%s%s%s%s: ", s->stream, v.key, v.value, v.rule,
                   *rfc ? " (" : "", rfc, *rfc ? ")" : "");
-    text_counts(b, s, ME_LANG_EN); /* the table's brief form: key words, English */
+    text_counts(b, s, lang); /* the key=value words stay; the counts are read by people */
 }

@@ -154,8 +154,9 @@ void rep_facts_json(me_buf *b, const rep_session *s, const me_rep_opts *o);
 /* The facts as lines of text for the transcript header: the verdict with its
  * rule, RFC and explanation, then the counts; each line begins with indent. */
 void rep_facts_text(me_buf *b, const rep_session *s, const me_rep_opts *o, const char *indent);
-/* The verdict in a few words ("pop3_mode=leave-on-server (rule retr-no-dele)"). */
-void rep_facts_brief(me_buf *b, const rep_session *s);
+/* The verdict in a few words ("pop3_mode=leave-on-server rule=retr-no-dele ...: counts"),
+ * its counts in LANG. */
+void rep_facts_brief(me_buf *b, const rep_session *s, me_lang lang);
 /* Appends a copy of v to l; unique: not when an equal string is there. */
 void rep_strs_add(rep_strs *l, const char *v, bool unique);
 void rep_strs_free(rep_strs *l);

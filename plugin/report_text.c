@@ -236,7 +236,7 @@ void me_report_table(const me_report *r, const me_rep_opts *o, me_buf *out)
     me_buf_puts(out, id ? "\nFakta per sesi (stream kesimpulan aturan (RFC): jumlah):\n"
                         : "\nFacts per session (stream verdict rule (RFC): counts):\n");
     REP_FOREACH(r, s)
-        rep_facts_brief(out, s);
+        rep_facts_brief(out, s, o->lang);
 }
 
 

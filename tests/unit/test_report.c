@@ -331,6 +331,7 @@ static void outcome_lines(void)
         CHECK(has(&b, "stream  proto  klien") && has(&b, "pengguna"));
         CHECK(has(&b, "\nPercobaan login (") && has(&b, "\nFakta per sesi ("));
         CHECK(has(&b, "result=failure why=cancelled")); /* the words scripts grep stay */
+        CHECK(has(&b, "pop3_mode=") && has(&b, "; dihapus ")); /* the counts in Indonesian */
         me_buf_free(&b);
     }
     me_report_transcript(r, &EN, &b);
