@@ -11,6 +11,7 @@
 #include <epan/tap.h>
 
 #include "packet-mailedu.h"
+#include "plugin/report.h"
 
 static int hf_proto = -1;
 static int hf_direction = -1;
@@ -208,11 +209,14 @@ static const char *line_summary_raw(wmem_allocator_t *pool, const me_item *it)
                                   it->tag ? " " : "", it->command ? it->command : "",
                                   arg ? " " : "", arg ? arg : "");
     case ME_KIND_REPLY:
-    case ME_KIND_CHALLENGE:
-        if (it->reply_code) /* SMTP: the code as sent */
-            return wmem_strdup_printf(pool, "S: %u %s", it->reply_code, arg ? arg : "");
-        return wmem_strdup_printf(pool, "S: %s %s", me_status_name(it->status),
-                                  arg ? arg : "");
+    case ME_KIND_CHALLENGE: {
+        /* the status as the protocol writes it (+OK, a1 BAD, 250), as the
+         * transcript prints it, not mailedu's name for it */
+        char *t = me_line_text(it, it->masked && mailedu_prefs.mask_passwords);
+        const char *r = wmem_strdup_printf(pool, "S: %s", t);
+        free(t);
+        return r;
+    }
     case ME_KIND_SASL:
         return wmem_strdup_printf(pool, "C: %s", arg ? arg : "");
     default:

@@ -210,9 +210,9 @@ me_auth *me_auth_snapshot(me_session *s, me_item *it);
 /* The server's verdict on the attempt under way, on its reply IT.  WHY is
  * what the reply itself says of a failure (a response code, a status that
  * judges the command and not the secret), ME_FAIL_NONE when it says nothing
- * more: the attempt then failed on its credentials, unless the client
- * cancelled it or the server answered before any secret or response was
- * sent (a mechanism refused).  Only a failure on the credentials raises
+ * more: the attempt then failed on its credentials.  Whatever WHY says, a
+ * client's cancel makes it cancelled, and a reply before any SASL response
+ * was sent refused (a mechanism refused: nothing was there to judge).  Only a failure on the credentials raises
  * ME_W_LOGIN_FAILED.  Nothing happens without an attempt, or after its
  * verdict. */
 void me_cred_result(me_session *s, me_item *it, me_result r, me_failure why);

@@ -406,8 +406,7 @@ static bool byte_count_line(const me_item *it)
            (it->data_len || !it->argument);
 }
 
-/* The line as a lab handout prints it; mask: secrets replaced. */
-static char *line_text(const me_item *it, bool mask)
+char *me_line_text(const me_item *it, bool mask)
 {
     me_buf b = {0};
     const char *arg = mask && it->masked ? it->masked : it->argument;
@@ -466,9 +465,9 @@ static void add_line(me_report *r, rep_session *s, const me_item *it)
     l->kind = it->kind == ME_KIND_COMMAND && !it->command ? ME_KIND_UNKNOWN : it->kind;
     l->data_len = it->data_len;
     l->counted = byte_count_line(it);
-    l->text = line_text(it, false);
+    l->text = me_line_text(it, false);
     if (it->masked)
-        l->masked = line_text(it, true);
+        l->masked = me_line_text(it, true);
     l->explain = it->explain;
     l->explain2 = it->explain2;
     l->detail = rep_xstrdup(it->detail);

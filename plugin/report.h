@@ -114,6 +114,11 @@ void me_report_ladder(const me_report *r, const me_rep_opts *o, me_buf *out);
  * hashcat 5600; one "# " comment line per attempt that has no such format
  * (DIGEST-MD5, SCRAM, NTLMv1 without its LM response). */
 void me_report_hashes(const me_report *r, const me_rep_opts *o, me_buf *out);
+/* One record's line as the transcript prints it: the status as the protocol
+ * writes it (+OK, -ERR, a1 NO, a1 BAD, *, +, 250), then the text; MASK: the
+ * secrets replaced.  A NUL-terminated string the caller frees with free();
+ * never NULL (allocation failure aborts). */
+char *me_line_text(const me_item *it, bool mask);
 
 #ifdef __cplusplus
 }

@@ -547,8 +547,11 @@ void me_cred_result(me_session *s, me_item *it, me_result r, me_failure why)
         why = ME_FAIL_NONE;
     else if (c->is_sasl && c->sasl.cancelled)
         why = ME_FAIL_CANCELLED; /* whatever the server then says (SMTP's 501, IMAP's BAD) */
+    else if (c->is_sasl && c->sasl.client_steps == 0)
+        why = ME_FAIL_REFUSED; /* nothing was sent to judge, whatever the code says (Postfix
+                                * answers a mechanism it lacks with 535 5.7.8) */
     else if (why == ME_FAIL_NONE)
-        why = c->is_sasl && c->sasl.client_steps == 0 ? ME_FAIL_REFUSED : ME_FAIL_CREDENTIALS;
+        why = ME_FAIL_CREDENTIALS;
     c->finished = true;
     c->a.result = r;
     c->a.failure = why;

@@ -38,7 +38,11 @@ Conventions of `expected.json`:
 - `credentials`: every login attempt in order in which a credential was sent, with the
   server's verdict. For APOP and CRAM-MD5 the password does not cross the wire and is
   given as `password_known`. An AUTH cancelled with `*` before anything was sent, or a
-  USER followed by QUIT, is not a login attempt.
+  USER followed by QUIT, is not a login attempt. `failure`, where a scenario gives it, is
+  what the refusing reply says of the secret (RFC 4954 §4, §6): `credentials` (535),
+  `cancelled` (the client sent `*`), `refused` (nothing was sent to judge, or another code).
+- `auth_verdicts` (`smtp-auth-outcomes`): every AUTH, a credential sent or not, with the
+  server's final reply code and that `failure` (null for success).
 - For curl, fetchmail and swaks the mechanism and the outcome come from the client's own
   verbose protocol log and exit status; curl picks CRAM-MD5 from what Dovecot offers.
 

@@ -37,6 +37,7 @@ class Record:
         self.client = client
         self.description = description
         self.credentials = []
+        self.verdicts = []
         self.commands = []
         self.track_commands = True
         self.phases = []
@@ -94,15 +95,25 @@ class Record:
                 self.enter("authenticated")
 
     # -- credentials ----------------------------------------------------------
-    def credential(self, mechanism, username, result, password=None, password_known=None):
+    def credential(self, mechanism, username, result, password=None, password_known=None,
+                   failure=None):
         c = OrderedDict([("mechanism", mechanism), ("username", username)])
         if password is not None:
             c["password"] = password
         if password_known is not None:
             c["password_known"] = password_known
         c["result"] = "success" if result in (True, "success") else "failure"
+        if failure is not None:
+            c["failure"] = failure
         self.credentials.append(c)
         return c
+
+    def verdict(self, mechanism, reply, failure):
+        """Every AUTH the scenario sent, credential or not, with the server's
+        final reply code and what that reply says of the secret (failure:
+        None when it succeeded; see smtp.py's _auth_failure)."""
+        self.verdicts.append(OrderedDict([("mechanism", mechanism), ("reply", reply),
+                                          ("failure", failure)]))
 
     # -- output -----------------------------------------------------------------
     def as_dict(self):
@@ -113,6 +124,8 @@ class Record:
         d["description"] = self.description
         if self.credentials:
             d["credentials"] = self.credentials
+        if self.verdicts:
+            d["auth_verdicts"] = self.verdicts
         if self.track_commands and self.commands:
             d["commands"] = self.commands
         d["phases"] = self.phases

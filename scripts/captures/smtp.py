@@ -239,6 +239,56 @@ def smtp_auth_fail_retry(ctx):
     return rec
 
 
+def _auth_failure(code, cancelled, sent=True):
+    """What an AUTH's final reply says of the secret (RFC 4954 §4, §6): None
+    for 235; "cancelled" when the client sent "*" (the server must answer
+    501); "refused" when the client sent no response at all (nothing to
+    judge: Postfix still answers a mechanism it lacks with 535 5.7.8);
+    "credentials" for 535 (Authentication credentials invalid); "refused"
+    for every other code (503 bad sequence, 504, 534, 538, 454 ...), which
+    the server sends without judging a secret."""
+    if code // 100 == 2:
+        return None
+    if cancelled:
+        return "cancelled"
+    if not sent:
+        return "refused"
+    return "credentials" if code == 535 else "refused"
+
+
+@scenario("smtp-auth-outcomes", "smtp",
+          "raw AUTH XFOO (535, nothing sent), PLAIN wrong (535), LOGIN cancelled with '*' (501), "
+          "PLAIN right (235)", port="submission")
+def smtp_auth_outcomes(ctx):
+    port = ctx.ports["submission"]
+    pw_a = ctx.users["alice"]
+    rec = Record("smtp", port, "raw-socket",
+                 "Four AUTH outcomes of RFC 4954 from Postfix with Dovecot SASL: a mechanism "
+                 "it does not offer (Postfix answers 535 5.7.8, though nothing was sent to "
+                 "judge), alice with a wrong password, an AUTH LOGIN the client cancels with "
+                 "'*' at the first prompt, then alice with her password; QUIT")
+    with ctx.capture(port):
+        s = RawSmtp(rec, port)
+        s.cmd("EHLO " + EHLO_NAME)
+        ok, code = _raw_sasl(s, "AUTH XFOO", [])
+        _expect(not ok and code // 100 in (4, 5),
+                "AUTH with a mechanism not offered got %d" % code)
+        rec.verdict("XFOO", code, _auth_failure(code, False, sent=False))
+        ok, code = _raw_sasl(s, "AUTH PLAIN " + sasl_plain("alice", "wrongpw"), [])
+        _expect(not ok and code == 535, "a wrong password was not refused with 535 (%d)" % code)
+        rec.credential("PLAIN", "alice", ok, password="wrongpw", failure=_auth_failure(code, False))
+        rec.verdict("PLAIN", code, _auth_failure(code, False))
+        ok, code = _raw_sasl(s, "AUTH LOGIN", ["*"])
+        _expect(not ok and code == 501, "a cancelled AUTH was not answered 501 (%d)" % code)
+        rec.verdict("LOGIN", code, _auth_failure(code, True))
+        ok, code = _raw_sasl(s, "AUTH PLAIN " + sasl_plain("alice", pw_a), [])
+        _expect(ok, "alice's AUTH PLAIN refused (%d)" % code)
+        rec.credential("PLAIN", "alice", ok, password=pw_a)
+        rec.verdict("PLAIN", code, None)
+        s.quit()
+    return rec
+
+
 @scenario("smtp-starttls-auth", "smtp",
           "smtplib EHLO, STARTTLS, EHLO, AUTH PLAIN, one message, QUIT inside TLS (key log)",
           port="submission")

@@ -107,14 +107,24 @@ def check_capture(f, exp, two_pass):
     got = [(x["mechanism"], x["username"], x["password"], x["result"]) for x in s["logins"] if sent(x)]
     want = [(w["mechanism"], w["username"], w.get("password"), w["result"]) for w in exp.get("credentials", [])]
     c.eq(got, want, name + ": logins in order")
+    got = [x["failure"] for x in s["logins"] if sent(x)]
+    want = [w.get("failure") for w in exp.get("credentials", [])]
+    if any(want):
+        c.eq(got, want, name + ": why each failed login failed")
+    if "auth_verdicts" in exp:
+        # every AUTH, a credential sent or not, with what its reply says of
+        # the secret (the scenario's record of the server's reply codes)
+        c.eq([(x["mechanism"], x["result"], x["failure"]) for x in s["logins"]],
+             [(v["mechanism"], "success" if v["failure"] is None else "failure", v["failure"])
+              for v in exp["auth_verdicts"]], name + ": every AUTH's outcome")
     for x in s["logins"]:
         c.eq(set(x), LOGIN_KEYS, name + ": login keys")
-        # the scenarios' failures are a wrong password (fail-retry, read from
-        # the servers' logs) or the client's "*" (cancel): failure says which
-        if x["result"] == "failure":
+        # the other scenarios' failures are a wrong password (fail-retry, read
+        # from the servers' logs) or the client's "*" (cancel)
+        if x["result"] == "failure" and "auth_verdicts" not in exp:
             c.eq(x["failure"], "cancelled" if "cancel" in name else "credentials",
                  name + ": why attempt %d failed" % x["attempt"])
-        else:
+        elif x["result"] != "failure":
             c.eq(x["failure"], None, name + ": no failure kind without a failure")
         if x["result"]:
             c.check(x["start_frame"] <= (x["secret_frame"] or x["start_frame"]) <= x["result_frame"],
