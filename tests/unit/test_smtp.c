@@ -833,6 +833,12 @@ static void auth_failure_kinds(void)
         h_c(&h, "AUTH CRAM-MD5\r\n");
         it = h_s(&h, "504 5.5.4 Unrecognized authentication type\r\n");
         CHECK(it->auth && it->auth->failure == ME_FAIL_REFUSED && !(it->flags & ME_W_LOGIN_FAILED));
+        /* Postfix answers a mechanism it lacks with 535 5.7.8: nothing was
+         * sent to judge, and the record says so over the code's claim */
+        h_c(&h, "AUTH XFOO\r\n");
+        it = h_s(&h, "535 5.7.8 Error: authentication failed: Invalid authentication mechanism\r\n");
+        CHECK(it->auth && it->auth->failure == ME_FAIL_REFUSED && !(it->flags & ME_W_LOGIN_FAILED));
+        CHECK(it->explain2 == TXT_AUTH_NOTHING_SENT);
     }
     {   /* the client cancels: the 501 confirms it */
         h_sess h = h_new(ME_PROTO_SMTP, false, true);
