@@ -197,7 +197,9 @@ static void add_auth(proto_tree *t, tvbuff_t *tvb, const me_item *it)
         add_str(t, hf_auth_result, tvb, me_result_name(a->result));
     if (a->result == ME_RESULT_FAILURE)
         add_str(t, hf_auth_failure, tvb, me_failure_name(a->failure));
-    add_flag(t, hf_auth_cleartext, tvb, it->cleartext);
+    /* the flag marks the packet the secret's bytes are in: not a command
+     * whose password came frames before, as an IMAP literal */
+    add_flag(t, hf_auth_cleartext, tvb, it->cleartext && !a->secret_frame);
 }
 
 static const char *line_summary_raw(wmem_allocator_t *pool, const me_item *it)
@@ -253,6 +255,8 @@ static void render_line(tvbuff_t *tvb, packet_info *pinfo, proto_tree *t, const 
         add_uint(t, hf_response_in, tvb, it->response_in);
     if (it->data_len)
         add_uint(t, hf_data_len, tvb, it->data_len);
+    if (!it->auth && it->cleartext) /* the bytes of a password sent apart from its command */
+        add_flag(t, hf_auth_cleartext, tvb, TRUE);
     if (it->auth) {
         proto_tree *at = t; /* without the subtree when nobody sees it */
         if (wanted_field(t, hf_auth)) {

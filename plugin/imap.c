@@ -351,7 +351,11 @@ static void cmd_login(me_session *s, imap_state *st, me_item *it, size_t argpos)
         memcpy(m + bl, "********", 8);
         memcpy(m + bl + 8, after, al);
         it->masked = m;
-        me_note_cleartext(s, it);
+        if (a->secret_frame)
+            it->cleartext = !s->tls; /* for the attempt's report; the packet of
+                                      * the literal has the warnings (counted) */
+        else
+            me_note_cleartext(s, it);
     }
     if (st->login_disabled && !s->tls)
         it->flags |= ME_W_LOGIN_DISABLED;
@@ -730,12 +734,7 @@ static void counted(me_session *s, me_dir dir, const uint8_t *d, size_t n, bool 
      * the client waited for "+", names the user and the attempt */
     if (first && n && s->tail && s->tail->kind == ME_KIND_DATA && literal_is_password(s, c)) {
         s->tail->explain2 = TXT_IMAP_LITERAL_PASSWORD;
-        if (s->tls) {
-            s->tail->flags |= ME_W_PROTECTED;
-        } else {
-            s->tail->cleartext = true;
-            s->tail->flags |= ME_W_CLEARTEXT;
-        }
+        me_note_cleartext(s, s->tail); /* its warnings here, once (cmd_login) */
     }
 }
 

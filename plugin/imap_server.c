@@ -209,6 +209,10 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
             it->explain = ok ? TXT_IMAP_LOGIN_OK : TXT_IMAP_LOGIN_NO;
         else
             it->explain = ok ? TXT_IMAP_AUTH_OK : TXT_IMAP_AUTH_NO;
+        /* LOGINDISABLED in force outside TLS (RFC 9051 §6.2.3): the server
+         * refuses LOGIN without looking at the password */
+        if (pc->cmd == CMD_LOGIN && st->login_disabled && !s->tls)
+            late = true;
         me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE,
                        late ? ME_FAIL_REFUSED : login_failure(it, code));
         if (ok)

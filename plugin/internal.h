@@ -211,8 +211,9 @@ me_auth *me_auth_snapshot(me_session *s, me_item *it);
  * what the reply itself says of a failure (a response code, a status that
  * judges the command and not the secret), ME_FAIL_NONE when it says nothing
  * more: the attempt then failed on its credentials.  Whatever WHY says, a
- * client's cancel makes it cancelled, and a reply before any SASL response
- * was sent refused (a mechanism refused: nothing was there to judge).  Only a failure on the credentials raises
+ * client's cancel makes it cancelled, and a reply before any secret or SASL
+ * response was sent refused (a mechanism or a USER refused: nothing was
+ * there to judge).  Only a failure on the credentials raises
  * ME_W_LOGIN_FAILED.  Nothing happens without an attempt, or after its
  * verdict. */
 void me_cred_result(me_session *s, me_item *it, me_result r, me_failure why);

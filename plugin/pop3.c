@@ -184,7 +184,7 @@ static void apop_cmd(me_session *s, pop3_state *p, me_item *it, const char *rest
     me_cred_begin(s, "APOP");
     s->cred->a.username = me_strndup(s, nw, nl);
     a = me_auth_snapshot(s, it);
-    a->digest = me_strndup(s, dg, dl);
+    a->digest = s->cred->a.digest = me_strndup(s, dg, dl);
     a->challenge = p->apop_ts;
     if (!s->tls)
         it->flags |= ME_W_HASH;
@@ -319,9 +319,12 @@ static void login_reply(me_session *s, pop3_state *p, me_item *it, const me_pend
     me_text_id code;
     me_failure why = login_code(it, &code);
     p->in_sasl = false;
-    if (!(pc->aux & AUX_LOGIN))
-        why = ME_FAIL_REFUSED; /* sent after the login (RFC 1939 §7: PASS is valid only in
-                                * AUTHORIZATION): the -ERR refuses the command, not the secret */
+    /* RFC 1939 §7: PASS is valid only in AUTHORIZATION, right after a USER
+     * the server accepted; sent after the login, or with no user name, its
+     * -ERR refuses the command, not the secret */
+    if (!(pc->aux & AUX_LOGIN) ||
+        (pc->cmd == CMD_PASS && s->cred && !s->cred->finished && !s->cred->a.username))
+        why = ME_FAIL_REFUSED;
     if (pc->aux & AUX_ATTEMPT)
         me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE, why);
     if (code != TXT_NONE)

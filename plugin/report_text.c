@@ -352,6 +352,7 @@ static void one_line(const rep_line *l, const me_rep_opts *o, me_buf *out)
 static void session_dialogue(const rep_session *s, const me_rep_opts *o, me_buf *out)
 {
     size_t i;
+    uint32_t last_server = 0;
     me_phase shown = ME_PHASE_NONE;
     for (i = 0; i < s->nlines; i++) {
         const rep_line *l = &s->lines[i];
@@ -368,9 +369,15 @@ static void session_dialogue(const rep_session *s, const me_rep_opts *o, me_buf 
         }
         one_line(l, o, out);
     }
-    /* an attempt the dialogue leaves open: say so, or its end reads as nothing */
+    /* an attempt whose secret the server never answered (nothing of the
+     * server comes after it): say so, or its end reads as nothing.  One the
+     * client gave up before sending a secret (USER, then QUIT) is none. */
+    for (i = 0; i < s->nlines; i++)
+        if (s->lines[i].dir == ME_SERVER && s->lines[i].frame > last_server)
+            last_server = s->lines[i].frame;
     for (i = 0; i < s->nlogins && !s->truncated; i++)
-        if (s->logins[i].result == ME_RESULT_NONE)
+        if (s->logins[i].result == ME_RESULT_NONE && s->logins[i].secret_frame &&
+            last_server <= s->logins[i].secret_frame)
             me_buf_printf(out, "          >> %s %u: %s\n", label(L_LOGIN, o->lang),
                           s->logins[i].attempt, label(L_NO_REPLY, o->lang));
     if (s->truncated)

@@ -547,10 +547,12 @@ void me_cred_result(me_session *s, me_item *it, me_result r, me_failure why)
         why = ME_FAIL_NONE;
     else if (c->is_sasl && c->sasl.cancelled)
         why = ME_FAIL_CANCELLED; /* whatever the server then says (SMTP's 501, IMAP's BAD) */
-    else if (c->is_sasl && c->sasl.client_steps == 0) {
+    else if (c->is_sasl ? c->sasl.client_steps == 0
+                        : !c->a.password && !c->a.token && !c->a.digest) {
         /* nothing was sent to judge, whatever the code says (Postfix
-         * answers a mechanism it lacks with 535 5.7.8): say so instead of
-         * the enhanced code's second claim of invalid credentials */
+         * answers a mechanism it lacks with 535 5.7.8, Dovecot a USER on a
+         * port without TLS with -ERR [AUTH]): say so instead of the
+         * code's claim of invalid credentials */
         if (why == ME_FAIL_CREDENTIALS)
             it->explain2 = TXT_AUTH_NOTHING_SENT;
         why = ME_FAIL_REFUSED;

@@ -340,7 +340,22 @@ static void outcome_lines(void)
     me_buf_free(&b);
     me_report_json(r, &EN, &b);
     CHECK(has(&b, "\"result\": \"failure\", \"failure\": \"cancelled\""));
+
     CHECK(has(&b, "\"result\": null, \"failure\": null"));
+    me_buf_free(&b);
+    {   /* USER, then QUIT: the client gave up before any secret; every reply
+         * is there, so nothing is said of a missing one */
+        me_report *q = me_report_new(500);
+        h_sess g = h_new(ME_PROTO_POP3, false, true);
+        say(q, &g, 6, true, "+OK ready\r\n");
+        say(q, &g, 6, false, "USER carol\r\n");
+        say(q, &g, 6, true, "+OK\r\n");
+        say(q, &g, 6, false, "QUIT\r\n");
+        say(q, &g, 6, true, "+OK bye\r\n");
+        me_report_transcript(q, &EN, &b);
+        CHECK(b.p && !strstr(b.p, "no reply from the server"));
+        me_report_free(q);
+    }
     me_buf_free(&b);
     me_report_free(r);
 }
