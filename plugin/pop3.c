@@ -325,10 +325,10 @@ static void login_reply(me_session *s, pop3_state *p, me_item *it, const me_pend
     if (!(pc->aux & AUX_LOGIN) ||
         (pc->cmd == CMD_PASS && s->cred && !s->cred->finished && !s->cred->a.username))
         why = ME_FAIL_REFUSED;
+    if (code != TXT_NONE) /* before the verdict, which may say more */
+        it->explain2 = code;
     if (pc->aux & AUX_ATTEMPT)
         me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE, why);
-    if (code != TXT_NONE)
-        it->explain2 = code;
     if (!(pc->aux & AUX_LOGIN)) {
         /* sent after the login: it changes no phase, so the login texts
          * ("stays in AUTHORIZATION") would be wrong */
@@ -367,9 +367,10 @@ static void reply_for(me_session *s, pop3_state *p, me_item *it, const me_pendin
         it->explain = ok ? TXT_POP3_USER_OK : TXT_POP3_USER_ERR;
         if (!ok && (pc->aux & AUX_ATTEMPT)) {
             me_text_id code;
-            me_cred_result(s, it, ME_RESULT_FAILURE, login_code(it, &code));
+            me_failure why = login_code(it, &code);
             if (code != TXT_NONE)
                 it->explain2 = code;
+            me_cred_result(s, it, ME_RESULT_FAILURE, why);
         }
         break;
     case CMD_AUTH:
@@ -507,10 +508,11 @@ static void status_reply(me_session *s, pop3_state *p, const char *line, size_t 
     p->unmatched_ok = ok && !p->client_seen;
     if (p->in_sasl) { /* reply to an AUTH we did not see */
         me_text_id code;
+        me_failure why = login_code(it, &code);
         p->in_sasl = false;
-        me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE, login_code(it, &code));
         if (code != TXT_NONE)
             it->explain2 = code;
+        me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE, why);
     }
 }
 

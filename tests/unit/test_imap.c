@@ -779,6 +779,15 @@ static void login_failure_codes(void)
         CHECK(it->auth && it->auth->failure == ME_FAIL_REFUSED && !(it->flags & ME_W_LOGIN_FAILED));
         CHECK(it->explain == TXT_IMAP_TAGGED_NO && it->phase == ME_PHASE_AUTHENTICATED);
     }
+    {   /* LOGINDISABLED outside TLS (RFC 9051 §6.2.3): the server refuses
+         * LOGIN without looking at the password, even with a plain NO */
+        h_sess h = h_new(ME_PROTO_IMAP, false, true);
+        me_item *it;
+        h_s(&h, "* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\r\n");
+        h_c(&h, "a1 LOGIN alice secret\r\n");
+        it = h_s(&h, "a1 NO Login refused\r\n");
+        CHECK(it->auth && it->auth->failure == ME_FAIL_REFUSED && !(it->flags & ME_W_LOGIN_FAILED));
+    }
     {   /* the server says BYE before its NO (RFC 9051 §7.1.5): the session is
          * over, so the NO claims no state; a plain NO still judged the secret */
         h_sess h = h_new(ME_PROTO_IMAP, false, true);

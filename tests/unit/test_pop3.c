@@ -229,6 +229,22 @@ static void login_failure_codes(void)
     it = h_s(&h, "-ERR Unknown command\r\n");
     CHECK(!it->auth || it->auth->failure == ME_FAIL_REFUSED);
     CHECK(!(it->flags & ME_W_LOGIN_FAILED));
+
+    /* a USER refused before any password (Dovecot without TLS): nothing
+     * was there to judge, whatever [AUTH] says (RFC 3206 §4: also policy) */
+    h = h_new(ME_PROTO_POP3, false, true);
+    h_s(&h, "+OK ready\r\n");
+    h_c(&h, "USER bob\r\n");
+    it = h_s(&h, "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n");
+    CHECK(it->auth && it->auth->failure == ME_FAIL_REFUSED && !(it->flags & ME_W_LOGIN_FAILED));
+    CHECK(it->explain2 == TXT_AUTH_NOTHING_SENT);
+
+    /* PASS with no USER before it (RFC 1939 §7): out of sequence */
+    h = h_new(ME_PROTO_POP3, false, true);
+    h_s(&h, "+OK ready\r\n");
+    h_c(&h, "PASS pw11\r\n");
+    it = h_s(&h, "-ERR No username given.\r\n");
+    CHECK(it->auth && it->auth->failure == ME_FAIL_REFUSED && !(it->flags & ME_W_LOGIN_FAILED));
 }
 
 /* Client side only, handshake captured: the client's acknowledgement of
