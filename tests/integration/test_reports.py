@@ -13,7 +13,8 @@ import json
 import os
 import subprocess
 
-from mailedu_test import CAPTURES, CUT_SHORT_EXIT, PUBLIC, Checker, decode_args, tshark, tshark_cmd
+from mailedu_test import (BUILD, CAPTURES, CUT_SHORT_EXIT, PUBLIC, ROOT, Checker, _stage, decode_args, tshark,
+                          tshark_cmd)
 
 c = Checker("reports")
 IMPLICIT = (11995, 11993, 11465)
@@ -293,4 +294,19 @@ c.check("New phase: TRANSACTION state - transaction" in mine, "-z expert: the ph
 c.eq(mine, expert_rows(tshark(["-n", "-r", fr, "-d", "tcp.port==11110,pop", "-q", "-z", "expert",
                                 "-Y", "mailedu"])),
      "-z expert: the same warnings with and without a filter on mailedu")
+# scripts/mailedu-transcript, the thin wrapper: --stream anywhere after the
+# capture, the other options handed to tshark (not with the sanitized plugin,
+# whose runtime the wrapper's tshark does not preload)
+if not os.environ.get("MAILEDU_PRELOAD"):
+    script = os.path.join(ROOT, "scripts", "mailedu-transcript")
+    env = dict(os.environ, MAILEDU_PLUGIN_DIR=_stage(os.path.join(BUILD, "plugins")))
+    cap = _stage(os.path.join(CAPTURES, "pop3-userpass-ok.pcapng"))
+    p = subprocess.run([script, cap, "-o", "mailedu.language:id", "--stream", "0"], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    c.check(p.returncode == 0 and "Sesi 0: POP3" in p.stdout and "=== end ===" not in p.stdout,
+            "mailedu-transcript with --stream after -o: %r %r" % (p.stdout[:200], p.stderr[-200:]))
+    p = subprocess.run([script, cap, "--stream", "x"], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    c.check(p.returncode != 0 and "--stream needs a tcp.stream number" in p.stderr,
+            "mailedu-transcript --stream x: a clear message")
 c.done()
