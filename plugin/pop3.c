@@ -313,22 +313,30 @@ static me_failure login_code(const me_item *it, me_text_id *explain)
     return ME_FAIL_NONE;
 }
 
-/* A reply to PASS, APOP or AUTH: the verdict of a login (RFC 1939 §7, RFC 5034 §4). */
-static void login_reply(me_session *s, pop3_state *p, me_item *it, const me_pending *pc, bool ok)
+/* The attempt's verdict on reply IT: its response code explained, then the
+ * result, which may explain more (me_cred_result).  REFUSED: the command
+ * itself was out of place, so its -ERR judged no secret. */
+static void verdict(me_session *s, me_item *it, bool ok, bool refused)
 {
     me_text_id code;
     me_failure why = login_code(it, &code);
+    if (code != TXT_NONE)
+        it->explain2 = code;
+    me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE,
+                   refused ? ME_FAIL_REFUSED : why);
+}
+
+/* A reply to PASS, APOP or AUTH: the verdict of a login (RFC 1939 §7, RFC 5034 §4). */
+static void login_reply(me_session *s, pop3_state *p, me_item *it, const me_pending *pc, bool ok)
+{
     p->in_sasl = false;
     /* RFC 1939 §7: PASS is valid only in AUTHORIZATION, right after a USER
      * the server accepted; sent after the login, or with no user name, its
      * -ERR refuses the command, not the secret */
-    if (!(pc->aux & AUX_LOGIN) ||
-        (pc->cmd == CMD_PASS && s->cred && !s->cred->finished && !s->cred->a.username))
-        why = ME_FAIL_REFUSED;
-    if (code != TXT_NONE) /* before the verdict, which may say more */
-        it->explain2 = code;
     if (pc->aux & AUX_ATTEMPT)
-        me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE, why);
+        verdict(s, it, ok, !(pc->aux & AUX_LOGIN) ||
+                               (pc->cmd == CMD_PASS && s->cred && !s->cred->finished &&
+                                !s->cred->a.username));
     if (!(pc->aux & AUX_LOGIN)) {
         /* sent after the login: it changes no phase, so the login texts
          * ("stays in AUTHORIZATION") would be wrong */
@@ -365,13 +373,8 @@ static void reply_for(me_session *s, pop3_state *p, me_item *it, const me_pendin
     switch (pc->cmd) {
     case CMD_USER:
         it->explain = ok ? TXT_POP3_USER_OK : TXT_POP3_USER_ERR;
-        if (!ok && (pc->aux & AUX_ATTEMPT)) {
-            me_text_id code;
-            me_failure why = login_code(it, &code);
-            if (code != TXT_NONE)
-                it->explain2 = code;
-            me_cred_result(s, it, ME_RESULT_FAILURE, why);
-        }
+        if (!ok && (pc->aux & AUX_ATTEMPT))
+            verdict(s, it, false, false);
         break;
     case CMD_AUTH:
         if (!have_arg) {
@@ -507,12 +510,8 @@ static void status_reply(me_session *s, pop3_state *p, const char *line, size_t 
     it->explain = ok ? TXT_POP3_OK : TXT_POP3_ERR;
     p->unmatched_ok = ok && !p->client_seen;
     if (p->in_sasl) { /* reply to an AUTH we did not see */
-        me_text_id code;
-        me_failure why = login_code(it, &code);
         p->in_sasl = false;
-        if (code != TXT_NONE)
-            it->explain2 = code;
-        me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE, why);
+        verdict(s, it, ok, false);
     }
 }
 
