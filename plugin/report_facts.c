@@ -122,36 +122,95 @@ static void smtp_add(rep_facts *f, const me_item *it)
         f->rcpt_refused++;
 }
 
+/* Whether ARG names the fetch item WORD whole (a FETCH attribute ends at a
+ * space, a bracket or a parenthesis): RFC822 is the message, RFC822.SIZE
+ * only its size. */
+static bool has_item(const char *arg, const char *word)
+{
+    size_t n = strlen(word);
+    const char *p;
+    for (p = arg; p && *p; p++) {
+        size_t i = 0;
+        while (i < n && p[i] && lower(p[i]) == lower(word[i]))
+            i++;
+        if (i == n && (p == arg || p[-1] == ' ' || p[-1] == '(') &&
+            (!p[n] || p[n] == ' ' || p[n] == ')' || p[n] == '['))
+            return true;
+    }
+    return false;
+}
+
 /* A FETCH that asks for message content (RFC 9051 §6.4.5), not only flags,
  * sizes or envelope. */
 static bool fetches_content(const char *arg)
 {
-    return ci_has(arg, "BODY[") || ci_has(arg, "BODY.PEEK[") || ci_has(arg, "RFC822") ||
+    return ci_has(arg, "BODY[") || ci_has(arg, "BODY.PEEK[") || has_item(arg, "RFC822") ||
+           has_item(arg, "RFC822.HEADER") || has_item(arg, "RFC822.TEXT") ||
            ci_has(arg, "BINARY[") || ci_has(arg, "BINARY.PEEK[");
 }
 
+/* The waiting IMAP command with this tag ("tag VERB arg" in f->pending), taken
+ * out, or NULL (a reply to a command the capture lacks).  Caller frees. */
+static char *take_tagged(rep_facts *f, const char *tag)
+{
+    size_t i, tl = strlen(tag);
+    for (i = 0; i < f->pending.n; i++) {
+        char *e = f->pending.v[i];
+        if (e && strncmp(e, tag, tl) == 0 && e[tl] == ' ') {
+            f->pending.v[i] = NULL;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* IMAP commands count by what their tagged OK made happen (RFC 9051 §7.1:
+ * NO and BAD change nothing); untagged EXPUNGEs count unless a MOVE is
+ * running, whose EXPUNGEs take mail to another mailbox (RFC 6851 §3.3); in
+ * a mailbox opened read-only (EXAMINE, [READ-ONLY]) STORE and CLOSE remove
+ * nothing (§6.3.3, §6.4.1). */
 static void imap_add(rep_facts *f, const me_item *it)
 {
-    const char *c = it->command;
-    if (it->kind == ME_KIND_REPLY && it->explain == TXT_IMAP_EXPUNGE_DATA)
+    const char *c = it->command, *arg;
+    char *cmd, *verb;
+    if (it->kind == ME_KIND_REPLY && it->explain == TXT_IMAP_EXPUNGE_DATA && !f->moving)
         f->expunged++;
-    if (it->kind != ME_KIND_COMMAND || !c)
+    if (it->kind == ME_KIND_COMMAND && c && it->tag) {
+        me_buf b = {0};
+        if (strncmp(c, "UID ", 4) == 0)
+            c += 4;
+        me_buf_printf(&b, "%s %s %s", it->tag, c, it->argument ? it->argument : "");
+        rep_strs_add(&f->pending, b.p, false);
+        me_buf_free(&b);
+        f->moving += strcmp(c, "MOVE") == 0;
         return;
-    if (strncmp(c, "UID ", 4) == 0)
-        c += 4;
-    if (strcmp(c, "FETCH") == 0 && fetches_content(it->argument)) {
-        char *set = first_word(it->argument);
-        rep_strs_add(&f->fetched, set, true);
-        free(set);
-    } else if (strcmp(c, "STORE") == 0 && !ci_has(it->argument, "-FLAGS")) {
-        /* RFC 9051 §6.4.6: FLAGS and +FLAGS set the flags, -FLAGS removes them */
-        f->seen_set += ci_has(it->argument, "\\Seen");
-        f->deleted_set += ci_has(it->argument, "\\Deleted");
-    } else if (strcmp(c, "EXPUNGE") == 0) {
-        f->expunge_cmds++;
-    } else if (strcmp(c, "CLOSE") == 0) {
-        f->close_cmds++;
     }
+    if (it->kind != ME_KIND_REPLY || !it->tag || !(cmd = take_tagged(f, it->tag)))
+        return;
+    verb = cmd + strlen(it->tag) + 1;
+    arg = strchr(verb, ' ') + 1; /* always there: "tag VERB " was written above */
+    if (strncmp(verb, "MOVE ", 5) == 0 && f->moving)
+        f->moving--;
+    if (it->status == ME_STATUS_OK) {
+        if (strncmp(verb, "SELECT ", 7) == 0 || strncmp(verb, "EXAMINE ", 8) == 0)
+            f->read_only = it->explain == TXT_IMAP_EXAMINE_OK;
+        else if (strncmp(verb, "FETCH ", 6) == 0 && fetches_content(arg)) {
+            char *set = first_word(arg);
+            rep_strs_add(&f->fetched, set, true);
+            free(set);
+        } else if (strncmp(verb, "STORE ", 6) == 0 && !f->read_only &&
+                   !ci_has(arg, "-FLAGS")) {
+            /* RFC 9051 §6.4.6: FLAGS and +FLAGS set the flags, -FLAGS removes them */
+            f->seen_set += ci_has(arg, "\\Seen");
+            f->deleted_set += ci_has(arg, "\\Deleted");
+        } else if (strncmp(verb, "EXPUNGE ", 8) == 0) {
+            f->expunge_cmds++;
+        } else if (strncmp(verb, "CLOSE ", 6) == 0 || strncmp(verb, "UNSELECT ", 9) == 0) {
+            f->close_cmds += verb[0] == 'C' && !f->read_only;
+            f->read_only = false; /* no mailbox is open any more */
+        }
+    }
+    free(cmd);
 }
 
 void rep_facts_add(rep_session *s, const me_item *it)

@@ -185,6 +185,62 @@ static void imap_actions(void)
     server_port = 110;
 }
 
+/* A logged-in IMAP session with one more dialogue, its facts in r. */
+static me_report *imap_with(const char *const *lines)
+{
+    me_report *r = me_report_new(500);
+    h_sess h = h_new(ME_PROTO_IMAP, false, true);
+    size_t i;
+    server_port = 143;
+    say(r, &h, true, "* OK IMAP4rev2 ready\r\n");
+    say(r, &h, false, "a1 LOGIN joe secret\r\n");
+    say(r, &h, true, "a1 OK LOGIN completed\r\n");
+    for (i = 0; lines[i]; i++)
+        say(r, &h, i % 2 == 1, lines[i]);
+    server_port = 110;
+    return r;
+}
+
+/* What changes nothing is not counted: a MOVE's EXPUNGEs take mail to another
+ * mailbox (RFC 6851 §3.3); STORE and CLOSE in a read-only mailbox remove
+ * nothing (RFC 9051 §6.3.3, §6.4.1); a STORE answered NO did nothing
+ * (§7.1.2); RFC822.SIZE is a size, not the message (§6.4.5). */
+static void imap_no_effect(void)
+{
+    static const char *const move[] = {
+        "a2 SELECT INBOX\r\n", "* 2 EXISTS\r\na2 OK [READ-WRITE] SELECT completed\r\n",
+        "a3 UID MOVE 1:* Archive\r\n",
+        "* OK [COPYUID 1 1:2 1:2] Moved\r\n* 1 EXPUNGE\r\n* 1 EXPUNGE\r\na3 OK Move completed\r\n",
+        NULL};
+    static const char *const examine[] = {
+        "a2 EXAMINE INBOX\r\n", "* 2 EXISTS\r\na2 OK [READ-ONLY] EXAMINE completed\r\n",
+        "a3 STORE 1 +FLAGS (\\Deleted)\r\n", "a3 OK Store ignored with read-only mailbox.\r\n",
+        "a4 CLOSE\r\n", "a4 OK Close completed\r\n", NULL};
+    static const char *const refused[] = {
+        "a2 SELECT INBOX\r\n", "* 2 EXISTS\r\na2 OK [READ-WRITE] SELECT completed\r\n",
+        "a3 STORE 1 +FLAGS (\\Deleted)\r\n", "a3 NO [CANNOT] no\r\n",
+        "a4 FETCH 1:* (FLAGS RFC822.SIZE)\r\n", "* 1 FETCH (FLAGS () RFC822.SIZE 20)\r\na4 OK done\r\n",
+        "a5 CLOSE\r\n", "a5 OK Close completed\r\n", NULL};
+    static const char *const rfc822[] = {
+        "a2 SELECT INBOX\r\n", "* 2 EXISTS\r\na2 OK [READ-WRITE] SELECT completed\r\n",
+        "a3 FETCH 1 RFC822\r\n", "* 1 FETCH (RFC822 {2}\r\nhi)\r\na3 OK done\r\n", NULL};
+    me_report *r = imap_with(move);
+    facts_has(r, "{\"imap_outcome\": \"nothing-read\"");
+    facts_has(r, "\"expunged\": 0}");
+    me_report_free(r);
+    r = imap_with(examine);
+    facts_has(r, "{\"imap_outcome\": \"nothing-read\"");
+    facts_has(r, "\"deleted_set\": 0, \"expunge_commands\": 0, \"close_commands\": 0");
+    me_report_free(r);
+    r = imap_with(refused);
+    facts_has(r, "{\"imap_outcome\": \"nothing-read\"");
+    facts_has(r, "\"fetched\": [], \"seen_set\": 0, \"deleted_set\": 0");
+    me_report_free(r);
+    r = imap_with(rfc822); /* the whole message: read */
+    facts_has(r, "{\"imap_outcome\": \"read-on-server\"");
+    me_report_free(r);
+}
+
 static size_t count(const char *hay, const char *needle)
 {
     size_t n = 0;
@@ -337,6 +393,7 @@ int main(void)
     smtp_roles();
     smtp_names_and_chunks();
     imap_actions();
+    imap_no_effect();
     ladder();
     return h_done("facts");
 }
