@@ -202,29 +202,14 @@ static void add_auth(proto_tree *t, tvbuff_t *tvb, const me_item *it)
     add_flag(t, hf_auth_cleartext, tvb, it->cleartext && !a->secret_frame);
 }
 
+/* The line as the transcript prints it (me_line_text: the status as sent,
+ * the command, the text; byte counts for bodies), after its direction. */
 static const char *line_summary_raw(wmem_allocator_t *pool, const me_item *it)
 {
-    const char *arg = it->masked && mailedu_prefs.mask_passwords ? it->masked : it->argument;
-    switch (it->kind) {
-    case ME_KIND_COMMAND:
-        return wmem_strdup_printf(pool, "C: %s%s%s%s%s", it->tag ? it->tag : "",
-                                  it->tag ? " " : "", it->command ? it->command : "",
-                                  arg ? " " : "", arg ? arg : "");
-    case ME_KIND_REPLY:
-    case ME_KIND_CHALLENGE: {
-        /* the status as the protocol writes it (+OK, a1 BAD, 250), as the
-         * transcript prints it, not mailedu's name for it */
-        char *t = me_line_text(it, it->masked && mailedu_prefs.mask_passwords);
-        const char *r = wmem_strdup_printf(pool, "S: %s", t);
-        free(t);
-        return r;
-    }
-    case ME_KIND_SASL:
-        return wmem_strdup_printf(pool, "C: %s", arg ? arg : "");
-    default:
-        return wmem_strdup_printf(pool, "%s: %u bytes",
-                                  it->dir == ME_SERVER ? "S" : "C", it->data_len);
-    }
+    char *t = me_line_text(it, it->masked && mailedu_prefs.mask_passwords);
+    const char *r = wmem_strdup_printf(pool, "%s: %s", it->dir == ME_SERVER ? "S" : "C", t);
+    free(t);
+    return r;
 }
 
 /* The line as the Info column and the tree's line items show it. */
