@@ -153,22 +153,29 @@ uint32_t me_imap_pending_tag(const me_session *s, const char *tag)
     return p ? p->item.frame : 0;
 }
 
-/* A pending command will move the session to a phase where cmd is valid
- * (commands pipelined after LOGIN, SELECT, CLOSE...). */
-static bool reachable(const me_session *s, int cmd)
+/* The state a command pipelined behind pending commands runs in (RFC 9051
+ * §5.5): Selected behind a SELECT/EXAMINE, Authenticated behind a LOGIN,
+ * AUTHENTICATE, CLOSE or UNSELECT, when cmd is valid there; else
+ * ME_PHASE_NONE (no pending command makes cmd valid). */
+static me_phase reachable(const me_session *s, int cmd)
 {
     unsigned i;
+    me_phase to = ME_PHASE_NONE;
     for (i = 0; i < s->pend_count; i++) {
         int c = me_pend_at(s, i)->cmd;
-        unsigned to = 0;
-        if (c == CMD_LOGIN || c == CMD_AUTHENTICATE || c == CMD_CLOSE || c == CMD_UNSELECT)
-            to = PH_A;
-        else if (c == CMD_SELECT || c == CMD_EXAMINE)
-            to = PH_S;
-        if (cmds[cmd].phases & to)
-            return true;
+        if ((c == CMD_SELECT || c == CMD_EXAMINE) && (cmds[cmd].phases & PH_S))
+            return ME_PHASE_SELECTED;
+        if ((c == CMD_LOGIN || c == CMD_AUTHENTICATE || c == CMD_CLOSE || c == CMD_UNSELECT) &&
+            (cmds[cmd].phases & PH_A))
+            to = ME_PHASE_AUTHENTICATED;
     }
-    return false;
+    return to;
+}
+
+/* A LOGIN or AUTHENTICATE still waits for its reply. */
+bool me_imap_login_pending(const me_session *s)
+{
+    return me_pend_any(s, ((uint64_t)1 << CMD_LOGIN) | ((uint64_t)1 << CMD_AUTHENTICATE));
 }
 
 void me_imap_reset_lines(imap_state *st)
@@ -480,9 +487,17 @@ static void command_phase(me_session *s, imap_state *st, me_item *it, int cmd)
     } else if (s->inferred) {
         if (!(cmds[cmd].phases & (1u << s->phase)))
             me_mark_inferred(s, it, guess_for(cmd)); /* the guess was wrong: refine it */
-    } else if (!(cmds[cmd].phases & (1u << s->phase)) && !reachable(s, cmd)) {
-        it->flags |= ME_W_WRONG_PHASE;
-        it->wrong_phase = s->phase;
+    } else if (!(cmds[cmd].phases & (1u << s->phase))) {
+        me_phase to = reachable(s, cmd);
+        if (to != ME_PHASE_NONE) {
+            /* pipelined behind the command that opens its state: recorded
+             * there, as if the reply had come (the login's failure takes it
+             * back); a capture of the client alone never sees that reply */
+            me_set_phase_now(s, it, to);
+        } else {
+            it->flags |= ME_W_WRONG_PHASE;
+            it->wrong_phase = s->phase;
+        }
     }
 }
 
@@ -516,7 +531,10 @@ static const char *command_args(me_session *s, imap_state *st, me_item *it, int 
     case CMD_LOGOUT:
         /* RFC 9051 §3.4: the session is in the Logout state once LOGOUT is sent */
         st->logout_sent = true;
-        me_set_phase(s, ME_PHASE_LOGOUT);
+        if (!s->pend_count)
+            me_set_phase(s, ME_PHASE_LOGOUT);
+        /* else pipelined: the commands ahead of it run first (RFC 9051
+         * §6.1.3), so Logout begins with its BYE or its reply */
         break;
     default:
         break;
@@ -530,6 +548,7 @@ static void command(me_session *s, imap_state *st)
     const char *l = c->buf ? c->buf : "", *tag, *after, *w, *rest, *tagstr, *arg;
     size_t n = c->len, tl, al, wl, rl, argpos;
     int cmd, pend_cmd;
+    me_pending *p;
     me_item *it;
     bool ok;
 
@@ -560,7 +579,14 @@ static void command(me_session *s, imap_state *st)
     arg = command_args(s, st, it, cmd, tagstr, argpos);
     /* aux: the command was not valid in the state it was sent in, which its
      * reply then judges (a LOGIN once logged in) */
-    me_pend_push(s, it, pend_cmd, tagstr, arg)->aux = (it->flags & ME_W_WRONG_PHASE) ? 1u : 0u;
+    p = me_pend_push(s, it, pend_cmd, tagstr, arg);
+    /* the state the command leaves the session in as read, which its
+     * tagged reply is recorded in (me_record_phase) */
+    p->aux = ((it->flags & ME_W_WRONG_PHASE) ? 1u : 0u) |
+             AUX_PHASE_OF(cmd == CMD_LOGOUT ? ME_PHASE_LOGOUT : s->phase) |
+             (s->inferred ? AUX_INFERRED : 0u);
+    if ((cmd == CMD_LOGIN || cmd == CMD_AUTHENTICATE) && it->auth)
+        me_cred_hold(s, p); /* its tagged reply judges this attempt, not a later one */
 }
 
 /* Does the logical line starting in buf want its literals' bytes? */

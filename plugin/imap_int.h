@@ -124,6 +124,12 @@ bool me_imap_literal_end(const char *l, size_t n, uint64_t *num, bool *plus, siz
 uint32_t me_imap_pending_of(const me_session *s, int cmd, int alt);
 /* The frame of the pending command with this tag, or 0. */
 uint32_t me_imap_pending_tag(const me_session *s, const char *tag);
+bool me_imap_login_pending(const me_session *s);
+/* A pending command's aux: bit 0 "not valid in the state it was sent in",
+ * bits 8-15 the session's phase once it was read, bit 16 that phase inferred. */
+#define AUX_PHASE_OF(ph) ((uint32_t)(ph) << 8)
+#define AUX_PHASE(a) ((me_phase)(((a) >> 8) & 0xffu))
+#define AUX_INFERRED 0x10000u
 /* Forgets partial lines and literals (after STARTTLS). */
 void me_imap_reset_lines(imap_state *st);
 /* Order of the phases, for "a deeper phase" (Not Authenticated = 1 ... Logout = 4). */

@@ -188,6 +188,17 @@ static me_failure login_failure(const me_item *it, int code)
     return ME_FAIL_NONE;
 }
 
+/* Records a server line in the state its command was read in (AUX, the
+ * pending command's aux): a late reply to a command pipelined behind later
+ * ones is shown where it was, starting no phase the session has left.  A
+ * state the session never reached (the login ahead failed) is not shown. */
+static void command_state(me_session *s, me_item *it, uint32_t aux)
+{
+    me_phase ph = AUX_PHASE(aux);
+    if (ph != ME_PHASE_NONE && me_imap_rank(ph) <= me_imap_rank(s->phase))
+        me_record_phase(s, it, ph, (aux & AUX_INFERRED) != 0, true);
+}
+
 static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pending *pc,
                       me_status status, int code)
 {
@@ -202,7 +213,10 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
          * Authenticated; flagged then), a refusal judges the command, not
          * the secret */
         late = (pc->aux & 1u) != 0;
-        if (it->bad || (!ok && (late || s->phase == ME_PHASE_LOGOUT)))
+        if (it->bad && pc->cmd == CMD_AUTHENTICATE && pc->cred && pc->cred->is_sasl &&
+            pc->cred->sasl.cancelled)
+            it->explain = TXT_IMAP_AUTH_CANCELLED; /* the BAD a cancel must get */
+        else if (it->bad || (!ok && (late || s->phase == ME_PHASE_LOGOUT)))
             ; /* not carried out, or after the server's BYE: the tagged BAD/NO
                * text says so, and no state is claimed */
         else if (pc->cmd == CMD_LOGIN)
@@ -213,10 +227,18 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
          * refuses LOGIN without looking at the password */
         if (pc->cmd == CMD_LOGIN && st->login_disabled && !s->tls)
             late = true;
-        me_cred_result(s, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE,
-                       late ? ME_FAIL_REFUSED : login_failure(it, code));
-        if (ok)
-            me_set_phase(s, ME_PHASE_AUTHENTICATED);
+        if (pc->cred) /* none: the command began no attempt (malformed) */
+            me_cred_result_of(s, pc->cred, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE,
+                              late ? ME_FAIL_REFUSED : login_failure(it, code));
+        if (ok && me_imap_rank(s->phase) < me_imap_rank(ME_PHASE_AUTHENTICATED))
+            me_set_phase(s, ME_PHASE_AUTHENTICATED); /* not back from later pipelined states */
+        else if (!ok && !(pc->aux & 1u) && s->phase != ME_PHASE_AUTH && s->phase != ME_PHASE_LOGOUT &&
+                 !me_imap_login_pending(s)) {
+            /* commands pipelined behind it assumed a success (RFC 9051 §6.2.3:
+             * a NO leaves the session Not Authenticated) */
+            me_set_phase_now(s, it, ME_PHASE_AUTH);
+            s->mailbox = NULL;
+        }
         break;
     case CMD_SELECT:
     case CMD_EXAMINE:
@@ -226,7 +248,8 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
                               : TXT_IMAP_EXAMINE_OK;
             it->mailbox = pc->arg;
             s->mailbox = pc->arg;
-            me_set_phase(s, ME_PHASE_SELECTED);
+            if (s->phase != ME_PHASE_LOGOUT) /* RFC 9051 §3: no way back from Logout */
+                me_set_phase(s, ME_PHASE_SELECTED);
         } else if (!it->bad) {
             /* RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected */
             it->explain = TXT_IMAP_SELECT_NO;
@@ -245,8 +268,11 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
         }
         break;
     case CMD_LOGOUT:
-        if (ok)
+        if (ok) {
             it->explain = TXT_IMAP_LOGOUT_OK;
+            if (s->phase != ME_PHASE_LOGOUT) /* pipelined, with no BYE seen */
+                me_set_phase_now(s, it, ME_PHASE_LOGOUT);
+        }
         break;
     case CMD_STARTTLS:
         if (ok) {
@@ -337,6 +363,9 @@ static void tagged(me_session *s, imap_state *st, const char *l, size_t n)
     }
     if (me_pend_take_tag(s, it->tag, &pc)) {
         me_link(s, pc.item, it);
+        /* a late reply to a pipelined command shows its command's state,
+         * starting no phase the session has left */
+        command_state(s, it, pc.aux);
         reply_for(s, st, it, &pc, status, code);
         return;
     }
@@ -377,6 +406,8 @@ static void untagged_status(me_session *s, imap_state *st, me_item *it, const ch
         it->flags |= ME_W_MALFORMED;
     } else if (st->logout_sent) {
         it->explain = TXT_IMAP_BYE_LOGOUT;
+        if (s->phase != ME_PHASE_LOGOUT) /* a pipelined LOGOUT's effect */
+            me_set_phase_now(s, it, ME_PHASE_LOGOUT);
     } else {
         /* RFC 9051 §7.1.5: an unsolicited BYE ends the session */
         it->explain = TXT_IMAP_BYE;
@@ -456,8 +487,26 @@ static void untagged(me_session *s, imap_state *st, const char *l, size_t n)
     bool plus, bad = false;
     size_t mark;
 
-    it->argument = me_imap_disp(s, l + 2, n - 2);
+    me_pending head;
+
+    /* the data of the oldest pending command, which the server is working
+     * on (it answers in order, RFC 9051 §5.5): in that command's state, as
+     * if it had been sent alone, whatever was pipelined behind it */
+    if (!st->mid && me_pend_peek(s, &head))
+        command_state(s, it, head.aux);
     me_first_word(l + 2, n - 2, &w, &wl, &rest, &rl);
+    if (st->mid && !st->srv_synced && me_ieq(w, wl, "BYE")) {
+        /* before the server's side is in step, a "* BYE" is as likely a line
+         * of a literal that began before the capture (a quoted mail) as the
+         * end of the session: the lines after it decide, not it */
+        it->kind = ME_KIND_DATA;
+        it->explain = TXT_IMAP_MIDSESSION_DATA;
+        it->data_len = (uint32_t)n + 2;
+        if (!s->inferred)
+            me_mark_inferred(s, it, ME_PHASE_SELECTED);
+        return;
+    }
+    it->argument = me_imap_disp(s, l + 2, n - 2);
     if (status_word(w, wl) != ME_STATUS_NONE || me_ieq(w, wl, "BYE") ||
         me_ieq(w, wl, "PREAUTH")) {
         untagged_status(s, st, it, w, wl, rest, rl);

@@ -32,6 +32,8 @@ typedef struct me_pending {
     const char *tag;   /* IMAP tag, else NULL */
     const char *arg;   /* engine use (e.g. mailbox of SELECT) */
     uint32_t aux;      /* engine use */
+    struct me_cred *cred; /* the login attempt the command began, kept for its
+                           * reply when later attempts are pipelined (IMAP), or NULL */
 } me_pending;
 
 /* The credential being built by the current attempt (mutable, internal). */
@@ -40,6 +42,7 @@ typedef struct me_cred {
     bool finished;         /* result known */
     me_sasl sasl;          /* SASL decoder state when a SASL mechanism is used */
     bool is_sasl;
+    bool held;             /* a pending command still waits to give its verdict */
 } me_cred;
 
 /* How a direction's bytes are currently read. */
@@ -217,6 +220,12 @@ me_auth *me_auth_snapshot(me_session *s, me_item *it);
  * ME_W_LOGIN_FAILED.  Nothing happens without an attempt, or after its
  * verdict. */
 void me_cred_result(me_session *s, me_item *it, me_result r, me_failure why);
+/* The same for attempt C, which may be an earlier one than the attempt under
+ * way (IMAP commands pipelined behind it, RFC 9051 §5.5, began later ones).
+ * C is released once judged if it is not the current attempt. */
+void me_cred_result_of(me_session *s, me_cred *c, me_item *it, me_result r, me_failure why);
+/* Keeps the current attempt for the reply to pending command P. */
+void me_cred_hold(me_session *s, me_pending *p);
 /* Applies a SASL step's output to the current attempt and to the record. */
 void me_cred_apply_sasl(me_session *s, me_item *it, const me_sasl_out *o);
 void me_note_cleartext(me_session *s, me_item *it);        /* readable secret in this line */

@@ -402,11 +402,19 @@ static void pend_grow(me_session *s)
     s->pend_first = 0;
 }
 
+/* Frees an earlier attempt kept for a reply that will not need it again. */
+static void release(me_session *s, me_cred *c)
+{
+    if (c && c != s->cred && s->a.free)
+        s->a.free(s->a.ctx, c);
+}
+
 me_pending *me_pend_push(me_session *s, const me_item *cmd_item, int cmd, const char *tag,
                          const char *arg)
 {
     me_pending *p;
     if (s->pend_count == ME_MAX_PENDING) { /* a client that never reads: forget the oldest */
+        release(s, s->pend[s->pend_first].cred);
         s->pend_first = (s->pend_first + 1) % s->pend_cap;
         s->pend_count--;
     }
@@ -418,6 +426,7 @@ me_pending *me_pend_push(me_session *s, const me_item *cmd_item, int cmd, const 
     p->tag = tag;
     p->arg = arg;
     p->aux = 0;
+    p->cred = NULL;
     s->pend_count++;
     return p;
 }
@@ -500,8 +509,9 @@ void me_pend_clear(me_session *s)
 me_cred *me_cred_begin(me_session *s, const char *mechanism)
 {
     me_cred *c;
-    /* the attempt before is over: snapshots copied its values, not it */
-    if (s->cred && s->a.free)
+    /* the attempt before is over: snapshots copied its values, not it (a
+     * pending command may still hold it for its reply) */
+    if (s->cred && s->a.free && !s->cred->held)
         s->a.free(s->a.ctx, s->cred);
     c = zalloc(s, sizeof(*c));
     c->a.mechanism = mechanism;
@@ -519,30 +529,51 @@ me_cred *me_cred_begin_sasl(me_session *s, const char *mech, size_t len)
     return c;
 }
 
-me_auth *me_auth_snapshot(me_session *s, me_item *it)
+static me_auth *snapshot(me_session *s, const me_cred *c, me_item *it)
 {
     me_auth *a;
-    if (!s->cred)
+    if (!c)
         return NULL;
     if (it->auth)
         return it->auth;
     a = me_ralloc(s, sizeof(*a)); /* a record's part: me_keep packs it */
-    a->mechanism = s->cred->a.mechanism;
-    a->username = s->cred->a.username;
-    a->attempt = s->cred->a.attempt;
-    a->domain = s->cred->a.domain;
-    a->host = s->cred->a.host;
-    a->authzid = s->cred->a.authzid;
+    a->mechanism = c->a.mechanism;
+    a->username = c->a.username;
+    a->attempt = c->a.attempt;
+    a->domain = c->a.domain;
+    a->host = c->a.host;
+    a->authzid = c->a.authzid;
     it->auth = a;
     return a;
 }
 
+me_auth *me_auth_snapshot(me_session *s, me_item *it)
+{
+    return snapshot(s, s->cred, it);
+}
+
+void me_cred_hold(me_session *s, me_pending *p)
+{
+    if (s->cred) {
+        s->cred->held = true;
+        p->cred = s->cred;
+    }
+}
+
 void me_cred_result(me_session *s, me_item *it, me_result r, me_failure why)
 {
+    me_cred_result_of(s, s->cred, it, r, why);
+}
+
+void me_cred_result_of(me_session *s, me_cred *c, me_item *it, me_result r, me_failure why)
+{
     me_auth *a;
-    me_cred *c = s->cred;
-    if (!c || c->finished)
+    if (c)
+        c->held = false;
+    if (!c || c->finished) {
+        release(s, c);
         return;
+    }
     if (r != ME_RESULT_FAILURE)
         why = ME_FAIL_NONE;
     else if (c->is_sasl && c->sasl.cancelled)
@@ -562,7 +593,7 @@ void me_cred_result(me_session *s, me_item *it, me_result r, me_failure why)
     c->finished = true;
     c->a.result = r;
     c->a.failure = why;
-    a = me_auth_snapshot(s, it);
+    a = snapshot(s, c, it);
     a->result = r;
     a->failure = why;
     if (r == ME_RESULT_SUCCESS) {
@@ -572,6 +603,7 @@ void me_cred_result(me_session *s, me_item *it, me_result r, me_failure why)
     } else if (why == ME_FAIL_CREDENTIALS) {
         it->flags |= ME_W_LOGIN_FAILED;
     }
+    release(s, c);
 }
 
 static void exposure(me_session *s, me_item *it)

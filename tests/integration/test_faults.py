@@ -133,6 +133,10 @@ IMAP = ["-d", "tcp.port==11143,imap"]
 f = os.path.join(CAPTURES, "oneside", "oneside-imap-client-only.pcapng")
 c.eq(creds(f, IMAP), [("IMAP-LOGIN", "bob", "b0b pass", "")], "imap client only: credential")
 c.eq(rows(f, IMAP)[4]["mailedu.phase"], "auth", "imap client only: LOGIN in Not Authenticated")
+# LIST (RFC 9051 §6.3.9, Authenticated) pipelined behind the LOGIN whose reply
+# the capture lacks: recorded where it runs, as POP3's STAT after PASS is
+c.eq(fields(f, ["mailedu.phase", "mailedu.phase.start"], "frame.number == 5", IMAP), [["authenticated", "1"]],
+     "imap client only: LIST in Authenticated")
 same_both_passes(f, IMAP)
 
 f = os.path.join(CAPTURES, "oneside", "oneside-imap-server-only.pcapng")

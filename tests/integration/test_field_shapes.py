@@ -53,6 +53,91 @@ c.eq(col(pop, "mailedu.phase", 6), "auth|transaction|update", "pop3 pipelined: r
 c.eq(col(pop, "mailedu.auth.result", 6), "success", "pop3 pipelined: the login succeeded")
 both_passes(pop, "pop3 pipelined")
 
+# IMAP commands pipelined behind LOGIN and SELECT (RFC 9051 §5.5): each is
+# recorded in the state it runs in once the command ahead of it succeeds, as
+# POP3's are (RFC 2449 §6.6); a LOGIN that fails (NO, RFC 9051 §6.2.3) takes
+# the session back to Not Authenticated.  4 greeting, 5 commands, 6 replies.
+imap = capture("imap-pipelined-one-segment", 143, [
+    ("s", b"* OK ready\r\n"),
+    ("c", b'a1 LOGIN lena "Plum-Tree-3"\r\na2 SELECT INBOX\r\na3 FETCH 1 FLAGS\r\n'),
+    ("s", b"a1 OK logged in\r\n* 1 EXISTS\r\na2 OK [READ-WRITE] selected\r\n"
+          b"* 1 FETCH (FLAGS (\\Seen))\r\na3 OK done\r\n"),
+])
+c.eq(col(imap, "mailedu.phase", 5), "auth|authenticated|selected", "imap pipelined: LOGIN, SELECT, FETCH")
+c.eq(frames(imap, "mailedu.wrong_phase"), [], "imap pipelined: nothing out of order")
+c.eq(col(imap, "mailedu.auth.result", 6), "success", "imap pipelined: the login succeeded")
+both_passes(imap, "imap pipelined")
+imap = capture("imap-pipelined-login-fails", 143, [
+    ("s", b"* OK ready\r\n"),
+    ("c", b'a1 LOGIN lena "wrong"\r\na2 SELECT INBOX\r\n'),
+    ("s", b"a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"
+          b"a2 BAD Error in IMAP command SELECT: Unknown command.\r\n"),
+    ("c", b"a3 CAPABILITY\r\n"), ("s", b"* CAPABILITY IMAP4rev1\r\na3 OK done\r\n"),
+])
+c.eq(col(imap, "mailedu.phase", 5), "auth|authenticated", "imap pipelined, failed: SELECT assumed the login")
+c.eq(col(imap, "mailedu.auth.result", 6), "failure", "imap pipelined, failed: the login failed")
+c.eq(col(imap, "mailedu.phase", 6), "auth", "imap pipelined, failed: the NO takes it back to Not Authenticated")
+c.eq(col(imap, "mailedu.phase.start", 6), "1", "imap pipelined, failed: where Not Authenticated starts again")
+both_passes(imap, "imap pipelined, failed")
+
+# Pipelined LOGINs (RFC 9051 §2.2.1, §5.5): each tagged reply judges the
+# attempt its tag began, not the newest one; a LOGOUT pipelined behind them
+# takes effect after them (§6.1.3), so Logout begins with its BYE.
+# 4 greeting, 5 commands, 6 replies.
+imap = capture("imap-pipelined-logins", 143, [
+    ("s", b"* OK ready\r\n"),
+    ("c", b"a1 LOGIN alice wrong1\r\na2 LOGIN bob wrong2\r\na3 LOGIN alice alicepw\r\n"
+          b"a4 SELECT INBOX\r\na5 LOGOUT\r\n"),
+    ("s", b"a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"
+          b"a2 NO [AUTHENTICATIONFAILED] Authentication failed.\r\na3 OK Logged in\r\n"),
+    ("s", b"* 1 EXISTS\r\na4 OK [READ-WRITE] Select completed\r\n"),
+    ("s", b"* BYE Logging out\r\na5 OK Logout completed\r\n"),
+])
+rows = fields(imap, ["frame.number", "mailedu.auth.result", "mailedu.auth.failure"], "mailedu.auth.result")
+c.eq(rows, [["6", "failure|failure|success", "credentials|credentials"]],
+     "imap pipelined logins: each reply judges its own attempt")
+out = tshark(["-r", imap, "-q", "-z", "mailedu,sessions,json"])
+sess = json.loads(report_body(out))["sessions"][0]
+c.eq([(a["password"], a["result"]) for a in sess["logins"]],
+     [("wrong1", "failure"), ("wrong2", "failure"), ("alicepw", "success")],
+     "imap pipelined logins: the report's attempts")
+c.eq(sess["user"], "alice", "imap pipelined logins: the session's user")
+c.eq([(p["phase"], p["frame"]) for p in sess["phases"]],
+     [("auth", 4), ("authenticated", 5), ("logout", 8)],
+     "imap pipelined logins: Logout begins with the BYE, after the SELECT")
+both_passes(imap, "imap pipelined logins")
+
+# A capture that begins inside a FETCH literal (no handshake): the quoted mail
+# holds "* BYE ..." and "a3 OK ..." lines.  The session went on (a4 STORE got
+# its OK), so neither ended it (RFC 9051 §7.1.5: a BYE ends the connection);
+# nothing after it is in Logout, and LOGOUT is no wrong-phase command.
+# Frames: 1 the literal's tail, 2 STORE, 3 its reply, 4 LOGOUT, 5 BYE and OK.
+path = os.path.join(TMP, "imap-mid-literal-bye.pcap")
+p = Pcap(path)
+conn = Conn(p, 40000, 143)
+conn.s(b"Subject: hi\r\n\r\n> a3 OK FETCH completed\r\n* BYE Autologout; idle for too long\r\n"
+       b")\r\na3 OK FETCH completed\r\n")
+conn.c(b"a4 STORE 1 +FLAGS (\\Seen)\r\n")
+conn.s(b"* 1 FETCH (FLAGS (\\Seen))\r\na4 OK done\r\n")
+conn.c(b"a5 LOGOUT\r\n")
+conn.s(b"* BYE bye\r\na5 OK bye\r\n")
+p.close()
+os.chmod(path, 0o644)
+rows = fields(path, ["frame.number", "mailedu.phase", "mailedu.wrong_phase"], "mailedu")
+c.eq([r[1] for r in rows], ["selected", "selected", "selected", "selected", "logout"],
+     "imap mid-literal BYE: the session goes on until the real BYE")
+c.eq([r[0] for r in rows if len(r) > 2 and r[2]], [], "imap mid-literal BYE: nothing in the wrong phase")
+both_passes(path, "imap mid-literal BYE")
+
+# mailedu.line is the line as sent (README), also for lines that are no
+# command or no response (flagged malformed), as the transcript prints them:
+# 4 greeting, 5 "b2" (a tag without a verb, RFC 9051 §9 command), 6 "* BAD".
+imap = capture("imap-malformed-lines", 143, [
+    ("s", b"* OK ready\r\n"), ("c", b"b2\r\n"), ("s", b"* BAD Error in IMAP command\r\n"),
+])
+c.eq(col(imap, "mailedu.line", 5), "C: b2", "imap malformed line: mailedu.line shows it")
+c.eq(col(imap, "mailedu.malformed", 5), "1", "imap malformed line: flagged")
+
 # Fault 7 (RFC 1939 §5): USER after a successful login is no login attempt.
 # 4 greeting, 5 USER, 6 +OK, 7 PASS, 8 +OK, 9 USER, 10 -ERR, 11 QUIT, 12 +OK
 pop7 = capture("pop3-user-after-login", 110, [

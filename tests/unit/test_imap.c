@@ -344,8 +344,9 @@ static void authenticate(void)
     CHECK(it->kind == ME_KIND_SASL && it->explain == TXT_SASL_CANCEL);
     it = h_s(&h, "a1 BAD Authentication aborted by client\r\n");
     CHECK(it->status == ME_STATUS_ERROR && it->auth && it->auth->result == ME_RESULT_FAILURE);
-    /* BAD, not NO (RFC 9051 §7.1.3), and the client's cancel: no verdict on a secret */
-    CHECK(it->bad && it->explain == TXT_IMAP_TAGGED_BAD && it->phase == ME_PHASE_AUTH);
+    /* BAD, not NO (RFC 9051 §7.1.3), the answer a cancel must get (§6.2.2, not
+     * a syntax error), and the client's cancel: no verdict on a secret */
+    CHECK(it->bad && it->explain == TXT_IMAP_AUTH_CANCELLED && it->phase == ME_PHASE_AUTH);
     CHECK(it->auth->failure == ME_FAIL_CANCELLED && !(it->flags & ME_W_LOGIN_FAILED));
     it = h_c(&h, "a2 LOGIN alice alicepw\r\n");
     CHECK(it->kind == ME_KIND_COMMAND && it->auth->attempt == 2);
@@ -535,7 +536,11 @@ static void pipelining(void)
     it = h_c(&h, "a1 LOGIN alice alicepw\r\na2 SELECT INBOX\r\na3 FETCH 1 FLAGS\r\na4 NOOP\r\n");
     CHECK(h_nth(it, 3) && !h_nth(it, 4));
     CHECK(!(h_nth(it, 1)->flags & ME_W_WRONG_PHASE) && !(h_nth(it, 2)->flags & ME_W_WRONG_PHASE));
-    CHECK(h_nth(it, 1)->phase == ME_PHASE_AUTH);
+    /* each in the state it runs in once the command ahead succeeds (RFC 9051
+     * §5.5), as if sent alone: SELECT Authenticated, FETCH Selected */
+    CHECK(h_nth(it, 1)->phase == ME_PHASE_AUTHENTICATED && h_nth(it, 1)->phase_start);
+    CHECK(h_nth(it, 2)->phase == ME_PHASE_SELECTED && h_nth(it, 2)->phase_start);
+    CHECK(h_nth(it, 3)->phase == ME_PHASE_SELECTED && !h_nth(it, 3)->phase_start);
     /* replies out of order */
     it = h_s(&h, "a1 OK Logged in\r\n* 1 EXISTS\r\na2 OK [READ-WRITE] selected\r\na4 OK NOOP\r\n"
                  "* 1 FETCH (FLAGS (\\Seen))\r\na3 OK Fetch completed\r\n");
@@ -545,7 +550,10 @@ static void pipelining(void)
     CHECK(h_nth(it, 3)->request_in == 2 && h_nth(it, 3)->phase == ME_PHASE_SELECTED);
     CHECK_STR(h_nth(it, 3)->tag, "a4");
     CHECK(h_nth(it, 5)->request_in == 2);
-    CHECK(h_nth(it, 1)->phase_start && h_nth(it, 3)->phase_start);
+    /* late replies in their command's state, starting no phase: the
+     * commands started them */
+    CHECK(it->phase == ME_PHASE_AUTH && h_nth(it, 1)->phase == ME_PHASE_AUTHENTICATED);
+    CHECK(!it->phase_start && !h_nth(it, 1)->phase_start && !h_nth(it, 3)->phase_start);
     /* wrong phase without anything pending */
     h = h_new(ME_PROTO_IMAP, false, true);
     h_s(&h, "* OK ready\r\n");
