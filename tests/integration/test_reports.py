@@ -294,6 +294,15 @@ c.check("New phase: TRANSACTION state - transaction" in mine, "-z expert: the ph
 c.eq(mine, expert_rows(tshark(["-n", "-r", fr, "-d", "tcp.port==11110,pop", "-q", "-z", "expert",
                                 "-Y", "mailedu"])),
      "-z expert: the same warnings with and without a filter on mailedu")
+# in Bahasa Indonesia, -q -z expert (tshark's own table, as the ungrouped
+# Analyze -> Expert Information) lists the messages in the reader's language,
+# with or without a tree (texts.def TXT_EI_CLEARTEXT, TXT_EI_BASE64)
+sa = os.path.join(CAPTURES, "smtp-auth-login.pcapng")
+mine = expert_rows(tshark(["-n", "-r", sa, "-q", "-o", "mailedu.language:id", "-z", "expert"]))
+c.check("Kata sandi atau token terkirim tanpa enkripsi: siapa pun yang menyadap jaringan dapat membacanya" in mine and
+        not any("Cleartext" in m or "unencrypted" in m for m in mine), "-z expert in id: the cleartext warning in Indonesian")
+c.eq(mine, expert_rows(tshark(["-n", "-r", sa, "-q", "-o", "mailedu.language:id", "-z", "expert", "-Y", "mailedu"])),
+     "-z expert in id: the same with a tree")
 # scripts/mailedu-transcript, the thin wrapper: --stream anywhere after the
 # capture, the other options handed to tshark (not with the sanitized plugin,
 # whose runtime the wrapper's tshark does not preload)
