@@ -22,6 +22,7 @@
     X(AUTHENTICATE, PH_N, TXT_IMAP_AUTHENTICATE)   \
     X(LOGIN, PH_N, TXT_IMAP_LOGIN)                 \
     X(ENABLE, PH_A, TXT_IMAP_ENABLE)               \
+    X(COMPRESS, PH_A | PH_S, TXT_IMAP_COMPRESS)    \
     X(SELECT, PH_A | PH_S, TXT_IMAP_SELECT)        \
     X(EXAMINE, PH_A | PH_S, TXT_IMAP_EXAMINE)      \
     X(CREATE, PH_A | PH_S, TXT_IMAP_CREATE)        \

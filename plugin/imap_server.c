@@ -274,6 +274,12 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
                 me_set_phase_now(s, it, ME_PHASE_LOGOUT);
         }
         break;
+    case CMD_COMPRESS:
+        if (ok) {
+            it->explain = TXT_IMAP_COMPRESS_OK;
+            me_start_compress(s);
+        }
+        break;
     case CMD_STARTTLS:
         if (ok) {
             it->explain = TXT_IMAP_STARTTLS_OK;

@@ -67,6 +67,8 @@ typedef struct me_dirstate {
     me_phase body_phase;   /* phase of the record that opened this body (its content
                             * shows it even when pipelined lines moved the session on) */
     uint32_t next_flags;   /* ME_W_* for the next record of this direction */
+    struct me_inflate *zin; /* the direction is DEFLATE-compressed (IMAP COMPRESS,
+                             * RFC 4978): its bytes are inflated, then read; or NULL */
 } me_dirstate;
 
 typedef struct me_engine {
@@ -140,6 +142,7 @@ struct me_session {
     bool tls_implicit;     /* TLS assumed from the port, no TLS record seen yet */
     bool clear_on_tls_port; /* implicit-TLS port, but the session turned out clear */
     bool predecrypted;     /* readable text after STARTTLS: a capture of decrypted data */
+    bool inflating;        /* the bytes being read were inflated (me_inflate) */
     bool tls_offered;      /* server advertised STLS/STARTTLS */
     bool tls_refused;      /* server answered STLS/STARTTLS with an error */
     bool tls_warned;
@@ -152,6 +155,13 @@ me_item *me_item_new(me_session *s, me_dir dir, me_kind kind);
 void me_set_phase(me_session *s, me_phase ph);            /* takes effect for the next record */
 void me_set_phase_now(me_session *s, me_item *it, me_phase ph); /* this record opens ph */
 void me_start_tls(me_session *s);
+/* From the next byte on, both directions are raw DEFLATE (RFC 1951) streams
+ * (IMAP COMPRESS=DEFLATE, RFC 4978 §3): each is inflated as it comes, in
+ * order, and the inflated bytes are read as before.  A gap in a compressed
+ * direction ends its inflating: what follows is counted, not read.  The
+ * inflaters' memory (about 45 KB a direction) comes from the session's
+ * allocator.  Nothing happens if compression is already on. */
+void me_start_compress(me_session *s);
 /* The server's reply it refused STARTTLS/STLS (RFC 3207 §4: 454 or 5xx,
  * RFC 2595 §4: -ERR, RFC 9051 §6.2.1: NO/BAD): the session stays in clear,
  * and this record and every later one say so (me_item.tls_refused). */

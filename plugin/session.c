@@ -1,10 +1,13 @@
 /* session.c - the part of a session common to all protocols: reading modes
  * (lines, dot-terminated bodies, counted bytes), records, phases, pending
  * commands and credentials.  Protocol engines decide what lines mean. */
+#include <zlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
+
+static void inflate_end(me_session *s);
 
 static void *zalloc(me_session *s, size_t n)
 {
@@ -322,6 +325,7 @@ void me_session_free(me_session *s)
     a = s->a;
     if (s->eng->fini)
         s->eng->fini(s);
+    inflate_end(s);
     for (i = 0; i < 2; i++)
         if (s->d[i].buf)
             a.free(a.ctx, s->d[i].buf);
@@ -859,6 +863,95 @@ static size_t plain_before_tls(me_session *s, me_dir dir, const uint8_t *p, size
 
 /* Reads a segment's bytes in the direction's current mode: lines to the
  * engine, dot-body lines, counted bytes; stops where TLS begins. */
+/* ---- DEFLATE (IMAP COMPRESS, RFC 4978) ---- */
+
+struct me_inflate {
+    z_stream z;
+    bool broken; /* bytes were lost or were no DEFLATE: no more inflating */
+};
+
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
+{
+    me_session *s = opaque;
+    return s->a.alloc(s->a.ctx, (size_t)items * size);
+}
+
+static void z_free(voidpf opaque, voidpf p)
+{
+    me_session *s = opaque;
+    if (s->a.free)
+        s->a.free(s->a.ctx, p);
+}
+
+void me_start_compress(me_session *s)
+{
+    int i;
+    for (i = 0; i < 2; i++) {
+        struct me_inflate *zin;
+        if (s->d[i].zin)
+            return;
+        zin = zalloc(s, sizeof(*zin));
+        zin->z.zalloc = z_alloc;
+        zin->z.zfree = z_free;
+        zin->z.opaque = s;
+        /* RFC 4978 §2: raw DEFLATE, no zlib header (negative window bits) */
+        zin->broken = inflateInit2(&zin->z, -15) != Z_OK;
+        s->d[i].zin = zin;
+    }
+}
+
+static void inflate_end(me_session *s)
+{
+    int i;
+    for (i = 0; i < 2; i++)
+        if (s->d[i].zin && !s->d[i].zin->broken)
+            inflateEnd(&s->d[i].zin->z);
+}
+
+/* Compressed bytes that are not read: counted in a record of their own. */
+static void compressed_bytes(me_session *s, me_dir dir, size_t len)
+{
+    me_item *it = me_item_new(s, dir, ME_KIND_DATA);
+    it->explain = TXT_COMPRESSED_LOST;
+    it->data_len = (uint32_t)len;
+}
+
+static void read_bytes(me_session *s, me_dir dir, const uint8_t *data, size_t len, bool decrypted);
+
+/* Inflates LEN compressed bytes of DIR and reads what they hold. */
+static void inflate_bytes(me_session *s, me_dir dir, const uint8_t *data, size_t len, bool decrypted)
+{
+    struct me_inflate *zin = s->d[dir].zin;
+    uint8_t out[4096];
+    if (zin->broken) {
+        compressed_bytes(s, dir, len);
+        return;
+    }
+    zin->z.next_in = (Bytef *)(uintptr_t)data;
+    zin->z.avail_in = (uInt)len;
+    s->inflating = true;
+    for (;;) {
+        int rc;
+        zin->z.next_out = out;
+        zin->z.avail_out = sizeof out;
+        rc = inflate(&zin->z, Z_SYNC_FLUSH);
+        if (zin->z.avail_out < sizeof out)
+            read_bytes(s, dir, out, sizeof out - zin->z.avail_out, decrypted);
+        if (rc == Z_STREAM_END || (rc != Z_OK && rc != Z_BUF_ERROR)) {
+            /* no DEFLATE (a capture that began inside the compressed
+             * stream) or a final block, which RFC 4978 never sends */
+            inflateEnd(&zin->z);
+            zin->broken = true;
+            if (zin->z.avail_in)
+                compressed_bytes(s, dir, zin->z.avail_in);
+            break;
+        }
+        if (zin->z.avail_in == 0 && zin->z.avail_out != 0)
+            break; /* all read, all flushed */
+    }
+    s->inflating = false;
+}
+
 static void read_bytes(me_session *s, me_dir dir, const uint8_t *data, size_t len, bool decrypted)
 {
     me_dirstate *d = &s->d[dir];
@@ -903,6 +996,12 @@ static void read_bytes(me_session *s, me_dir dir, const uint8_t *data, size_t le
             one_line(s, dir, (const char *)data + i, end - i, end - i + 1);
         }
         i = end + 1;
+        /* an engine may have switched on compression (COMPRESS reply): the
+         * rest is DEFLATE */
+        if (d->zin && !s->inflating && i < len) {
+            inflate_bytes(s, dir, data + i, len - i, decrypted);
+            break;
+        }
         /* an engine may have switched to TLS (STARTTLS reply): the rest is encrypted */
         if (s->tls && !decrypted && i < len && s->tls_upgraded)
             i += plain_before_tls(s, dir, data + i, len - i);
@@ -947,7 +1046,10 @@ me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t 
         it->data_len = (uint32_t)len;
         return s->head;
     }
-    read_bytes(s, dir, data, len, decrypted);
+    if (d->zin)
+        inflate_bytes(s, dir, data, len, decrypted);
+    else
+        read_bytes(s, dir, data, len, decrypted);
     left_out_detail(s);
     if (!s->head) {
         /* nothing complete in this frame: part of a line or of a body */
@@ -981,6 +1083,11 @@ void me_session_gap(me_session *s, me_dir dir, size_t len)
     me_dirstate *d = &s->d[dir];
     if (s->tls && !s->decrypted)
         return;
+    if (d->zin && !d->zin->broken) {
+        /* a DEFLATE stream cannot skip bytes: the rest cannot be inflated */
+        inflateEnd(&d->zin->z);
+        d->zin->broken = true;
+    }
     if (d->mode == ME_READ_COUNTED) {
         /* the count still tells where the literal ends */
         if (len >= d->count) {

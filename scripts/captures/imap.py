@@ -296,6 +296,37 @@ def imap_idle(ctx):
     return rec
 
 
+@scenario("imap-compress", "imap",
+          "raw socket: LOGIN, COMPRESS DEFLATE, then compressed both ways (RFC 4978): SELECT, "
+          "FETCH BODY[], STORE \\Deleted, EXPUNGE, LOGOUT")
+def imap_compress(ctx):
+    port = ctx.ports["imap"]
+    pw = ctx.users["alice"]
+    rec = Record("imap", port, "raw-socket",
+                 "LOGIN in clear, COMPRESS DEFLATE (Dovecot's imap_zlib); after its OK both "
+                 "directions are raw DEFLATE with a sync flush per message (RFC 4978 §3, Python's "
+                 "zlib on the client side): SELECT INBOX, FETCH 1 BODY[], STORE 1 +FLAGS (\\Deleted), "
+                 "EXPUNGE, LOGOUT")
+    with ctx.capture(port):
+        s = RawImap(rec, port)
+        st, _ = s.cmd("LOGIN alice " + pw)
+        rec.credential("IMAP-LOGIN", "alice", st == "OK", password=pw)
+        _expect(st == "OK", "LOGIN refused")
+        st, _ = s.cmd("COMPRESS DEFLATE")
+        _expect(st == "OK", "COMPRESS refused (is imap_zlib loaded?)")
+        s.c.start_deflate()
+        st, _ = s.cmd("SELECT INBOX")
+        _expect(st == "OK", "SELECT refused")
+        st, lines = s.cmd("FETCH 1 BODY[]")
+        _expect(st == "OK", "FETCH refused: %r" % lines)
+        st, _ = s.cmd("STORE 1 +FLAGS (\\Deleted)")
+        _expect(st == "OK", "STORE refused")
+        st, _ = s.cmd("EXPUNGE")
+        _expect(st == "OK", "EXPUNGE refused")
+        s.logout()
+    return rec
+
+
 @scenario("imap-starttls", "imap",
           "imaplib CAPABILITY, STARTTLS, CAPABILITY, LOGIN, SELECT, LOGOUT inside TLS (key log)")
 def imap_starttls(ctx):

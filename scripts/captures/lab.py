@@ -218,6 +218,11 @@ class Lab:
             first_valid_uid = 1
             pop3_uidl_format = %08Xu%08Xv
             mailbox_list_index = no
+            # COMPRESS=DEFLATE (RFC 4978) for the imap-compress scenario
+            mail_plugins = $mail_plugins zlib
+            protocol imap {{
+              mail_plugins = $mail_plugins imap_zlib
+            }}
             shutdown_clients = yes
             passdb {{
               driver = passwd-file

@@ -3,6 +3,7 @@
 import socket
 import ssl
 import time
+import zlib
 
 
 class ProtocolError(RuntimeError):
@@ -16,12 +17,23 @@ class LineClient:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.host = host
+        self._zout = self._zin = None   # DEFLATE after IMAP COMPRESS (start_deflate)
 
     # -- sending --------------------------------------------------------------
     def send(self, data):
         if isinstance(data, str):
             data = data.encode("utf-8")
+        if self._zout:
+            data = self._zout.compress(data) + self._zout.flush(zlib.Z_SYNC_FLUSH)
         self.sock.sendall(data)
+
+    def start_deflate(self):
+        """RFC 4978 §3: from the next byte on, both directions are raw DEFLATE
+        (RFC 1951), each message ended by a sync flush."""
+        self._zout = zlib.compressobj(wbits=-15)
+        self._zin = zlib.decompressobj(wbits=-15)
+        if self.buf:   # read past the OK: already compressed
+            self.buf = self._zin.decompress(self.buf)
 
     def send_line(self, line):
         self.send((line if isinstance(line, bytes) else line.encode("utf-8")) + b"\r\n")
@@ -34,7 +46,7 @@ class LineClient:
         chunk = self.sock.recv(65536)
         if not chunk:
             raise ProtocolError("connection closed by server")
-        self.buf += chunk
+        self.buf += self._zin.decompress(chunk) if self._zin else chunk
 
     def read_line(self):
         """One line without its CRLF, as bytes."""

@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import re
+import zlib
 import struct
 import sys
 
@@ -143,7 +144,9 @@ def check_superset(capture, passwords, extra=()):
 def walk_phases(capture, server_port, extra=()):
     """Frames that hold a line of the selected state, found by a small
     independent IMAP reader: literals skipped by count, tags matched.
-    The line that causes a transition belongs to the old phase."""
+    The line that causes a transition belongs to the old phase.  After the OK
+    to COMPRESS DEFLATE both directions are inflated (Python's zlib, raw
+    DEFLATE: RFC 4978 §2) before they are read."""
     rows = m.fields(capture, ["frame.number", "tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.payload"],
                     "tcp.port == %d && tcp.len > 0 && !tcp.analysis.retransmission" % server_port, extra)
     streams = {}
@@ -155,10 +158,12 @@ def walk_phases(capture, server_port, extra=()):
         srv = int(r[2]) == server_port
         data = bytes.fromhex(r[4].replace(":", ""))
         st = streams.setdefault(stream, {"phase": "auth", "buf": [b"", b""], "count": [0, 0],
-                                         "sync": None, "pend": {}, "tls": False})
+                                         "sync": None, "pend": {}, "tls": False, "z": [None, None]})
         if st["tls"]:
             continue
         d = 1 if srv else 0
+        if st["z"][d]:
+            data = st["z"][d].decompress(data)
         phases = {st["phase"]}
         i = 0
         while i < len(data):
@@ -180,7 +185,7 @@ def walk_phases(capture, server_port, extra=()):
                 words = line.split(b" ")
                 if len(words) >= 2:
                     verb = words[1].upper()
-                    if verb in (b"SELECT", b"EXAMINE", b"CLOSE", b"UNSELECT", b"STARTTLS"):
+                    if verb in (b"SELECT", b"EXAMINE", b"CLOSE", b"UNSELECT", b"STARTTLS", b"COMPRESS"):
                         st["pend"][words[0]] = verb
                     elif verb == b"LOGOUT":
                         st["phase"] = "logout"
@@ -206,6 +211,9 @@ def walk_phases(capture, server_port, extra=()):
                     elif verb == b"STARTTLS" and ok:
                         st["tls"] = True
                         break
+                    elif verb == b"COMPRESS" and ok:
+                        st["z"] = [zlib.decompressobj(wbits=-15), zlib.decompressobj(wbits=-15)]
+                        data = data[:i] + st["z"][d].decompress(data[i:])
         if "selected" in phases:
             selected.add(frame)
     return selected

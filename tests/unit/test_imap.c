@@ -1,4 +1,5 @@
 /* test_imap.c - IMAP engine, fed as transcripts (RFC 9051 §8 dialogue and friends) */
+#include <zlib.h>
 #include "harness.h"
 
 #include <stdlib.h>
@@ -808,6 +809,61 @@ static void login_failure_codes(void)
     }
 }
 
+/* Raw DEFLATE of TEXT with a sync flush, as RFC 4978 §2 sends each message. */
+static size_t deflated(z_stream *z, const char *text, unsigned char *out, size_t cap)
+{
+    z->next_in = (Bytef *)(uintptr_t)text;
+    z->avail_in = (uInt)strlen(text);
+    z->next_out = out;
+    z->avail_out = (uInt)cap;
+    deflate(z, Z_SYNC_FLUSH);
+    return cap - z->avail_out;
+}
+
+/* COMPRESS=DEFLATE (RFC 4978 §3): after the OK both directions are inflated
+ * and read on; a gap ends inflating, and what follows is counted. */
+static void compress_deflate(void)
+{
+    h_sess h = h_new(ME_PROTO_IMAP, false, true);
+    z_stream zc, zs;
+    unsigned char buf[512];
+    size_t n;
+    me_item *it;
+    memset(&zc, 0, sizeof zc);
+    memset(&zs, 0, sizeof zs);
+    deflateInit2(&zc, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+    deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+    h_s(&h, "* OK ready\r\n");
+    h_c(&h, "a1 LOGIN alice alicepw\r\n");
+    h_s(&h, "a1 OK done\r\n");
+    it = h_c(&h, "a2 COMPRESS DEFLATE\r\n");
+    CHECK(it->explain == TXT_IMAP_COMPRESS && !(it->flags & ME_W_WRONG_PHASE));
+    it = h_s(&h, "a2 OK Begin compression\r\n");
+    CHECK(it->explain == TXT_IMAP_COMPRESS_OK);
+    n = deflated(&zc, "a3 SELECT INBOX\r\n", buf, sizeof buf);
+    it = h_feed(&h, ME_CLIENT, buf, n);
+    CHECK(it->kind == ME_KIND_COMMAND && it->command && strcmp(it->command, "SELECT") == 0);
+    n = deflated(&zs, "* 2 EXISTS\r\na3 OK [READ-WRITE] done\r\n", buf, sizeof buf);
+    it = h_feed(&h, ME_SERVER, buf, n);
+    CHECK(h_nth(it, 1) && h_nth(it, 1)->explain == TXT_IMAP_SELECT_OK);
+    /* a command whose compressed bytes come in two segments */
+    n = deflated(&zc, "a4 FETCH 1 (BODY[])\r\n", buf, sizeof buf);
+    it = h_feed(&h, ME_CLIENT, buf, 3);
+    CHECK(it && it->explain == TXT_PARTIAL_LINE);
+    it = h_feed(&h, ME_CLIENT, buf + 3, n - 3);
+    CHECK(it->kind == ME_KIND_COMMAND && it->phase == ME_PHASE_SELECTED && it->command &&
+          strcmp(it->command, "FETCH") == 0);
+    /* bytes of the server's stream lost: nothing after can be inflated */
+    (void)deflated(&zs, "* 1 FETCH (FLAGS ())\r\n", buf, sizeof buf);
+    me_session_gap(h.s, ME_SERVER, 10);
+    n = deflated(&zs, "a4 OK done\r\n", buf, sizeof buf);
+    it = h_feed(&h, ME_SERVER, buf, n);
+    CHECK(it->kind == ME_KIND_DATA && it->explain == TXT_COMPRESSED_LOST && it->data_len == n &&
+          !it->next);
+    deflateEnd(&zc);
+    deflateEnd(&zs);
+}
+
 int main(void)
 {
     login_failure_codes();
@@ -824,5 +880,6 @@ int main(void)
     pipelining();
     mid_session();
     garbage();
+    compress_deflate();
     return h_done("test_imap");
 }
