@@ -521,6 +521,13 @@ static const char *command_args(me_session *s, imap_state *st, me_item *it, int 
         arg = astring(s, c, &pos, &b, &e, &bad);
         if (!arg || bad)
             it->flags |= ME_W_MALFORMED;
+        if (arg && strchr(arg, '&')) {
+            /* the name the user sees in the mail client, not its wire form
+             * (RFC 3501 §5.1.3); kept as sent when it is no modified UTF-7 */
+            char *u = s->a.alloc(s->a.ctx, 2 * strlen(arg) + 1);
+            if (me_mutf7_decode(arg, u) >= 0)
+                arg = u;
+        }
         it->mailbox = arg;
         break;
     case CMD_IDLE:

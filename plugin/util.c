@@ -184,3 +184,92 @@ size_t me_utf8_seq(const uint8_t *p, size_t n)
         return 0;
     return len;
 }
+
+static int mutf7_value(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == ',' ? 63 : -1;
+}
+
+/* One code point as UTF-8 at OUT; returns the bytes written. */
+static size_t put_utf8(uint32_t cp, char *out)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xc0 | cp >> 6);
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xe0 | cp >> 12);
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | cp >> 18);
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    out[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+long me_mutf7_decode(const char *in, char *out)
+{
+    size_t o = 0;
+    while (*in) {
+        uint32_t bits = 0, high = 0;
+        int nbits = 0;
+        size_t units = 0;
+        if ((unsigned char)*in < 0x20 || (unsigned char)*in > 0x7e)
+            return -1;
+        if (*in != '&') {
+            out[o++] = *in++;
+            continue;
+        }
+        in++;
+        if (*in == '-') { /* "&-" is "&" */
+            out[o++] = '&';
+            in++;
+            continue;
+        }
+        for (; *in && *in != '-'; in++) {
+            int v = mutf7_value(*in);
+            if (v < 0)
+                return -1;
+            bits = bits << 6 | (uint32_t)v;
+            nbits += 6;
+            if (nbits >= 16) {
+                uint32_t u = (bits >> (nbits - 16)) & 0xffff;
+                nbits -= 16;
+                bits &= (1u << nbits) - 1;
+                units++;
+                if (high) {
+                    if (u < 0xdc00 || u > 0xdfff)
+                        return -1;
+                    o += put_utf8(0x10000 + ((high - 0xd800) << 10) + (u - 0xdc00), out + o);
+                    high = 0;
+                } else if (u >= 0xd800 && u <= 0xdbff) {
+                    high = u;
+                } else if ((u >= 0xdc00 && u <= 0xdfff) || (u >= 0x20 && u <= 0x7e)) {
+                    return -1; /* a lone low surrogate; ASCII goes as is */
+                } else {
+                    o += put_utf8(u, out + o);
+                }
+            }
+        }
+        /* the shift ends with "-", after whole units padded with zero bits */
+        if (*in != '-' || !units || high || nbits >= 6 || bits)
+            return -1;
+        in++;
+    }
+    out[o] = '\0';
+    return (long)o;
+}

@@ -50,5 +50,12 @@ char *me_hex(const uint8_t *p, size_t len, char *out);
 
 /* Parses a decimal number of at most 19 digits; false if not all digits. */
 bool me_parse_u64(const char *p, size_t n, uint64_t *v);
+/* An IMAP mailbox name in modified UTF-7 (RFC 3501 §5.1.3: "&" starts the
+ * base64 of UTF-16BE with "," for "/", "-" ends it, "&-" is "&") written as
+ * UTF-8 into OUT, which holds at least 2 * strlen(in) + 1 bytes.  Returns the
+ * length written (NUL-terminated), or -1 when IN is not modified UTF-7 (a
+ * byte outside printable ASCII, a shift not ended by "-", bits left over,
+ * an unpaired surrogate, printable ASCII that should have been sent as is). */
+long me_mutf7_decode(const char *in, char *out);
 
 #endif

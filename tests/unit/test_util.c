@@ -53,9 +53,32 @@ static void case_folding(void)
     CHECK(me_ifind("x AUTH=plain y", 14, "LOGIN") == -1);
 }
 
+/* RFC 3501 §5.1.3's own examples, and shapes that are not modified UTF-7 */
+static void mailbox_names(void)
+{
+    char out[128];
+    CHECK(me_mutf7_decode("~peter/mail/&U,BTFw-/&ZeVnLIqe-", out) > 0);
+    CHECK_STR(out, "~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e");
+    CHECK(me_mutf7_decode("&Jjo-!", out) == 4);
+    CHECK_STR(out, "\xe2\x98\xba!");
+    CHECK(me_mutf7_decode("Entw&APw-rfe", out) > 0);
+    CHECK_STR(out, "Entw\xc3\xbcrfe");
+    CHECK(me_mutf7_decode("Tom &- Jerry", out) > 0);
+    CHECK_STR(out, "Tom & Jerry");
+    CHECK(me_mutf7_decode("&2D3eAA-", out) == 4); /* a surrogate pair: U+1F600 */
+    CHECK_STR(out, "\xf0\x9f\x98\x80");
+    CHECK(me_mutf7_decode("&U,BTFw", out) < 0);   /* not ended by "-" */
+    CHECK(me_mutf7_decode("&AGE-", out) < 0);     /* "a", which goes as is */
+    CHECK(me_mutf7_decode("&2D0-", out) < 0);     /* a lone high surrogate */
+    CHECK(me_mutf7_decode("&U,B-", out) < 0);     /* bits left over */
+    CHECK(me_mutf7_decode("Caf\xc3\xa9", out) < 0); /* UTF-8 as sent (RFC 9051 UTF8=ACCEPT) */
+    CHECK(me_mutf7_decode("&-", out) == 1);
+}
+
 int main(void)
 {
     utf8_lengths();
     case_folding();
+    mailbox_names();
     return h_done("util");
 }
