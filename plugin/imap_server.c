@@ -160,6 +160,27 @@ static void srv_infer(me_session *s, imap_state *st, me_item *it, me_phase guess
         me_mark_inferred(s, it, guess); /* the guess was too shallow */
 }
 
+/* The states each command is valid in (imap_int.h's list). */
+static const unsigned cmd_phases[CMD_COUNT] = {
+    PH_ANY,
+#define X(n, ph, tx) ph,
+    IMAP_COMMANDS(X)
+#undef X
+};
+
+/* A response only a logged-in session gets (to a command not valid in Not
+ * Authenticated, RFC 9051 §6.3-6.4) while the session is still Not
+ * Authenticated and no command of the client waits for it: the login was
+ * not captured (only the server's side was, or its segment was lost).  The
+ * state is inferred from it, as POP3 infers TRANSACTION from a listing. */
+static void srv_logged_in(me_session *s, imap_state *st, me_item *it, me_phase guess)
+{
+    if (st->mid || s->inferred || s->phase != ME_PHASE_AUTH || s->pend_count ||
+        (s->tls && !s->decrypted))
+        return;
+    me_mark_inferred(s, it, guess);
+}
+
 static void after_tls(imap_state *st)
 {
     me_imap_reset_lines(st);
@@ -452,6 +473,8 @@ static void untagged_numbered(me_session *s, imap_state *st, me_item *it, const 
     if (c)
         it->request_in = c;
     srv_infer(s, st, it, ME_PHASE_SELECTED, true);
+    if (it->explain != TXT_IMAP_UNTAGGED_OTHER) /* mailbox data: a mailbox is selected */
+        srv_logged_in(s, st, it, ME_PHASE_SELECTED);
 }
 
 /* "* CAPABILITY ...", "* LIST ...": data named by its first word (RFC 9051 §7.2-7.3). */
@@ -462,8 +485,10 @@ static void untagged_data(me_session *s, imap_state *st, me_item *it, const char
     it->explain = TXT_IMAP_UNTAGGED_OTHER;
     if (!wl)
         it->flags |= ME_W_MALFORMED;
+    int cmd = CMD_UNKNOWN;
     for (i = 0; i < sizeof(data_resps) / sizeof(data_resps[0]); i++) {
         if (me_ieq(w, wl, data_resps[i].name)) {
+            cmd = data_resps[i].cmd;
             uint32_t c = data_resps[i].cmd != CMD_UNKNOWN
                              ? me_imap_pending_of(s, data_resps[i].cmd,
                                                   data_resps[i].cmd == CMD_SELECT ? CMD_EXAMINE
@@ -482,6 +507,11 @@ static void untagged_data(me_session *s, imap_state *st, me_item *it, const char
                   ? ME_PHASE_SELECTED
                   : ME_PHASE_AUTHENTICATED,
               it->explain == TXT_IMAP_SEARCH_DATA);
+    if (cmd != CMD_UNKNOWN && !(cmd_phases[cmd] & PH_N))
+        srv_logged_in(s, st, it,
+                      it->explain == TXT_IMAP_FLAGS_DATA || it->explain == TXT_IMAP_SEARCH_DATA
+                          ? ME_PHASE_SELECTED
+                          : ME_PHASE_AUTHENTICATED);
 }
 
 static void untagged(me_session *s, imap_state *st, const char *l, size_t n)

@@ -142,6 +142,11 @@ same_both_passes(f, IMAP)
 f = os.path.join(CAPTURES, "oneside", "oneside-imap-server-only.pcapng")
 v = rows(f, IMAP)
 c.eq(v[2]["mailedu.phase"], "auth", "imap server only: the * OK greeting")
+# frame 6 "* LIST" answers a command valid only once logged in (RFC 9051
+# §6.3.9) while no command is seen: the login (frame 4's tagged OK) was not
+# captured, and the state is inferred from the data, as POP3's from a listing
+c.eq(fields(f, ["mailedu.phase", "mailedu.phase.inferred"], "frame.number == 6", IMAP)[0][:2],
+     ["authenticated", "1"], "imap server only: LIST data infers Authenticated")
 c.check("logout" in v[8]["mailedu.phase"], "imap server only: * BYE is logout")
 c.eq([k for k, x in v.items() if x["mailedu.malformed"] == "1"], [], "imap server only: nothing malformed")
 same_both_passes(f, IMAP)
