@@ -172,6 +172,24 @@ static me_phase reachable(const me_session *s, int cmd)
     return to;
 }
 
+/* The state the session is in once every pending command has succeeded, in
+ * order (RFC 9051 §3): where a command sent now runs. */
+static me_phase projected(const me_session *s)
+{
+    unsigned i;
+    me_phase ph = s->phase;
+    for (i = 0; i < s->pend_count; i++) {
+        int c = me_pend_at(s, i)->cmd;
+        if ((c == CMD_LOGIN || c == CMD_AUTHENTICATE) && ph == ME_PHASE_AUTH)
+            ph = ME_PHASE_AUTHENTICATED;
+        else if ((c == CMD_SELECT || c == CMD_EXAMINE) && ph != ME_PHASE_AUTH)
+            ph = ME_PHASE_SELECTED;
+        else if ((c == CMD_CLOSE || c == CMD_UNSELECT) && ph == ME_PHASE_SELECTED)
+            ph = ME_PHASE_AUTHENTICATED;
+    }
+    return ph;
+}
+
 /* A LOGIN or AUTHENTICATE still waits for its reply. */
 bool me_imap_login_pending(const me_session *s)
 {
@@ -490,10 +508,12 @@ static void command_phase(me_session *s, imap_state *st, me_item *it, int cmd)
     } else if (!(cmds[cmd].phases & (1u << s->phase))) {
         me_phase to = reachable(s, cmd);
         if (to != ME_PHASE_NONE) {
-            /* pipelined behind the command that opens its state: recorded
-             * there, as if the reply had come (the login's failure takes it
-             * back); a capture of the client alone never sees that reply */
-            me_set_phase_now(s, it, to);
+            /* pipelined behind the command that opens its state (RFC 9051
+             * §5.5): valid there.  When the capture lacks the server's side,
+             * whose replies would open that state, it is recorded there, as
+             * if the reply had come (a failed login takes it back) */
+            if (s->unseen[ME_SERVER])
+                me_set_phase_now(s, it, to);
         } else {
             it->flags |= ME_W_WRONG_PHASE;
             it->wrong_phase = s->phase;
@@ -527,6 +547,8 @@ static const char *command_args(me_session *s, imap_state *st, me_item *it, int 
             char *u = s->a.alloc(s->a.ctx, 2 * strlen(arg) + 1);
             if (me_mutf7_decode(arg, u) >= 0)
                 arg = u;
+            else if (s->a.free)
+                s->a.free(s->a.ctx, u);
         }
         it->mailbox = arg;
         break;
@@ -538,7 +560,7 @@ static const char *command_args(me_session *s, imap_state *st, me_item *it, int 
     case CMD_LOGOUT:
         /* RFC 9051 §3.4: the session is in the Logout state once LOGOUT is sent */
         st->logout_sent = true;
-        if (!s->pend_count)
+        if (!s->pend_count || s->unseen[ME_SERVER])
             me_set_phase(s, ME_PHASE_LOGOUT);
         /* else pipelined: the commands ahead of it run first (RFC 9051
          * §6.1.3), so Logout begins with its BYE or its reply */
@@ -556,6 +578,7 @@ static void command(me_session *s, imap_state *st)
     size_t n = c->len, tl, al, wl, rl, argpos;
     int cmd, pend_cmd;
     me_pending *p;
+    me_phase ahead;
     me_item *it;
     bool ok;
 
@@ -586,11 +609,12 @@ static void command(me_session *s, imap_state *st)
     arg = command_args(s, st, it, cmd, tagstr, argpos);
     /* aux: the command was not valid in the state it was sent in, which its
      * reply then judges (a LOGIN once logged in) */
+    ahead = projected(s);
     p = me_pend_push(s, it, pend_cmd, tagstr, arg);
-    /* the state the command leaves the session in as read, which its
-     * tagged reply is recorded in (me_record_phase) */
+    /* the state the command runs in once the commands ahead of it have
+     * succeeded, which its replies are recorded in (command_state) */
     p->aux = ((it->flags & ME_W_WRONG_PHASE) ? 1u : 0u) |
-             AUX_PHASE_OF(cmd == CMD_LOGOUT ? ME_PHASE_LOGOUT : s->phase) |
+             AUX_PHASE_OF(cmd == CMD_LOGOUT ? ME_PHASE_LOGOUT : ahead) |
              (s->inferred ? AUX_INFERRED : 0u);
     if ((cmd == CMD_LOGIN || cmd == CMD_AUTHENTICATE) && it->auth)
         me_cred_hold(s, p); /* its tagged reply judges this attempt, not a later one */
@@ -654,7 +678,26 @@ static void piece(me_session *s, imap_state *st, const char *l, size_t n)
     c->active = true;
     it = me_imap_new_item(s, st, ME_CLIENT, ME_KIND_DATA);
     it->explain = plus ? TXT_IMAP_LITERAL_PLUS : TXT_IMAP_LITERAL_WAIT;
-    it->data_len = (uint32_t)n + 2;
+    /* the piece as sent ("a1 LOGIN alice {7}"), as mailedu.line and the
+     * transcript show it; a login's pieces are masked but for the command
+     * and the literal's count */
+    it->argument = me_imap_disp(s, l, n);
+    if (c->capture) {
+        const char *t, *after, *w, *rest;
+        size_t tl, al, wl, rl;
+        me_first_word(c->buf, c->len, &t, &tl, &after, &al);
+        me_first_word(after, al, &w, &wl, &rest, &rl);
+        if (me_ieq(w, wl, "LOGIN") || me_ieq(w, wl, "AUTHENTICATE")) {
+            size_t keep = first ? (size_t)(w + wl - c->buf) : 0;
+            char *m = s->a.alloc(s->a.ctx, keep + 10 + (n - mark) + 1);
+            memcpy(m, c->buf, keep);
+            memcpy(m + keep, keep ? " ******** " : "******** ", keep ? 10 : 9);
+            keep += keep ? 10 : 9;
+            memcpy(m + keep, l + mark, n - mark);
+            m[keep + n - mark] = '\0';
+            it->masked = m;
+        }
+    }
     if (!c->first)
         c->first = it->frame;
     if (st->mid && !st->cli_synced && !s->inferred)

@@ -100,6 +100,7 @@ typedef struct imap_state {
     bool srv_synced;
     bool login_disabled; /* LOGINDISABLED announced before login, not in TLS */
     bool logout_sent;
+    bool authed;         /* a LOGIN or AUTHENTICATE was answered OK */
     bool in_sasl;        /* AUTHENTICATE exchange running */
     const char *sasl_tag;
     bool idle;           /* between IDLE and DONE */

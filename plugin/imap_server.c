@@ -223,7 +223,7 @@ static void command_state(me_session *s, me_item *it, uint32_t aux)
 static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pending *pc,
                       me_status status, int code)
 {
-    bool ok = status == ME_STATUS_OK, late;
+    bool ok = status == ME_STATUS_OK, late, was_authed;
     switch (pc->cmd) {
     case CMD_LOGIN:
     case CMD_AUTHENTICATE:
@@ -233,7 +233,10 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
         /* sent once logged in (RFC 9051 §6.2: only valid in Not
          * Authenticated; flagged then), a refusal judges the command, not
          * the secret */
-        late = (pc->aux & 1u) != 0;
+        /* or pipelined behind a login that succeeded: the server refuses
+         * it as sent once logged in (§6.2.3), whatever the password */
+        was_authed = st->authed;
+        late = (pc->aux & 1u) != 0 || was_authed;
         if (it->bad && pc->cmd == CMD_AUTHENTICATE && pc->cred && pc->cred->is_sasl &&
             pc->cred->sasl.cancelled)
             it->explain = TXT_IMAP_AUTH_CANCELLED; /* the BAD a cancel must get */
@@ -251,9 +254,12 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
         if (pc->cred) /* none: the command began no attempt (malformed) */
             me_cred_result_of(s, pc->cred, it, ok ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE,
                               late ? ME_FAIL_REFUSED : login_failure(it, code));
+        if (ok)
+            st->authed = true;
         if (ok && me_imap_rank(s->phase) < me_imap_rank(ME_PHASE_AUTHENTICATED))
             me_set_phase(s, ME_PHASE_AUTHENTICATED); /* not back from later pipelined states */
-        else if (!ok && !(pc->aux & 1u) && s->phase != ME_PHASE_AUTH && s->phase != ME_PHASE_LOGOUT &&
+        else if (!ok && !(pc->aux & 1u) && !was_authed && s->phase != ME_PHASE_AUTH &&
+                 s->phase != ME_PHASE_LOGOUT &&
                  !me_imap_login_pending(s)) {
             /* commands pipelined behind it assumed a success (RFC 9051 §6.2.3:
              * a NO leaves the session Not Authenticated) */
@@ -394,10 +400,12 @@ static void tagged(me_session *s, imap_state *st, const char *l, size_t n)
          * starting no phase the session has left */
         command_state(s, it, pc.aux);
         reply_for(s, st, it, &pc, status, code);
+        me_pend_release(s, &pc);
         return;
     }
     /* a command we did not see (capture began later) */
-    if (st->in_sasl && st->sasl_tag && strcmp(st->sasl_tag, it->tag) == 0) {
+    if (st->in_sasl && st->sasl_tag && strcmp(st->sasl_tag, it->tag) == 0 && s->cred &&
+        !s->cred->held) { /* not an attempt a seen command still waits to have judged */
         st->in_sasl = false;
         me_cred_result(s, it, status == ME_STATUS_OK ? ME_RESULT_SUCCESS : ME_RESULT_FAILURE,
                        login_failure(it, code));
@@ -531,7 +539,7 @@ static void untagged(me_session *s, imap_state *st, const char *l, size_t n)
     if (!st->mid && me_pend_peek(s, &head))
         command_state(s, it, head.aux);
     me_first_word(l + 2, n - 2, &w, &wl, &rest, &rl);
-    if (st->mid && !st->srv_synced && me_ieq(w, wl, "BYE")) {
+    if (st->mid && !st->srv_synced && !s->pend_count && me_ieq(w, wl, "BYE")) {
         /* before the server's side is in step, a "* BYE" is as likely a line
          * of a literal that began before the capture (a quoted mail) as the
          * end of the session: the lines after it decide, not it */

@@ -231,11 +231,15 @@ me_auth *me_auth_snapshot(me_session *s, me_item *it);
  * verdict. */
 void me_cred_result(me_session *s, me_item *it, me_result r, me_failure why);
 /* The same for attempt C, which may be an earlier one than the attempt under
- * way (IMAP commands pipelined behind it, RFC 9051 §5.5, began later ones).
- * C is released once judged if it is not the current attempt. */
+ * way (IMAP commands pipelined behind it, RFC 9051 §5.5, began later ones);
+ * the pending command holding C lets it go (me_pend_release). */
 void me_cred_result_of(me_session *s, me_cred *c, me_item *it, me_result r, me_failure why);
 /* Keeps the current attempt for the reply to pending command P. */
 void me_cred_hold(me_session *s, me_pending *p);
+/* P is answered, dropped or cleared: the attempt it held is let go (freed
+ * unless it is the current one).  Every pending command taken out of the
+ * queue by an engine that holds attempts passes through here. */
+void me_pend_release(me_session *s, me_pending *p);
 /* Applies a SASL step's output to the current attempt and to the record. */
 void me_cred_apply_sasl(me_session *s, me_item *it, const me_sasl_out *o);
 void me_note_cleartext(me_session *s, me_item *it);        /* readable secret in this line */

@@ -149,19 +149,31 @@ static bool fetches_content(const char *arg)
            ci_has(arg, "BINARY[") || ci_has(arg, "BINARY.PEEK[");
 }
 
-/* The waiting IMAP command with this tag ("tag VERB arg" in f->pending), taken
- * out, or NULL (a reply to a command the capture lacks).  Caller frees. */
+/* The waiting IMAP command with this tag ("tag VERB arg" in f->pending, in
+ * the order sent), taken out, or NULL (a reply to a command the capture
+ * lacks).  Caller frees.  The list holds only commands still waiting, so a
+ * long session costs no more per reply than a short one. */
 static char *take_tagged(rep_facts *f, const char *tag)
 {
     size_t i, tl = strlen(tag);
     for (i = 0; i < f->pending.n; i++) {
         char *e = f->pending.v[i];
-        if (e && strncmp(e, tag, tl) == 0 && e[tl] == ' ') {
-            f->pending.v[i] = NULL;
+        if (strncmp(e, tag, tl) == 0 && e[tl] == ' ') {
+            memmove(f->pending.v + i, f->pending.v + i + 1, (f->pending.n - i - 1) * sizeof(char *));
+            f->pending.n--;
             return e;
         }
     }
     return NULL;
+}
+
+/* The server works on the oldest waiting command (RFC 9051 §5.5): is it a
+ * MOVE, whose EXPUNGEs take mail to another mailbox? */
+static bool moving(const rep_facts *f)
+{
+    const char *e = f->pending.n ? f->pending.v[0] : NULL;
+    const char *verb = e ? strchr(e, ' ') : NULL;
+    return verb && strncmp(verb + 1, "MOVE ", 5) == 0;
 }
 
 /* IMAP commands count by what their tagged OK made happen (RFC 9051 §7.1:
@@ -173,7 +185,7 @@ static void imap_add(rep_facts *f, const me_item *it)
 {
     const char *c = it->command, *arg;
     char *cmd, *verb;
-    if (it->kind == ME_KIND_REPLY && it->explain == TXT_IMAP_EXPUNGE_DATA && !f->moving)
+    if (it->kind == ME_KIND_REPLY && it->explain == TXT_IMAP_EXPUNGE_DATA && !moving(f))
         f->expunged++;
     if (it->kind == ME_KIND_COMMAND && c && it->tag) {
         me_buf b = {0};
@@ -182,15 +194,12 @@ static void imap_add(rep_facts *f, const me_item *it)
         me_buf_printf(&b, "%s %s %s", it->tag, c, it->argument ? it->argument : "");
         rep_strs_add(&f->pending, b.p, false);
         me_buf_free(&b);
-        f->moving += strcmp(c, "MOVE") == 0;
         return;
     }
     if (it->kind != ME_KIND_REPLY || !it->tag || !(cmd = take_tagged(f, it->tag)))
         return;
     verb = cmd + strlen(it->tag) + 1;
     arg = strchr(verb, ' ') + 1; /* always there: "tag VERB " was written above */
-    if (strncmp(verb, "MOVE ", 5) == 0 && f->moving)
-        f->moving--;
     if (it->status == ME_STATUS_OK) {
         if (strncmp(verb, "SELECT ", 7) == 0 || strncmp(verb, "EXAMINE ", 8) == 0)
             f->read_only = it->explain == TXT_IMAP_EXAMINE_OK;

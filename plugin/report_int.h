@@ -57,7 +57,7 @@ typedef struct rep_phase {
  * flags and expunges.  Folded from the records as they arrive. */
 typedef struct rep_facts {
     rep_strs pending;      /* commands awaiting their reply: POP3 "VERB arg", FIFO;
-                            * IMAP "tag VERB arg", NULL once answered */
+                            * IMAP "tag VERB arg", taken out once answered */
     size_t pending_head;
     rep_strs retrieved;    /* POP3 message numbers RETR/TOP answered +OK */
     rep_strs deleted;      /* POP3 message numbers DELE answered +OK (RSET clears) */
@@ -73,7 +73,6 @@ typedef struct rep_facts {
     rep_strs fetched;      /* IMAP sequence sets of FETCHes that asked for content */
     uint32_t seen_set, deleted_set; /* IMAP STORE adding \Seen / \Deleted */
     uint32_t expunge_cmds, close_cmds, expunged; /* EXPUNGE, CLOSE, "* n EXPUNGE" */
-    uint32_t moving;       /* IMAP MOVEs awaiting their reply */
     bool read_only;        /* the IMAP mailbox open was opened read-only */
 } rep_facts;
 

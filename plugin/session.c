@@ -406,11 +406,20 @@ static void pend_grow(me_session *s)
     s->pend_first = 0;
 }
 
-/* Frees an earlier attempt kept for a reply that will not need it again. */
+/* Frees an earlier attempt no pending command holds any more. */
 static void release(me_session *s, me_cred *c)
 {
-    if (c && c != s->cred && s->a.free)
+    if (c && c != s->cred && !c->held && s->a.free)
         s->a.free(s->a.ctx, c);
+}
+
+void me_pend_release(me_session *s, me_pending *p)
+{
+    if (p->cred) {
+        p->cred->held = false;
+        release(s, p->cred);
+        p->cred = NULL;
+    }
 }
 
 me_pending *me_pend_push(me_session *s, const me_item *cmd_item, int cmd, const char *tag,
@@ -418,7 +427,7 @@ me_pending *me_pend_push(me_session *s, const me_item *cmd_item, int cmd, const 
 {
     me_pending *p;
     if (s->pend_count == ME_MAX_PENDING) { /* a client that never reads: forget the oldest */
-        release(s, s->pend[s->pend_first].cred);
+        me_pend_release(s, &s->pend[s->pend_first]);
         s->pend_first = (s->pend_first + 1) % s->pend_cap;
         s->pend_count--;
     }
@@ -505,6 +514,9 @@ bool me_pend_take_tag(me_session *s, const char *tag, me_pending *out)
 
 void me_pend_clear(me_session *s)
 {
+    unsigned i;
+    for (i = 0; i < s->pend_count; i++)
+        me_pend_release(s, me_pend_at(s, i));
     s->pend_first = s->pend_count = 0;
 }
 
@@ -572,12 +584,8 @@ void me_cred_result(me_session *s, me_item *it, me_result r, me_failure why)
 void me_cred_result_of(me_session *s, me_cred *c, me_item *it, me_result r, me_failure why)
 {
     me_auth *a;
-    if (c)
-        c->held = false;
-    if (!c || c->finished) {
-        release(s, c);
+    if (!c || c->finished)
         return;
-    }
     if (r != ME_RESULT_FAILURE)
         why = ME_FAIL_NONE;
     else if (c->is_sasl && c->sasl.cancelled)
@@ -607,7 +615,6 @@ void me_cred_result_of(me_session *s, me_cred *c, me_item *it, me_result r, me_f
     } else if (why == ME_FAIL_CREDENTIALS) {
         it->flags |= ME_W_LOGIN_FAILED;
     }
-    release(s, c);
 }
 
 static void exposure(me_session *s, me_item *it)
@@ -868,6 +875,7 @@ static size_t plain_before_tls(me_session *s, me_dir dir, const uint8_t *p, size
 struct me_inflate {
     z_stream z;
     bool broken; /* bytes were lost or were no DEFLATE: no more inflating */
+    me_text_id why; /* TXT_COMPRESSED_LOST or TXT_COMPRESSED_BAD */
 };
 
 static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
@@ -912,7 +920,7 @@ static void inflate_end(me_session *s)
 static void compressed_bytes(me_session *s, me_dir dir, size_t len)
 {
     me_item *it = me_item_new(s, dir, ME_KIND_DATA);
-    it->explain = TXT_COMPRESSED_LOST;
+    it->explain = s->d[dir].zin->why ? s->d[dir].zin->why : TXT_COMPRESSED_LOST;
     it->data_len = (uint32_t)len;
 }
 
@@ -942,6 +950,7 @@ static void inflate_bytes(me_session *s, me_dir dir, const uint8_t *data, size_t
              * stream) or a final block, which RFC 4978 never sends */
             inflateEnd(&zin->z);
             zin->broken = true;
+            zin->why = TXT_COMPRESSED_BAD;
             if (zin->z.avail_in)
                 compressed_bytes(s, dir, zin->z.avail_in);
             break;
@@ -1087,6 +1096,7 @@ void me_session_gap(me_session *s, me_dir dir, size_t len)
         /* a DEFLATE stream cannot skip bytes: the rest cannot be inflated */
         inflateEnd(&d->zin->z);
         d->zin->broken = true;
+        d->zin->why = TXT_COMPRESSED_LOST;
     }
     if (d->mode == ME_READ_COUNTED) {
         /* the count still tells where the literal ends */

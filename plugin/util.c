@@ -258,8 +258,10 @@ long me_mutf7_decode(const char *in, char *out)
                     high = 0;
                 } else if (u >= 0xd800 && u <= 0xdbff) {
                     high = u;
-                } else if ((u >= 0xdc00 && u <= 0xdfff) || (u >= 0x20 && u <= 0x7e)) {
-                    return -1; /* a lone low surrogate; ASCII goes as is */
+                } else if ((u >= 0xdc00 && u <= 0xdfff) || u < 0xa0) {
+                    /* a lone low surrogate; ASCII goes as is; no control
+                     * character (U+0000 would cut the name) is a name's */
+                    return -1;
                 } else {
                     o += put_utf8(u, out + o);
                 }

@@ -55,7 +55,8 @@ bool me_parse_u64(const char *p, size_t n, uint64_t *v);
  * UTF-8 into OUT, which holds at least 2 * strlen(in) + 1 bytes.  Returns the
  * length written (NUL-terminated), or -1 when IN is not modified UTF-7 (a
  * byte outside printable ASCII, a shift not ended by "-", bits left over,
- * an unpaired surrogate, printable ASCII that should have been sent as is). */
+ * an unpaired surrogate, printable ASCII that should have been sent as is, a
+ * control character). */
 long me_mutf7_decode(const char *in, char *out);
 
 #endif

@@ -53,17 +53,21 @@ c.eq(col(pop, "mailedu.phase", 6), "auth|transaction|update", "pop3 pipelined: r
 c.eq(col(pop, "mailedu.auth.result", 6), "success", "pop3 pipelined: the login succeeded")
 both_passes(pop, "pop3 pipelined")
 
-# IMAP commands pipelined behind LOGIN and SELECT (RFC 9051 §5.5): each is
-# recorded in the state it runs in once the command ahead of it succeeds, as
-# POP3's are (RFC 2449 §6.6); a LOGIN that fails (NO, RFC 9051 §6.2.3) takes
-# the session back to Not Authenticated.  4 greeting, 5 commands, 6 replies.
+# IMAP commands pipelined behind LOGIN and SELECT (RFC 9051 §5.5), with the
+# server's side captured: the commands are where the session is when they are
+# sent (auth), not flagged; each reply is in the state its command runs in
+# once the commands ahead succeed: LOGIN's OK auth, the SELECT's data
+# authenticated, FETCH's selected.  A LOGIN that fails (NO, §6.2.3) leaves the
+# session in Not Authenticated, and no state it never reached is shown: the
+# SELECT's BAD stays in auth.  4 greeting, 5 commands, 6 replies.
 imap = capture("imap-pipelined-one-segment", 143, [
     ("s", b"* OK ready\r\n"),
     ("c", b'a1 LOGIN lena "Plum-Tree-3"\r\na2 SELECT INBOX\r\na3 FETCH 1 FLAGS\r\n'),
     ("s", b"a1 OK logged in\r\n* 1 EXISTS\r\na2 OK [READ-WRITE] selected\r\n"
           b"* 1 FETCH (FLAGS (\\Seen))\r\na3 OK done\r\n"),
 ])
-c.eq(col(imap, "mailedu.phase", 5), "auth|authenticated|selected", "imap pipelined: LOGIN, SELECT, FETCH")
+c.eq(col(imap, "mailedu.phase", 5), "auth", "imap pipelined: LOGIN, SELECT, FETCH sent in auth")
+c.eq(col(imap, "mailedu.phase", 6), "auth|authenticated|selected", "imap pipelined: each reply in its command's state")
 c.eq(frames(imap, "mailedu.wrong_phase"), [], "imap pipelined: nothing out of order")
 c.eq(col(imap, "mailedu.auth.result", 6), "success", "imap pipelined: the login succeeded")
 both_passes(imap, "imap pipelined")
@@ -74,15 +78,18 @@ imap = capture("imap-pipelined-login-fails", 143, [
           b"a2 BAD Error in IMAP command SELECT: Unknown command.\r\n"),
     ("c", b"a3 CAPABILITY\r\n"), ("s", b"* CAPABILITY IMAP4rev1\r\na3 OK done\r\n"),
 ])
-c.eq(col(imap, "mailedu.phase", 5), "auth|authenticated", "imap pipelined, failed: SELECT assumed the login")
+c.eq(col(imap, "mailedu.phase", 5), "auth", "imap pipelined, failed: the commands sent in auth")
 c.eq(col(imap, "mailedu.auth.result", 6), "failure", "imap pipelined, failed: the login failed")
-c.eq(col(imap, "mailedu.phase", 6), "auth", "imap pipelined, failed: the NO takes it back to Not Authenticated")
-c.eq(col(imap, "mailedu.phase.start", 6), "1", "imap pipelined, failed: where Not Authenticated starts again")
+c.eq(col(imap, "mailedu.phase", 6), "auth", "imap pipelined, failed: the NO and the SELECT's BAD in Not Authenticated")
+out = tshark(["-r", imap, "-q", "-z", "mailedu,sessions,json"])
+c.eq([p["phase"] for p in json.loads(report_body(out))["sessions"][0]["phases"]], ["auth"],
+     "imap pipelined, failed: no state reached that the failed login never opened")
 both_passes(imap, "imap pipelined, failed")
 
 # Pipelined LOGINs (RFC 9051 §2.2.1, §5.5): each tagged reply judges the
 # attempt its tag began, not the newest one; a LOGOUT pipelined behind them
-# takes effect after them (§6.1.3), so Logout begins with its BYE.
+# takes effect after them (§6.1.3), so Logout begins with its BYE; the
+# SELECT's data (frame 7) are the first in Authenticated.
 # 4 greeting, 5 commands, 6 replies.
 imap = capture("imap-pipelined-logins", 143, [
     ("s", b"* OK ready\r\n"),
@@ -103,9 +110,25 @@ c.eq([(a["password"], a["result"]) for a in sess["logins"]],
      "imap pipelined logins: the report's attempts")
 c.eq(sess["user"], "alice", "imap pipelined logins: the session's user")
 c.eq([(p["phase"], p["frame"]) for p in sess["phases"]],
-     [("auth", 4), ("authenticated", 5), ("logout", 8)],
+     [("auth", 4), ("authenticated", 7), ("logout", 8)],
      "imap pipelined logins: Logout begins with the BYE, after the SELECT")
 both_passes(imap, "imap pipelined logins")
+# A second LOGIN pipelined behind one that succeeded is refused as sent once
+# logged in (RFC 9051 §6.2.3): the session stays Authenticated, and the
+# refusal judges no password.  4 greeting, 5 commands, 6 OK, 7 NO, 8 SELECT's.
+imap = capture("imap-login-after-login", 143, [
+    ("s", b"* OK ready\r\n"),
+    ("c", b"a1 LOGIN alice alicepw\r\na2 LOGIN bob bobpw\r\na3 SELECT INBOX\r\n"),
+    ("s", b"a1 OK Logged in\r\n"), ("s", b"a2 NO Already logged in\r\n"),
+    ("s", b"* 1 EXISTS\r\na3 OK [READ-WRITE] selected\r\n"),
+])
+out = tshark(["-r", imap, "-q", "-z", "mailedu,sessions,json"])
+sess = json.loads(report_body(out))["sessions"][0]
+c.eq([(a["result"], a["failure"]) for a in sess["logins"]], [("success", None), ("failure", "refused")],
+     "imap login after login: refused, not a wrong password")
+c.eq([p["phase"] for p in sess["phases"]], ["auth", "authenticated"],
+     "imap login after login: the session stays logged in")
+c.eq(frames(imap, "mailedu.wrong_phase"), [], "imap login after login: the SELECT is not out of order")
 
 # A capture that begins inside a FETCH literal (no handshake): the quoted mail
 # holds "* BYE ..." and "a3 OK ..." lines.  The session went on (a4 STORE got

@@ -73,6 +73,8 @@ static void mailbox_names(void)
     CHECK(me_mutf7_decode("&U,B-", out) < 0);     /* bits left over */
     CHECK(me_mutf7_decode("Caf\xc3\xa9", out) < 0); /* UTF-8 as sent (RFC 9051 UTF8=ACCEPT) */
     CHECK(me_mutf7_decode("&-", out) == 1);
+    CHECK(me_mutf7_decode("INBOX&AAA-.Hidden", out) < 0); /* U+0000 would cut the name */
+    CHECK(me_mutf7_decode("&AAo-", out) < 0);             /* a line feed */
 }
 
 int main(void)
