@@ -129,6 +129,25 @@ c.eq([(a["result"], a["failure"]) for a in sess["logins"]], [("success", None), 
 c.eq([p["phase"] for p in sess["phases"]], ["auth", "authenticated"],
      "imap login after login: the session stays logged in")
 c.eq(frames(imap, "mailedu.wrong_phase"), [], "imap login after login: the SELECT is not out of order")
+# More commands pipelined than mailedu keeps waiting (64, README "Limits"):
+# the oldest, an AUTHENTICATE, is forgotten, so its OK answers a tag no
+# waiting command has, and must judge no other attempt (it once made bob's
+# LOGIN a success); l3's LOGIN then pushes l2's out too, so bob's attempt gets
+# no result, and carol's gets its own NO.  Once a double free that crashed
+# tshark (exit 139); the sanitized run checks the memory.
+cmds = b"s1 AUTHENTICATE PLAIN\r\nl2 LOGIN bob bobpw\r\n" + b"".join(b"n%d NOOP\r\n" % i for i in range(63))
+imap = capture("imap-pending-limit-logins", 143, [
+    ("s", b"* OK ready\r\n"), ("c", cmds), ("s", b"s1 OK authenticated\r\n"),
+    ("c", b"l3 LOGIN carol carolpw\r\n"), ("s", b"l2 NO [AUTHENTICATIONFAILED] bad\r\n"),
+    ("s", b"l3 NO bad\r\n"),
+])
+for two in (False, True):
+    out = tshark(["-r", imap, "-q", "-z", "mailedu,sessions,json", "-z", "credentials"] + (["-2"] if two else []))
+    body = out.split("=== mailedu sessions (json) ===\n", 1)[1].split("\n=== end ===", 1)[0]
+    sess = json.loads(body)["sessions"][0]
+    c.eq([(a["username"], a["result"]) for a in sess["logins"] if a["username"]],
+         [("bob", None), ("carol", "failure")],
+         "imap past the pending limit: each attempt judged by its own reply (two_pass=%s)" % two)
 
 # A capture that begins inside a FETCH literal (no handshake): the quoted mail
 # holds "* BYE ..." and "a3 OK ..." lines.  The session went on (a4 STORE got
