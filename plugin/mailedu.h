@@ -188,6 +188,12 @@ typedef struct me_session me_session;
  * record (ME_W_LIMIT, explain TXT_LIMIT_LINES) and not interpreted. */
 #define ME_MAX_FRAME_RECORDS 1000u
 
+/* Bytes one packet of an IMAP COMPRESS stream may inflate to (RFC 4978):
+ * mail inflates a few times, a decompression bomb up to 1032 times; past
+ * this the direction's inflating stops (TXT_COMPRESSED_LIMIT), so the CPU
+ * a packet costs stays bounded. */
+#define ME_MAX_INFLATE (1024u * 1024u)
+
 /* Creates a session for one TCP connection.  tls_from_start: implicit-TLS
  * port.  start_seen: the TCP handshake was captured, so the first server line
  * is the greeting; otherwise the capture began mid-session and phases are

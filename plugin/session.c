@@ -931,6 +931,7 @@ static void inflate_bytes(me_session *s, me_dir dir, const uint8_t *data, size_t
 {
     struct me_inflate *zin = s->d[dir].zin;
     uint8_t out[4096];
+    size_t total = 0;
     if (zin->broken) {
         compressed_bytes(s, dir, len);
         return;
@@ -945,6 +946,17 @@ static void inflate_bytes(me_session *s, me_dir dir, const uint8_t *data, size_t
         rc = inflate(&zin->z, Z_SYNC_FLUSH);
         if (zin->z.avail_out < sizeof out)
             read_bytes(s, dir, out, sizeof out - zin->z.avail_out, decrypted);
+        total += sizeof out - zin->z.avail_out;
+        if (total > ME_MAX_INFLATE && (zin->z.avail_in || !zin->z.avail_out)) {
+            /* a decompression bomb's shape (DEFLATE inflates up to 1032
+             * times): reading on would cost without bound */
+            inflateEnd(&zin->z);
+            zin->broken = true;
+            zin->why = TXT_COMPRESSED_LIMIT;
+            compressed_bytes(s, dir, zin->z.avail_in); /* says so, even when
+                                                         * no byte is left */
+            break;
+        }
         if (rc == Z_STREAM_END || (rc != Z_OK && rc != Z_BUF_ERROR)) {
             /* no DEFLATE (a capture that began inside the compressed
              * stream) or a final block, which RFC 4978 never sends */

@@ -860,6 +860,36 @@ static void compress_deflate(void)
           !it->next);
     deflateEnd(&zc);
     deflateEnd(&zs);
+
+    /* a decompression bomb: 2 MiB of lines in a few KB; past ME_MAX_INFLATE
+     * from one packet the direction is no longer inflated, and it says so */
+    {
+        static char big[2 * 1024 * 1024 + 1];
+        static unsigned char small[65536];
+        size_t i;
+        me_item *last;
+        h = h_new(ME_PROTO_IMAP, false, true);
+        memset(&zs, 0, sizeof zs);
+        deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+        for (i = 0; i + 16 <= sizeof big - 1; i += 16)
+            memcpy(big + i, "* 1 EXISTS xxx\r\n", 16);
+        big[i] = '\0';
+        h_s(&h, "* OK ready\r\n");
+        h_c(&h, "a1 LOGIN alice alicepw\r\n");
+        h_s(&h, "a1 OK done\r\n");
+        h_c(&h, "a2 COMPRESS DEFLATE\r\n");
+        h_s(&h, "a2 OK Begin compression\r\n");
+        n = deflated(&zs, big, small, sizeof small);
+        CHECK(n < 16384);
+        it = h_feed(&h, ME_SERVER, small, n);
+        for (last = it; last && last->next; last = last->next)
+            ;
+        CHECK(last && last->explain == TXT_COMPRESSED_LIMIT);
+        n = deflated(&zs, "a3 OK done\r\n", small, sizeof small);
+        it = h_feed(&h, ME_SERVER, small, n);
+        CHECK(it->explain == TXT_COMPRESSED_LIMIT && it->data_len == n);
+        deflateEnd(&zs);
+    }
 }
 
 int main(void)
