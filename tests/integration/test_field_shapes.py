@@ -10,7 +10,7 @@ import re
 import struct
 import sys
 
-from mailedu_test import temp_dir, ROOT, Checker, fields, frames, tshark
+from mailedu_test import temp_dir, CAPTURES, ROOT, Checker, fields, frames, tshark
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "hostile"))
 from hostile_pcap import ACK, FIN, Conn, Pcap, _csum, dialogue_capture  # noqa: E402
@@ -179,6 +179,16 @@ imap = capture("imap-malformed-lines", 143, [
 ])
 c.eq(col(imap, "mailedu.line", 5), "C: b2", "imap malformed line: mailedu.line shows it")
 c.eq(col(imap, "mailedu.malformed", 5), "1", "imap malformed line: flagged")
+# The piece of a line that announces a literal is shown as sent, as the
+# transcript prints it (imap-login-literal: frame 6 is "a1 LOGIN alice {7}",
+# the literal alicepw follows in frame 9); masked, only the command and the
+# count stay.
+lit = os.path.join(CAPTURES, "imap-login-literal.pcapng")
+dec = ["-d", "tcp.port==11143,imap"]
+c.eq(fields(lit, ["mailedu.line"], "frame.number == 6", dec), [["C: a1 LOGIN alice {7}"]],
+     "imap literal piece: mailedu.line as sent")
+c.eq(fields(lit, ["mailedu.line"], "frame.number == 6", dec + ["-o", "mailedu.mask_passwords:TRUE"]),
+     [["C: a1 LOGIN ******** {7}"]], "imap literal piece: masked")
 
 # Fault 7 (RFC 1939 §5): USER after a successful login is no login attempt.
 # 4 greeting, 5 USER, 6 +OK, 7 PASS, 8 +OK, 9 USER, 10 -ERR, 11 QUIT, 12 +OK
