@@ -271,6 +271,9 @@ static gboolean own_info_wanted(const mailedu_conv *mc, const me_item *items)
     const me_item *it;
     if (mc && mc->origin == MAILEDU_BY_LAYER)
         return TRUE;
+    for (it = items; it; it = it->next)
+        if (it->inflated) /* the builtin dissector's Info is compressed bytes */
+            return TRUE;
     if (!mailedu_prefs.mask_passwords)
         return FALSE;
     for (it = items; it; it = it->next)

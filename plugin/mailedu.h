@@ -177,6 +177,8 @@ struct me_item {
     unsigned tls_refused : 1; /* the server had refused STARTTLS/STLS (this record, or before) */
     unsigned bad : 1;      /* IMAP: the tagged status was BAD, not NO: the command was not
                             * carried out (RFC 9051 §7.1.3) */
+    unsigned inflated : 1; /* read from bytes IMAP COMPRESS inflated (RFC 4978): the
+                            * packet's bytes are not this line's text */
 };
 
 typedef struct me_session me_session;

@@ -204,7 +204,8 @@ static uint32_t bits_of(const me_item *it)
            (uint32_t)it->phase_start << 13 | (uint32_t)it->inferred << 14 |
            (uint32_t)it->tls << 15 | (uint32_t)it->cleartext << 16 |
            (uint32_t)it->tls_offered << 17 | (uint32_t)it->wrong_phase << 18 |
-           (uint32_t)it->tls_refused << 23 | (uint32_t)it->bad << 24;
+           (uint32_t)it->tls_refused << 23 | (uint32_t)it->bad << 24 |
+           (uint32_t)it->inflated << 25;
 }
 
 static void set_bits(me_item *it, uint32_t b)
@@ -222,6 +223,7 @@ static void set_bits(me_item *it, uint32_t b)
     it->wrong_phase = (b >> 18) & 31u;
     it->tls_refused = (b >> 23) & 1u;
     it->bad = (b >> 24) & 1u;
+    it->inflated = (b >> 25) & 1u;
 }
 
 static uint32_t mask_of(const me_item *it, unsigned pos)

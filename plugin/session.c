@@ -117,6 +117,7 @@ me_item *me_item_new(me_session *s, me_dir dir, me_kind kind)
     it->session_user = s->user;
     it->tls_offered = s->tls_offered;
     it->tls_refused = s->tls_refused;
+    it->inflated = s->inflating;
     if (s->phase == ME_PHASE_SELECTED) /* IMAP: every record while a mailbox is selected */
         it->mailbox = s->mailbox;
     it->flags = s->d[dir].next_flags;

@@ -420,12 +420,25 @@ def helper_captures():
             C.eq(seq[-1:], ["tls"], "%s: ends in tls without keys" % name)
 
 
+def compressed_info():
+    """imap-compress: after COMPRESS DEFLATE the bytes on the wire are DEFLATE
+    (RFC 4978), so the builtin dissector's Info is noise; the Info column shows
+    the inflated line instead, e.g. the SELECT the client sent (its text is in
+    the scenario, scripts/captures/imap.py imap_compress)."""
+    cap = os.path.join(m.CAPTURES, "imap-compress.pcapng")
+    rows = m.fields(cap, ["frame.number", "_ws.col.Info"], 'mailedu.command == "SELECT"',
+                    ["-d", "tcp.port==11143,imap"])
+    C.eq([r[1] for r in rows], ["[authenticated] C: a3 SELECT INBOX"],
+         "imap-compress: the Info column shows the inflated command")
+
+
 def main():
     if not plugin_loaded():
         print("FAIL: tshark does not load mailedu from %s (set MAILEDU_BUILD)" % m.BUILD)
         sys.exit(1)
     public_captures()
     helper_captures()
+    compressed_info()
     C.done()
 
 
