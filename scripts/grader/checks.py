@@ -221,6 +221,33 @@ def check_warning(view, p):
                   "text": tr(L, "warn_none_ev", name=name, n=len(ss))}], "", None
 
 
+# The state a successful login's reply moves the session into: RFC 1939 §4
+# ("the POP3 session is now in the TRANSACTION state" once the server says
+# +OK) and RFC 9051 §3.2 (a successful LOGIN or AUTHENTICATE enters
+# Authenticated).  mailedu labels that reply with the old phase and the next
+# line with the new one, so a student who names the reply that made the change
+# read the RFC right, and the grader accepts both frames.
+LOGIN_ENTERS = {"pop3": "transaction", "imap": "authenticated"}
+
+
+def _entering_replies(s, phase):
+    """Frames of the successful-login replies after which `phase` begins (in
+    session s of the sessions report), for an answer of where that phase starts."""
+    if LOGIN_ENTERS.get(s.get("protocol")) != phase:
+        return []
+    starts = sorted((ph.get("frame"), ph.get("phase")) for ph in s.get("phases", [])
+                    if isinstance(ph.get("frame"), int))
+    out = []
+    for a in s.get("logins", []):
+        r = a.get("result_frame")
+        if a.get("result") != "success" or not isinstance(r, int):
+            continue
+        after = next((ph for f, ph in starts if f > r), None)
+        if after == phase:
+            out.append(r)
+    return out
+
+
 def facts(view, p):
     """Values the capture gives for an answer's fact: a list of (value, session)."""
     f, out = p["fact"], []
@@ -235,7 +262,8 @@ def facts(view, p):
             # user (set by mailedu only on success), not the name of a failed attempt
             "username": [a.get("username") for a in logins if a.get("result") == "success"] + [s.get("user")],
             "mechanism": [a.get("mechanism") for a in logins],
-            "phase_frame": [ph.get("frame") for ph in s.get("phases", []) if ph.get("phase") == p.get("phase")],
+            "phase_frame": [ph.get("frame") for ph in s.get("phases", []) if ph.get("phase") == p.get("phase")]
+            + _entering_replies(s, p.get("phase")),
             "login_frame": [a.get(k) for a in logins for k in ("start_frame", "secret_frame")],
             "result_frame": [a.get("result_frame") for a in logins],
             "mailbox": s.get("mailboxes", []), "rcpt": s.get("rcpt_to", []), "mail_from": s.get("mail_from", []),

@@ -245,16 +245,23 @@ def verdicts(outp):
 def test_answer_rules(root):
     """F7: a frame number with a fraction does not match the frame, and
     "the user name that logged in" is not the name of a failed attempt.
-    pop3-userpass-fail-retry: alice fails, bob logs in, transaction at 18."""
+    pop3-userpass-fail-retry: alice fails (-ERR at 11), bob logs in (+OK
+    Logged in. at 17), transaction at 18.  Frame 17 is right too: RFC 1939 §4
+    puts the session in TRANSACTION once the server says +OK, while the failed
+    attempt's -ERR (11) and a frame between (16) are not."""
     user, frame = "Answer: the user name that logged in", "Answer: the frame where the transaction phase starts"
-    for n, (answers, want) in enumerate((('username = "alice"\ntransaction_frame = 18.9\n', False),
-                                         ('username = "bob"\ntransaction_frame = 18.0\n', True))):
+    cases = (('username = "alice"\ntransaction_frame = 18.9\n', False, False),
+             ('username = "bob"\ntransaction_frame = 18.0\n', True, True),
+             ('username = "bob"\ntransaction_frame = 17\n', True, True),
+             ('username = "bob"\ntransaction_frame = 11\n', True, False),
+             ('username = "bob"\ntransaction_frame = 16\n', True, False))
+    for n, (answers, want_user, want) in enumerate(cases):
         d = os.path.join(root, "rules%d" % n)
         put(os.path.join(d, "capture.pcapng"), src=cap("pop3-userpass-fail-retry.pcapng"))
         put(os.path.join(d, "answers.toml"), answers)
         os.chmod(d, 0o755)
         v = verdicts(grade(["--check", os.path.join(d, "capture.pcapng")])[1])
-        c.eq(v.get(user), want, "answers %r: the user name" % answers)
+        c.eq(v.get(user), want_user, "answers %r: the user name" % answers)
         c.eq(v.get(frame), want, "answers %r: the frame" % answers)
     public = os.path.join(PUBLIC, "pop3-userpass-fail-then-ok.pcap")
     if os.path.exists(public):  # the tester's case: test@tt.com failed, test logged in (another session)
