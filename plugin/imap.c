@@ -153,31 +153,16 @@ uint32_t me_imap_pending_tag(const me_session *s, const char *tag)
     return p ? p->item.frame : 0;
 }
 
-/* The state a command pipelined behind pending commands runs in (RFC 9051
- * §5.5): Selected behind a SELECT/EXAMINE, Authenticated behind a LOGIN,
- * AUTHENTICATE, CLOSE or UNSELECT, when cmd is valid there; else
- * ME_PHASE_NONE (no pending command makes cmd valid). */
-static me_phase reachable(const me_session *s, int cmd)
+/* One walk of the pending commands, in order, as if each succeeds (RFC 9051
+ * §3): LOGIN and AUTHENTICATE open Authenticated, SELECT and EXAMINE open
+ * Selected, CLOSE and UNSELECT go back to Authenticated.  With cmd < 0,
+ * returns the state the walk ends in; else the last state on the way,
+ * current state excluded, that cmd is valid in (RFC 9051 §6), or
+ * ME_PHASE_NONE when no pending command makes it valid. */
+static me_phase walk_pending(const me_session *s, int cmd)
 {
     unsigned i;
-    me_phase to = ME_PHASE_NONE;
-    for (i = 0; i < s->pend_count; i++) {
-        int c = me_pend_at(s, i)->cmd;
-        if ((c == CMD_SELECT || c == CMD_EXAMINE) && (cmds[cmd].phases & PH_S))
-            return ME_PHASE_SELECTED;
-        if ((c == CMD_LOGIN || c == CMD_AUTHENTICATE || c == CMD_CLOSE || c == CMD_UNSELECT) &&
-            (cmds[cmd].phases & PH_A))
-            to = ME_PHASE_AUTHENTICATED;
-    }
-    return to;
-}
-
-/* The state the session is in once every pending command has succeeded, in
- * order (RFC 9051 §3): where a command sent now runs. */
-static me_phase projected(const me_session *s)
-{
-    unsigned i;
-    me_phase ph = s->phase;
+    me_phase ph = s->phase, valid = ME_PHASE_NONE;
     for (i = 0; i < s->pend_count; i++) {
         int c = me_pend_at(s, i)->cmd;
         if ((c == CMD_LOGIN || c == CMD_AUTHENTICATE) && ph == ME_PHASE_AUTH)
@@ -186,8 +171,26 @@ static me_phase projected(const me_session *s)
             ph = ME_PHASE_SELECTED;
         else if ((c == CMD_CLOSE || c == CMD_UNSELECT) && ph == ME_PHASE_SELECTED)
             ph = ME_PHASE_AUTHENTICATED;
+        else
+            continue;
+        if (cmd >= 0 && (cmds[cmd].phases & (1u << ph)))
+            valid = ph;
     }
-    return ph;
+    return cmd < 0 ? ph : valid;
+}
+
+/* The state a command pipelined behind pending commands runs in (RFC 9051
+ * §5.5), when one of them makes it valid; else ME_PHASE_NONE. */
+static me_phase reachable(const me_session *s, int cmd)
+{
+    return walk_pending(s, cmd);
+}
+
+/* The state the session is in once every pending command has succeeded, in
+ * order: where a command sent now runs. */
+static me_phase projected(const me_session *s)
+{
+    return walk_pending(s, -1);
 }
 
 /* A LOGIN or AUTHENTICATE still waits for its reply. */
@@ -620,15 +623,17 @@ static void command(me_session *s, imap_state *st)
         me_cred_hold(s, p); /* its tagged reply judges this attempt, not a later one */
 }
 
-/* Does the logical line starting in buf want its literals' bytes? */
-static bool wants_capture(const imap_cline *c)
+/* Does the logical line starting in buf want its literals' bytes?  A login's
+ * (LOGIN, AUTHENTICATE) do, and are secret: c->secret_at gets where the verb
+ * ends in buf, for the masked form of its pieces; 0 for other lines. */
+static bool wants_capture(imap_cline *c)
 {
     const char *tag, *after, *w, *rest;
     size_t tl, al, wl, rl;
     me_first_word(c->buf, c->len, &tag, &tl, &after, &al);
     me_first_word(after, al, &w, &wl, &rest, &rl);
-    return me_ieq(w, wl, "LOGIN") || me_ieq(w, wl, "AUTHENTICATE") || me_ieq(w, wl, "SELECT") ||
-           me_ieq(w, wl, "EXAMINE");
+    c->secret_at = me_ieq(w, wl, "LOGIN") || me_ieq(w, wl, "AUTHENTICATE") ? (size_t)(w + wl - c->buf) : 0;
+    return c->secret_at || me_ieq(w, wl, "SELECT") || me_ieq(w, wl, "EXAMINE");
 }
 
 /* One line of the client's logical line. */
@@ -645,6 +650,7 @@ static void piece(me_session *s, imap_state *st, const char *l, size_t n)
         c->nlit = 0;
         c->overflow = false;
         c->capture = false;
+        c->secret_at = 0;
         c->bad_lit = false;
         c->tag = NULL;
         c->first = 0;
@@ -682,21 +688,15 @@ static void piece(me_session *s, imap_state *st, const char *l, size_t n)
      * transcript show it; a login's pieces are masked but for the command
      * and the literal's count */
     it->argument = me_imap_disp(s, l, n);
-    if (c->capture) {
-        const char *t, *after, *w, *rest;
-        size_t tl, al, wl, rl;
-        me_first_word(c->buf, c->len, &t, &tl, &after, &al);
-        me_first_word(after, al, &w, &wl, &rest, &rl);
-        if (me_ieq(w, wl, "LOGIN") || me_ieq(w, wl, "AUTHENTICATE")) {
-            size_t keep = first ? (size_t)(w + wl - c->buf) : 0;
-            char *m = s->a.alloc(s->a.ctx, keep + 10 + (n - mark) + 1);
-            memcpy(m, c->buf, keep);
-            memcpy(m + keep, keep ? " ******** " : "******** ", keep ? 10 : 9);
-            keep += keep ? 10 : 9;
-            memcpy(m + keep, l + mark, n - mark);
-            m[keep + n - mark] = '\0';
-            it->masked = m;
-        }
+    if (c->secret_at) {
+        size_t keep = first ? c->secret_at : 0;
+        char *m = s->a.alloc(s->a.ctx, keep + 10 + (n - mark) + 1);
+        memcpy(m, c->buf, keep);
+        memcpy(m + keep, keep ? " ******** " : "******** ", keep ? 10 : 9);
+        keep += keep ? 10 : 9;
+        memcpy(m + keep, l + mark, n - mark);
+        m[keep + n - mark] = '\0';
+        it->masked = m;
     }
     if (!c->first)
         c->first = it->frame;

@@ -87,6 +87,7 @@ typedef struct imap_cline {
     bool cur_lit;      /* bytes being counted belong to lits[nlit-1] */
     bool active;       /* a piece ended with a literal: the line goes on */
     bool capture;      /* keep this line's literal bytes */
+    size_t secret_at;  /* a login's line: where its verb ends in buf (masking), else 0 */
     bool sync_wait;    /* {N}: waiting for the server's "+" */
     uint64_t sync_n;
     const char *tag;   /* tag of the line, for a refused literal */
