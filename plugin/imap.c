@@ -508,6 +508,9 @@ static void command_phase(me_session *s, imap_state *st, me_item *it, int cmd)
     } else if (s->inferred) {
         if (!(cmds[cmd].phases & (1u << s->phase)))
             me_mark_inferred(s, it, guess_for(cmd)); /* the guess was wrong: refine it */
+    } else if (!(cmds[cmd].phases & (1u << s->phase)) && (s->unseen[ME_CLIENT] || s->lost[ME_CLIENT]) &&
+               cmd != CMD_UNKNOWN && reachable(s, cmd) == ME_PHASE_NONE) {
+        me_infer_after_loss(s, it, guess_for(cmd)); /* a LOGIN or SELECT may have been lost */
     } else if (!(cmds[cmd].phases & (1u << s->phase))) {
         me_phase to = reachable(s, cmd);
         if (to != ME_PHASE_NONE) {

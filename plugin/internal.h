@@ -147,6 +147,7 @@ struct me_session {
     bool tls_refused;      /* server answered STLS/STARTTLS with an error */
     bool tls_warned;
     bool unseen[2];        /* bytes of this direction acknowledged, never seen */
+    bool lost[2];          /* bytes of this direction skipped (me_session_gap) */
     bool side_seen[2];     /* a segment of this direction was captured (me_session_seen) */
 };
 
@@ -178,6 +179,12 @@ void me_expect_dotbody(me_session *s, me_dir dir, me_text_id what);
 void me_expect_counted(me_session *s, me_dir dir, uint64_t n, bool capture, me_text_id what);
 /* Marks the session as begun mid-session (phase guessed); notes it once. */
 void me_mark_inferred(me_session *s, me_item *it, me_phase guess);
+/* A client command not valid in the state the session is in, after bytes of
+ * the client were lost (me_session.unseen or .lost): the lost bytes may have held the
+ * command that changed the state (a PASS, a SELECT), so the client is not
+ * at fault; the phase becomes a guess from this command (guess), as in a
+ * capture begun mid-session, without that note (the gap has its own). */
+void me_infer_after_loss(me_session *s, me_item *it, me_phase guess);
 
 /* Pending commands: one FIFO per session, shared by the three engines
  * (RFC 2920 / RFC 2449 pipelining: replies come in command order; IMAP

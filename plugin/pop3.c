@@ -115,12 +115,18 @@ static void sasl_response(me_session *s, const char *line, size_t n)
     }
 }
 
-/* The phase of a command record, as if the command had been sent alone: a
- * transaction command pipelined after PASS/APOP/AUTH (RFC 2449 §6.6) is in
- * TRANSACTION once the login succeeds.  Flags commands not valid in it. */
-static void command_phase(me_session *s, pop3_state *p, me_item *it, int cmd)
+/* The phase of a command record.  A transaction command pipelined after
+ * PASS/APOP/AUTH (RFC 2449 §6.6) runs in TRANSACTION if the login succeeds:
+ * with the server's side captured it stays in AUTHORIZATION, unflagged, and
+ * its reply shows where it ran (a failed login leaves the session there,
+ * RFC 1939 §4); in a capture of the client's side alone, which has no reply
+ * to wait for, it is recorded in TRANSACTION as if the login had succeeded.
+ * Flags commands not valid where they are.  Returns the state the command
+ * runs in, which its reply is recorded in (reply_for). */
+static me_phase command_phase(me_session *s, pop3_state *p, me_item *it, int cmd)
 {
     unsigned ph = cmds[cmd].phases;
+    bool behind_login;
     if (!p->greeted && s->start_seen && s->unseen[ME_SERVER]) {
         /* the client acknowledged server bytes the capture lacks: the
          * greeting was sent, only not captured, and the session is where
@@ -135,10 +141,16 @@ static void command_phase(me_session *s, pop3_state *p, me_item *it, int cmd)
         me_mark_inferred(s, it, guess);
         p->greeted = true;
     }
-    if (!s->inferred && s->phase == ME_PHASE_AUTH && (ph & T) && cmd != CMD_UNKNOWN &&
-        login_pending(s))
+    behind_login = !s->inferred && s->phase == ME_PHASE_AUTH && (ph & T) && cmd != CMD_UNKNOWN &&
+                   login_pending(s);
+    if (behind_login && s->unseen[ME_SERVER]) {
         me_set_phase_now(s, it, ME_PHASE_TRANSACTION);
-    if (!(ph & (1u << s->phase)) && !s->inferred) {
+        behind_login = false;
+    }
+    if (!(ph & (1u << s->phase)) && !s->inferred && !behind_login && (s->unseen[ME_CLIENT] || s->lost[ME_CLIENT]) &&
+        cmd != CMD_UNKNOWN) {
+        me_infer_after_loss(s, it, (ph & T) ? ME_PHASE_TRANSACTION : ME_PHASE_AUTH);
+    } else if (!(ph & (1u << s->phase)) && !s->inferred && !behind_login) {
         it->flags |= ME_W_WRONG_PHASE;
         it->wrong_phase = s->phase;
     }
@@ -147,6 +159,7 @@ static void command_phase(me_session *s, pop3_state *p, me_item *it, int cmd)
         me_mark_inferred(s, it, ME_PHASE_TRANSACTION);
     else if (s->inferred && s->phase == ME_PHASE_TRANSACTION && !(ph & T))
         me_mark_inferred(s, it, ME_PHASE_AUTH);
+    return behind_login ? ME_PHASE_TRANSACTION : s->phase;
 }
 
 /* The USER-PASS attempt PASS belongs to: the one USER opened, else a new one. */
@@ -223,6 +236,7 @@ static void client_line(me_session *s, pop3_state *p, const char *line, size_t n
     size_t wl, rl;
     int cmd;
     bool login, attempt;
+    me_phase runs_in;
     me_item *it;
     me_pending *q;
 
@@ -243,7 +257,7 @@ static void client_line(me_session *s, pop3_state *p, const char *line, size_t n
     it->explain = cmds[cmd].text;
     if (cmd == CMD_UNKNOWN && wl == 0)
         it->flags |= ME_W_MALFORMED;
-    command_phase(s, p, it, cmd);
+    runs_in = command_phase(s, p, it, cmd);
     /* Only a command sent in AUTHORIZATION can log in and change the phase
      * (RFC 1939 §4); the server refuses one sent later.  One that carries a
      * secret (PASS, APOP, AUTH with a mechanism) is an attempt all the same:
@@ -269,7 +283,7 @@ static void client_line(me_session *s, pop3_state *p, const char *line, size_t n
     default: attempt = false; break;
     }
     q = me_pend_push(s, it, cmd, NULL, it->argument);
-    q->aux = (uint32_t)s->phase | (login ? AUX_LOGIN : 0) | (attempt ? AUX_ATTEMPT : 0) |
+    q->aux = (uint32_t)runs_in | (login ? AUX_LOGIN : 0) | (attempt ? AUX_ATTEMPT : 0) |
              (s->inferred ? AUX_INFERRED : 0);
     /* RFC 1939 §6: QUIT from TRANSACTION enters UPDATE; from AUTHORIZATION it just ends */
     if (cmd == CMD_QUIT && s->phase == ME_PHASE_TRANSACTION)
@@ -368,8 +382,15 @@ static void listing_reply(pop3_state *p, me_item *it, const me_pending *pc, bool
 static void reply_for(me_session *s, pop3_state *p, me_item *it, const me_pending *pc, bool ok,
                       bool have_arg)
 {
+    /* a command pipelined behind a login runs in TRANSACTION only if the
+     * login succeeded: after a failed one its reply is in AUTHORIZATION */
+    me_phase ran = AUX_PHASE(pc->aux) == ME_PHASE_TRANSACTION && s->phase == ME_PHASE_AUTH
+                       ? ME_PHASE_AUTH
+                       : AUX_PHASE(pc->aux);
     if (pc->cmd != CMD_QUIT) /* QUIT's reply is in the phase QUIT opened */
-        me_record_phase(s, it, AUX_PHASE(pc->aux), (pc->aux & AUX_INFERRED) != 0, true);
+        me_record_phase(s, it, ran, (pc->aux & AUX_INFERRED) != 0, true);
+    else if (ran == ME_PHASE_TRANSACTION && s->phase == ME_PHASE_TRANSACTION)
+        me_set_phase_now(s, it, ME_PHASE_UPDATE); /* sent behind a login that succeeded (RFC 1939 §6) */
     switch (pc->cmd) {
     case CMD_USER:
         it->explain = ok ? TXT_POP3_USER_OK : TXT_POP3_USER_ERR;

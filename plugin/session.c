@@ -201,6 +201,15 @@ void me_mark_inferred(me_session *s, me_item *it, me_phase guess)
     s->mid_noted = true;
 }
 
+void me_infer_after_loss(me_session *s, me_item *it, me_phase guess)
+{
+    me_set_phase_now(s, it, guess); /* a phase opens here, as a guess */
+    s->inferred = true;
+    if (!(s->tls && !s->decrypted && !s->keys_seen))
+        it->inferred = true;
+    s->mid_noted = true; /* the record of the gap says what happened, not "mid-session" */
+}
+
 void me_start_tls(me_session *s)
 {
     int i;
@@ -1105,6 +1114,7 @@ void me_session_gap(me_session *s, me_dir dir, size_t len)
     me_dirstate *d = &s->d[dir];
     if (s->tls && !s->decrypted)
         return;
+    s->lost[dir] = true;
     if (d->zin && !d->zin->broken) {
         /* a DEFLATE stream cannot skip bytes: the rest cannot be inflated */
         inflateEnd(&d->zin->z);

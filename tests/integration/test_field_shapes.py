@@ -41,17 +41,38 @@ def both_passes(cap, name):
 
 
 # Fault 6 (RFC 1939 §4-6, RFC 2449 §6.6): POP3 pipelined in one segment each way.
-# Frame 4 greeting, 5 all commands, 6 all replies.
+# Frame 4 greeting, 5 all commands, 6 all replies.  The commands are sent in
+# AUTHORIZATION and run in TRANSACTION once the +OK to PASS came: the replies
+# show it, as IMAP's pipelined commands do.
 pop = capture("pop3-pipelined-one-segment", 110, [
     ("s", b"+OK ready\r\n"),
     ("c", b"USER lena\r\nPASS Plum-Tree-3\r\nSTAT\r\nLIST\r\nUIDL\r\nRETR 1\r\nQUIT\r\n"),
     ("s", b"+OK\r\n+OK logged in\r\n+OK 1 10\r\n+OK 1 messages\r\n1 10\r\n.\r\n+OK\r\n1 u1\r\n.\r\n"
           b"+OK 10 octets\r\nhi there\r\n.\r\n+OK bye\r\n"),
 ])
-c.eq(col(pop, "mailedu.phase", 5), "auth|transaction", "pop3 pipelined: client segment phases")
+c.eq(col(pop, "mailedu.phase", 5), "auth", "pop3 pipelined: client segment phases")
+c.eq(col(pop, "mailedu.wrong_phase", 5), "", "pop3 pipelined: no command flagged out of place")
 c.eq(col(pop, "mailedu.phase", 6), "auth|transaction|update", "pop3 pipelined: reply segment phases")
 c.eq(col(pop, "mailedu.auth.result", 6), "success", "pop3 pipelined: the login succeeded")
 both_passes(pop, "pop3 pipelined")
+
+# The same with a wrong password (helper 19's real Dovecot capture had this
+# shape): the session stays in AUTHORIZATION (RFC 1939 §4), so no TRANSACTION
+# is reached, which the grader's "transaction reached" reads, and QUIT
+# leads to no UPDATE (§6).
+pop = capture("pop3-pipelined-failed-pass", 110, [
+    ("s", b"+OK ready\r\n"),
+    ("c", b"USER alice\r\nPASS nope\r\nSTAT\r\nRETR 1\r\nQUIT\r\n"),
+    ("s", b"+OK\r\n-ERR [AUTH] Authentication failed.\r\n-ERR Unknown command.\r\n"
+          b"-ERR Unknown command.\r\n+OK Logging out\r\n"),
+])
+c.eq(col(pop, "mailedu.phase", 5), "auth", "pop3 pipelined, failed: the commands in auth")
+c.eq(col(pop, "mailedu.phase", 6), "auth", "pop3 pipelined, failed: every reply in auth")
+c.eq(col(pop, "mailedu.auth.result", 6), "failure", "pop3 pipelined, failed: the login failed")
+out = tshark(["-r", pop, "-q", "-z", "mailedu,sessions,json"])
+c.eq([p["phase"] for p in json.loads(report_body(out))["sessions"][0]["phases"]], ["auth"],
+     "pop3 pipelined, failed: no phase the failed login never opened")
+both_passes(pop, "pop3 pipelined, failed")
 
 # IMAP commands pipelined behind LOGIN and SELECT (RFC 9051 §5.5), with the
 # server's side captured: the commands are where the session is when they are

@@ -105,27 +105,97 @@ static void pop3_client_only(void)
     CHECK(it->kind == ME_KIND_COMMAND && PH(it, TRANSACTION));
 }
 
-/* Fault 6: RFC 2449 §6.6 pipelining; each line has the phase it would have alone. */
+/* Fault 6: RFC 2449 §6.6 pipelining.  With the server's side captured, the
+ * commands behind the login stay in AUTHORIZATION, unflagged, and their
+ * replies show the state they ran in: TRANSACTION after the +OK, UPDATE at
+ * QUIT's reply (RFC 1939 §4, §6). */
 static void pop3_pipelined_phases(void)
 {
     h_sess h = h_new(ME_PROTO_POP3, false, true);
     me_item *it;
+    int i;
     h_s(&h, "+OK ready\r\n");
     it = h_c(&h, "USER alice\r\nPASS alicepw\r\nSTAT\r\nLIST\r\nUIDL\r\nRETR 1\r\nQUIT\r\n");
-    CHECK(PH(h_nth(it, 0), AUTH) && PH(h_nth(it, 1), AUTH));
-    CHECK(PH(h_nth(it, 2), TRANSACTION) && h_nth(it, 2)->phase_start);
-    CHECK(!(h_nth(it, 2)->flags & ME_W_WRONG_PHASE));
-    CHECK(PH(h_nth(it, 3), TRANSACTION) && PH(h_nth(it, 4), TRANSACTION));
-    CHECK(PH(h_nth(it, 5), TRANSACTION) && PH(h_nth(it, 6), TRANSACTION));
-    CHECK(!(h_nth(it, 6)->flags & ME_W_WRONG_PHASE));
+    for (i = 0; i < 7; i++)
+        CHECK(PH(h_nth(it, i), AUTH) && !(h_nth(it, i)->flags & ME_W_WRONG_PHASE) &&
+              (i == 0 || !h_nth(it, i)->phase_start));
     it = h_s(&h, "+OK\r\n+OK Logged in.\r\n+OK 1 5\r\n+OK 1 messages:\r\n1 5\r\n.\r\n"
                  "+OK\r\n1 abc\r\n.\r\n+OK 5 octets\r\nhi\r\n.\r\n+OK Logging out.\r\n");
     CHECK(PH(it, AUTH) && PH(it->next, AUTH) && it->next->auth);
     CHECK(it->next->auth->result == ME_RESULT_SUCCESS);
+    CHECK(PH(h_nth(it, 2), TRANSACTION) && h_nth(it, 2)->phase_start && h_nth(it, 2)->explain == TXT_POP3_STAT_OK);
     while (it->next)
         it = it->next;
     CHECK(it->kind == ME_KIND_REPLY && PH(it, UPDATE) && it->phase_start);
     CHECK(it->explain == TXT_POP3_QUIT_UPDATE);
+}
+
+/* The same with a wrong password: the session never leaves AUTHORIZATION
+ * (RFC 1939 §4), so neither the refused commands nor their -ERR are in
+ * TRANSACTION, and QUIT only ends the session (§6: no UPDATE). */
+static void pop3_pipelined_failed_login(void)
+{
+    h_sess h = h_new(ME_PROTO_POP3, false, true);
+    me_item *it;
+    h_s(&h, "+OK ready\r\n");
+    it = h_c(&h, "USER alice\r\nPASS nope\r\nSTAT\r\nRETR 1\r\nQUIT\r\n");
+    CHECK(PH(h_nth(it, 2), AUTH) && PH(h_nth(it, 4), AUTH) && !(h_nth(it, 2)->flags & ME_W_WRONG_PHASE));
+    it = h_s(&h, "+OK\r\n-ERR [AUTH] Authentication failed.\r\n-ERR Unknown command.\r\n"
+                 "-ERR Unknown command.\r\n+OK Logging out\r\n");
+    CHECK(it->next->auth && it->next->auth->result == ME_RESULT_FAILURE);
+    for (; it; it = it->next)
+        CHECK(PH(it, AUTH) && !it->phase_start);
+}
+
+/* Without the server's side there is no reply to wait for: the commands
+ * behind the login are recorded in TRANSACTION, as if it had succeeded. */
+static void pop3_pipelined_client_only(void)
+{
+    h_sess h = h_new(ME_PROTO_POP3, false, true);
+    me_item *it;
+    me_session_unseen(h.s, ME_SERVER, 49); /* the greeting, acknowledged but not captured */
+    it = h_c(&h, "USER alice\r\nPASS alicepw\r\nSTAT\r\nQUIT\r\n");
+    CHECK(PH(h_nth(it, 1), AUTH) && PH(h_nth(it, 2), TRANSACTION) && h_nth(it, 2)->phase_start);
+    CHECK(PH(h_nth(it, 3), TRANSACTION) && !(h_nth(it, 3)->flags & ME_W_WRONG_PHASE));
+}
+
+/* A client segment lost (a gap in its stream, RFC 9293 §3.4) may have held
+ * the command that changed the state: the next command valid only in a later
+ * state makes that state a guess, with no fault of the client flagged
+ * (helper 19: a lost PASS made UIDL, LIST, TOP and RETR "not valid").
+ * Without a loss the same command is flagged. */
+static void lost_client_bytes(void)
+{
+    h_sess h = h_new(ME_PROTO_POP3, false, true);
+    me_item *it;
+    h_s(&h, "+OK ready\r\n");
+    h_c(&h, "USER alice\r\n");
+    h_s(&h, "+OK\r\n");
+    h_s(&h, "+OK Logged in.\r\n");
+    me_session_gap(h.s, ME_CLIENT, 15); /* "PASS alicepw\r\n" */
+    it = h_c(&h, "UIDL\r\n");
+    CHECK(PH(it, TRANSACTION) && it->phase_start && it->inferred && !(it->flags & ME_W_WRONG_PHASE));
+    CHECK(!(it->flags & ME_W_MIDSESSION));
+    h_s(&h, "+OK\r\n1 a\r\n.\r\n");
+    it = h_c(&h, "QUIT\r\n");
+    CHECK(PH(it, TRANSACTION));
+
+    h = h_new(ME_PROTO_POP3, false, true);
+    h_s(&h, "+OK ready\r\n");
+    it = h_c(&h, "UIDL\r\n");
+    CHECK(PH(it, AUTH) && (it->flags & ME_W_WRONG_PHASE) && !it->inferred);
+
+    h = h_new(ME_PROTO_IMAP, false, true);
+    h_s(&h, "* OK ready\r\n");
+    h_s(&h, "a1 OK LOGIN completed\r\n");
+    me_session_gap(h.s, ME_CLIENT, 24); /* "a1 LOGIN alice secret\r\n" */
+    it = h_c(&h, "a2 SELECT INBOX\r\n");
+    CHECK(PH(it, AUTHENTICATED) && it->inferred && !(it->flags & ME_W_WRONG_PHASE));
+
+    h = h_new(ME_PROTO_IMAP, false, true);
+    h_s(&h, "* OK ready\r\n");
+    it = h_c(&h, "a2 SELECT INBOX\r\n");
+    CHECK(PH(it, AUTH) && (it->flags & ME_W_WRONG_PHASE));
 }
 
 /* Fault 7: only a command that tries to log in can fail a login (RFC 1939 §4). */
@@ -310,6 +380,9 @@ int main(void)
     smtp_client_only_auth_login();
     pop3_client_only();
     pop3_pipelined_phases();
+    pop3_pipelined_failed_login();
+    pop3_pipelined_client_only();
+    lost_client_bytes();
     pop3_user_after_login();
     empty_password();
     bare_lf_dot();
