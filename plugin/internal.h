@@ -59,7 +59,10 @@ typedef struct me_dirstate {
     char *buf;             /* partial line (allocated on first need, grown by doubling) */
     size_t len, cap;
     size_t part;           /* bytes of the current line in earlier segments, kept or
-                            * not: a body line's size is what was sent, not what was kept */
+                            * not: a body line's size is what was sent, not what was kept;
+                            * in a body, those not yet counted in a record (a line is
+                            * counted in the frames its bytes came in) */
+    bool body_ended;       /* DOTBODY: this feed read the body's closing dot line */
     bool overflow;         /* current line longer than ME_MAX_LINE */
     bool gap;              /* bytes were lost before the current position */
     bool body_midline;     /* DOTBODY: the partial line is not at a line start */

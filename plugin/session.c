@@ -800,6 +800,7 @@ static void one_line(me_session *s, me_dir dir, const char *line, size_t n, size
         d->body_midline = false;
         if (!midline && !d->overflow && n == 1 && line[0] == '.') {
             d->mode = ME_READ_LINES;
+            d->body_ended = true;
             if (s->eng->body_end)
                 s->eng->body_end(s, dir);
         } else {
@@ -1010,6 +1011,15 @@ static void read_bytes(me_session *s, me_dir dir, const uint8_t *data, size_t le
             keep(s, d, data + i, end - i, d->mode == ME_READ_DOTBODY ? 2 : ME_MAX_LINE);
             if (d->mode == ME_READ_DOTBODY && d->len == 0)
                 d->body_midline = true;
+            /* a body line's bytes count in the frame they came in, unless
+             * they may still be the closing ".CRLF" (RFC 1939 §3, RFC 5321
+             * §4.1.1.4): "." or ".\r" held until the next bytes decide */
+            if (d->mode == ME_READ_DOTBODY && d->part &&
+                !(d->part == d->len && !d->body_midline && d->buf[0] == '.' &&
+                  (d->len == 1 || d->buf[1] == '\r'))) {
+                data_bytes(s, dir, d->part, d->what);
+                d->part = 0;
+            }
             break;
         }
         if (over_limit(s, d)) {
@@ -1052,6 +1062,7 @@ me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t 
     bool clear;
     s->head = s->tail = NULL;
     s->watch = NULL; /* records of earlier feeds may be gone */
+    d->body_ended = false;
     s->frame = frame;
     s->cur_dir = dir;
     s->decrypted = decrypted;
@@ -1083,9 +1094,13 @@ me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t 
         read_bytes(s, dir, data, len, decrypted);
     left_out_detail(s);
     if (!s->head) {
-        /* nothing complete in this frame: part of a line or of a body */
+        /* nothing complete in this frame: part of a line or of a body, a
+         * held "." that may close the body, or the closing line itself
+         * (an engine without body_end makes no record of it) */
         me_item *it = body_item(s, dir);
-        it->explain = d->mode == ME_READ_DOTBODY || d->mode == ME_READ_COUNTED ? d->what
+        it->explain = d->body_ended                                        ? TXT_BODY_END
+                      : d->mode == ME_READ_DOTBODY && d->len && d->part    ? TXT_PARTIAL_LINE
+                      : d->mode == ME_READ_DOTBODY || d->mode == ME_READ_COUNTED ? d->what
                                                                               : TXT_PARTIAL_LINE;
         if (!it->explain)
             it->explain = TXT_PARTIAL_LINE;

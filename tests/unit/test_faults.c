@@ -198,6 +198,39 @@ static void lost_client_bytes(void)
     CHECK(PH(it, AUTH) && (it->flags & ME_W_WRONG_PHASE));
 }
 
+/* A body's closing ".CRLF" split across segments (helper 19): the "." is
+ * held as part of a line, the CRLF that completes it is the end of the
+ * response, and a line's bytes count in the frames they came in. */
+static void split_terminator(void)
+{
+    h_sess h = h_new(ME_PROTO_POP3, false, true);
+    me_item *it;
+    h_s(&h, "+OK ready\r\n");
+    h_c(&h, "USER a\r\n");
+    h_s(&h, "+OK\r\n");
+    h_c(&h, "PASS b\r\n");
+    h_s(&h, "+OK\r\n");
+    h_c(&h, "RETR 1\r\n");
+    it = h_s(&h, "+OK 12 octets\r\nbody\r");
+    CHECK(it->next && it->next->explain == TXT_POP3_MESSAGE_DATA && it->next->data_len == 5);
+    it = h_s(&h, "\n.");
+    CHECK(it && it->explain == TXT_POP3_MESSAGE_DATA && it->data_len == 1 && !it->next);
+    it = h_s(&h, "\r");
+    CHECK(it && it->explain == TXT_PARTIAL_LINE && it->data_len == 1);
+    it = h_s(&h, "\n");
+    CHECK(it && it->explain == TXT_BODY_END && !it->next);
+    h_c(&h, "STAT\r\n");
+    it = h_s(&h, "+OK 1 12\r\n");
+    CHECK(it && it->kind == ME_KIND_REPLY && it->explain == TXT_POP3_STAT_OK);
+    /* a dot-stuffed line ("..") split after its first dot is content */
+    h_c(&h, "RETR 1\r\n");
+    h_s(&h, "+OK 4 octets\r\n.");
+    it = h_s(&h, ".\r\n");
+    CHECK(it && it->explain == TXT_POP3_MESSAGE_DATA && it->data_len == 4);
+    it = h_s(&h, ".\r\n");
+    CHECK(it && it->explain == TXT_BODY_END);
+}
+
 /* Fault 7: only a command that tries to log in can fail a login (RFC 1939 §4). */
 static void pop3_user_after_login(void)
 {
@@ -383,6 +416,7 @@ int main(void)
     pop3_pipelined_failed_login();
     pop3_pipelined_client_only();
     lost_client_bytes();
+    split_terminator();
     pop3_user_after_login();
     empty_password();
     bare_lf_dot();
