@@ -494,6 +494,13 @@ static void add_item(me_report *r, rep_session *s, const me_item *it)
         s->phases[s->nphases++].frame = it->frame;
     }
     s->inferred |= it->inferred;
+    if (it->explain2 == TXT_CLEAR_ON_TLS_PORT) {
+        /* the session on an implicit-TLS port turned out clear (a server
+         * greeting in text after the client's ClientHello): the TLS records
+         * before were an attempt, nothing was encrypted (helper 18) */
+        s->first_tls = false;
+        s->any_tls = false;
+    }
     /* the OK to STARTTLS/STLS upgrades the session even when the capture
      * ends before the first TLS record */
     s->any_tls |= it->tls || (it->flags & ME_W_TLS_START);

@@ -74,6 +74,20 @@ c.eq([p["phase"] for p in json.loads(report_body(out))["sessions"][0]["phases"]]
      "pop3 pipelined, failed: no phase the failed login never opened")
 both_passes(pop, "pop3 pipelined, failed")
 
+# Implicit-TLS port whose server answers the ClientHello with a greeting in
+# clear (suricata-verify smtp-tls-protodetect, nDPI smtps, helper 18): TLS
+# was attempted, never established, so the session is not "implicit" TLS.
+# 4 ClientHello (a TLS 1.2 record header and a few bytes), 5 greeting.
+smtps = capture("smtps-greeting-in-clear", 465, [
+    ("c", bytes([0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00])),
+    ("s", b"220 mail.example.test ESMTP\r\n"),
+])
+c.eq(col(smtps, "mailedu.phase", 5), "greeting", "smtps in clear: the greeting is read")
+out = json.loads(report_body(tshark(["-r", smtps, "-q", "-z", "mailedu,sessions,json"])))
+c.eq(out["sessions"][0]["tls"]["mode"], "none", "smtps in clear: no TLS was established")
+c.check("TLS: none" in tshark(["-r", smtps, "-q", "-z", "mailedu,transcript"]),
+        "smtps in clear: the transcript's header says TLS none")
+
 # IMAP commands pipelined behind LOGIN and SELECT (RFC 9051 §5.5), with the
 # server's side captured: the commands are where the session is when they are
 # sent (auth), not flagged; each reply is in the state its command runs in
