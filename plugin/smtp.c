@@ -332,6 +332,19 @@ static void midsession_content(me_session *s, smtp_state *p, size_t n)
 }
 
 /* A line that is no command at all; the server answers it all the same. */
+/* A client line of no phase of its own (NOOP, VRFY, a line that is no
+ * command) stays in the session's phase, except after the client ended a
+ * message (its "." or BDAT LAST) and before the verdict: the transaction is
+ * over for the client (RFC 5321 §4.1.1.4, RFC 3030 §2), which may pipeline
+ * what comes next (RFC 2920 §3.1), so the line is between exchanges, not in
+ * data (helper 18: arkime's empty line after the "." and its 500 were in data). */
+static void phase_between(me_session *s, const smtp_state *p, me_item *it)
+{
+    if (s->phase == ME_PHASE_DATA && p->opt == SM_READY && s->d[ME_CLIENT].mode == ME_READ_LINES &&
+        !s->inferred)
+        me_set_phase_now(s, it, rest_phase(p));
+}
+
 static void garbage_line(me_session *s, smtp_state *p, const char *line, size_t n)
 {
     me_item *it = me_item_new(s, ME_CLIENT, ME_KIND_UNKNOWN);
@@ -339,6 +352,7 @@ static void garbage_line(me_session *s, smtp_state *p, const char *line, size_t 
     it->explain = TXT_SMTP_GARBAGE;
     it->flags |= ME_W_MALFORMED;
     first_record(s, p, it, ME_PHASE_HELLO, true);
+    phase_between(s, p, it);
     push(s, p, it, CMD_GARBAGE, NULL, 0, s->phase);
 }
 
@@ -378,6 +392,8 @@ static me_phase command_phase(me_session *s, smtp_state *p, me_item *it, int cmd
     wrong_phase(s, p, it, cmd);
     if (ph != ME_PHASE_NONE && !(it->flags & ME_W_WRONG_PHASE))
         me_set_phase_now(s, it, ph);
+    else if (ph == ME_PHASE_NONE)
+        phase_between(s, p, it);
     return s->phase;
 }
 
@@ -756,8 +772,13 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
                (pc->cmd == CMD_AUTH && s->phase == ME_PHASE_AUTH)) {
         /* a line of no phase of its own sent before the greeting (an empty
          * line), or an AUTH whose exchange its 334 opened (challenge): the
-         * reply comes in the phase the session is in by then */
-        me_record_phase(s, it, s->phase, (pc->aux & AUX_INFERRED) != 0, true);
+         * reply comes in the phase the session is in by then; after the
+         * verdict on a message, that is between exchanges (phase_between) */
+        if (s->phase == ME_PHASE_DATA && p->sm == SM_READY && !s->inferred &&
+            s->d[ME_CLIENT].mode == ME_READ_LINES)
+            me_set_phase_now(s, it, rest_phase(p));
+        else
+            me_record_phase(s, it, s->phase, (pc->aux & AUX_INFERRED) != 0, true);
     } else {
         me_record_phase(s, it, AUX_PHASE(pc->aux), (pc->aux & AUX_INFERRED) != 0, true);
     }

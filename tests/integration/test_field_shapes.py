@@ -88,6 +88,23 @@ c.eq(out["sessions"][0]["tls"]["mode"], "none", "smtps in clear: no TLS was esta
 c.check("TLS: none" in tshark(["-r", smtps, "-q", "-z", "mailedu,transcript"]),
         "smtps in clear: the transcript's header says TLS none")
 
+# A line pipelined after the message's closing "." (RFC 2920 §3.1) is no
+# longer in data: the transaction is over for the client (RFC 5321
+# §4.1.1.4).  arkime smtp-subject-windows (helper 18) had an empty line there,
+# and its 500 was shown in data.  Frames: 4 greeting, 5 EHLO, 6 250, 7 MAIL,
+# 8 250, 9 RCPT, 10 250, 11 DATA, 12 354, 13 body + "." + empty line, 14 replies.
+smtp = capture("smtp-line-after-dot", 25, [
+    ("s", b"220 mx ESMTP\r\n"), ("c", b"EHLO c\r\n"), ("s", b"250 mx\r\n"),
+    ("c", b"MAIL FROM:<a@example.test>\r\n"), ("s", b"250 ok\r\n"),
+    ("c", b"RCPT TO:<b@example.test>\r\n"), ("s", b"250 ok\r\n"),
+    ("c", b"DATA\r\n"), ("s", b"354 go\r\n"),
+    ("c", b"Subject: x\r\n\r\nhi\r\n.\r\n\r\n"),
+    ("s", b"250 accepted\r\n500 unrecognized command\r\n"),
+])
+c.eq(col(smtp, "mailedu.phase", 13), "data|hello", "smtp line after the dot: the body and '.' in data, the line after in hello")
+c.eq(col(smtp, "mailedu.phase", 14), "data|hello", "smtp line after the dot: the verdict in data, the 500 in hello")
+both_passes(smtp, "smtp line after the dot")
+
 # IMAP commands pipelined behind LOGIN and SELECT (RFC 9051 §5.5), with the
 # server's side captured: the commands are where the session is when they are
 # sent (auth), not flagged; each reply is in the state its command runs in
