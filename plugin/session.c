@@ -1148,8 +1148,12 @@ void me_session_gap(me_session *s, me_dir dir, size_t len)
         return;
     }
     if (d->mode == ME_READ_DOTBODY) {
+        /* the body goes on (its closing line is still to come), and the
+         * reader is told bytes of it are missing (helper 19: a lost
+         * segment of a pipelined body was not flagged) */
         d->body_midline = true;
         d->len = d->part = 0;
+        d->next_flags |= ME_W_GAP;
         return;
     }
     /* The partial line is incomplete: drop it.  Servers and clients write

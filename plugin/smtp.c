@@ -862,8 +862,9 @@ static void reply_for(me_session *s, smtp_state *p, me_item *it, const me_pendin
     }
 }
 
-/* Only the server side was captured (no client line yet): the reply code
- * tells what it answers (RFC 5321 §4.2, §4.3.2), so it gives the phase. */
+/* Only the server side was captured (no client line yet), or the client line
+ * a reply answers was lost: the reply code tells what it answers (RFC 5321
+ * §4.2, §4.3.2), so it gives the phase. */
 static void server_only_phase(me_session *s, smtp_state *p, me_item *it, int code, bool multi)
 {
     me_phase ph;
@@ -882,6 +883,8 @@ static void server_only_phase(me_session *s, smtp_state *p, me_item *it, int cod
         return;
     if (s->inferred) /* mid-session too: the phase stays a guess */
         me_mark_inferred(s, it, ph);
+    else if (p->client_seen) /* a reply to a lost line: a guess from here on */
+        me_infer_after_loss(s, it, ph);
     else
         me_set_phase_now(s, it, ph);
 }
@@ -1015,7 +1018,10 @@ static void final_reply(me_session *s, smtp_state *p, int code, const char *t, s
         } else if (code == 354 && s->d[ME_CLIENT].mode == ME_READ_LINES) {
             me_expect_dotbody(s, ME_CLIENT, TXT_SMTP_MESSAGE_DATA);
         }
-        if (!p->client_seen) {
+        /* only the server's side so far, or the client's line this answers
+         * was lost: the reply code tells the phase (helper 19: replies to a
+         * lost pipelined AUTH..DATA segment were all in hello) */
+        if (!p->client_seen || s->lost[ME_CLIENT] || s->unseen[ME_CLIENT]) {
             server_only_phase(s, p, it, code, multi);
             return;
         }

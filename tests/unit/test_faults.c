@@ -231,6 +231,35 @@ static void split_terminator(void)
     CHECK(it && it->explain == TXT_BODY_END);
 }
 
+/* Bytes of the client lost in SMTP (helper 19, a pipelined AUTH..DATA
+ * segment lost): a gap inside a message body is flagged on the next body
+ * record, and a reply whose command was lost takes its phase from its code
+ * (RFC 5321 §4.2), as a guess. */
+static void smtp_lost_client_bytes(void)
+{
+    h_sess h = h_new(ME_PROTO_SMTP, false, true);
+    me_item *it;
+    h_s(&h, "220 mx ESMTP\r\n");
+    h_c(&h, "EHLO c\r\n");
+    h_s(&h, "250 mx\r\n");
+    h_c(&h, "MAIL FROM:<a@example.test>\r\n");
+    h_s(&h, "250 ok\r\n");
+    h_c(&h, "RCPT TO:<b@example.test>\r\n");
+    h_s(&h, "250 ok\r\n");
+    h_c(&h, "DATA\r\n");
+    h_s(&h, "354 go\r\n");
+    it = h_c(&h, "Subject: x\r\n");
+    CHECK(it && !(it->flags & ME_W_GAP));
+    me_session_gap(h.s, ME_CLIENT, 40);
+    it = h_c(&h, "more\r\n");
+    CHECK(it && it->explain == TXT_SMTP_MESSAGE_DATA && (it->flags & ME_W_GAP));
+    h_c(&h, ".\r\n");
+    h_s(&h, "250 queued\r\n");
+    me_session_gap(h.s, ME_CLIENT, 29); /* "MAIL FROM:<c@example.test>\r\n" */
+    it = h_s(&h, "250 2.1.0 Ok\r\n");
+    CHECK(it && PH(it, ENVELOPE) && it->inferred && it->phase_start);
+}
+
 /* Fault 7: only a command that tries to log in can fail a login (RFC 1939 §4). */
 static void pop3_user_after_login(void)
 {
@@ -417,6 +446,7 @@ int main(void)
     pop3_pipelined_client_only();
     lost_client_bytes();
     split_terminator();
+    smtp_lost_client_bytes();
     pop3_user_after_login();
     empty_password();
     bare_lf_dot();
