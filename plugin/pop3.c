@@ -478,8 +478,12 @@ static void first_server_line(me_session *s, pop3_state *p, const char *line, si
             it->explain2 = TXT_POP3_GREETING_APOP;
             it->detail = p->apop_ts;
         }
-        if (!s->start_seen)
+        if (!s->start_seen) {
+            /* a guess: a capture begun mid-session may start with the +OK
+             * of a multi-line reply, which its next lines then show */
             me_mark_inferred(s, it, ME_PHASE_AUTH);
+            p->unmatched_ok = true;
+        }
         return;
     }
     /* not a greeting: the capture began mid-session, maybe inside a listing */
@@ -558,7 +562,20 @@ static void server_line(me_session *s, pop3_state *p, const char *line, size_t n
     if (p->unmatched_ok) {
         /* server side only: a line after a +OK is a multi-line reply (RFC 1939
          * §3), read up to its "." like a message; content means TRANSACTION */
+        me_item *ok_rec = s->tail;
         p->unmatched_ok = false;
+        if (ok_rec && ok_rec->kind == ME_KIND_REPLY && ok_rec->explain == TXT_POP3_GREETING &&
+            ok_rec->inferred) {
+            /* the +OK taken for the greeting of a capture begun mid-session,
+             * in this same segment, opens a multi-line reply: a greeting is
+             * one line (RFC 1939 §4), and listings come in TRANSACTION
+             * (helper 19: a capture starting at a UIDL reply) */
+            ok_rec->explain = TXT_POP3_OK;
+            ok_rec->explain2 = TXT_NONE;
+            ok_rec->detail = NULL;
+            p->apop_ts = NULL;
+            me_mark_inferred(s, ok_rec, ME_PHASE_TRANSACTION);
+        }
         it = me_item_new(s, ME_SERVER, ME_KIND_DATA);
         it->explain = TXT_POP3_LISTING_DATA;
         it->data_len = (uint32_t)n + 2;

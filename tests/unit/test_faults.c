@@ -260,6 +260,28 @@ static void smtp_lost_client_bytes(void)
     CHECK(it && PH(it, ENVELOPE) && it->inferred && it->phase_start);
 }
 
+/* A capture begun mid-session at the +OK of a listing (helper 19: editcap
+ * from a UIDL reply): a greeting is one line (RFC 1939 §4), so the +OK
+ * followed by listing lines in the same segment is a reply, in TRANSACTION
+ * (a guess), and its lines are the listing, not malformed.  A lone +OK
+ * stays the greeting it most likely is. */
+static void pop3_midsession_listing(void)
+{
+    h_sess h = h_new(ME_PROTO_POP3, false, false);
+    me_item *it = h_s(&h, "+OK\r\n1 abc\r\n2 def\r\n.\r\n");
+    CHECK(it && it->explain == TXT_POP3_OK && PH(it, TRANSACTION) && it->inferred);
+    CHECK(it->next && it->next->explain == TXT_POP3_LISTING_DATA && !(it->next->flags & ME_W_MALFORMED));
+    CHECK(!it->next->next);
+    it = h_c(&h, "STAT\r\n");
+    CHECK(it && PH(it, TRANSACTION) && !(it->flags & ME_W_WRONG_PHASE));
+
+    h = h_new(ME_PROTO_POP3, false, false);
+    it = h_s(&h, "+OK POP3 ready\r\n");
+    CHECK(it && it->explain == TXT_POP3_GREETING && PH(it, AUTH));
+    it = h_c(&h, "USER alice\r\n");
+    CHECK(it && PH(it, AUTH));
+}
+
 /* Fault 7: only a command that tries to log in can fail a login (RFC 1939 §4). */
 static void pop3_user_after_login(void)
 {
@@ -447,6 +469,7 @@ int main(void)
     lost_client_bytes();
     split_terminator();
     smtp_lost_client_bytes();
+    pop3_midsession_listing();
     pop3_user_after_login();
     empty_password();
     bare_lf_dot();
