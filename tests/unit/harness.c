@@ -71,3 +71,12 @@ int h_done(const char *name)
     printf("%s: %d checks, %d failures\n", name, h_checks, h_failures);
     return h_failures ? 1 : 0;
 }
+
+void h_pop3_login(h_sess *h)
+{
+    h_s(h, "+OK ready\r\n");
+    h_c(h, "USER a\r\n");
+    h_s(h, "+OK\r\n");
+    h_c(h, "PASS b\r\n");
+    h_s(h, "+OK\r\n");
+}

@@ -48,6 +48,9 @@ me_item *h_feed(h_sess *h, me_dir dir, const void *data, size_t len);
 uint32_t h_response_in(const h_sess *h, const me_item *cmd);
 /* n-th record (0-based) of a frame's list, or NULL. */
 me_item *h_nth(me_item *first, int n);
+/* A POP3 session past its greeting and a USER/PASS login the server accepted
+ * (RFC 1939 §4, §7): in TRANSACTION, for tests of what comes after. */
+void h_pop3_login(h_sess *h);
 int h_done(const char *name); /* prints a summary, frees, returns exit status */
 
 #endif

@@ -205,11 +205,7 @@ static void split_terminator(void)
 {
     h_sess h = h_new(ME_PROTO_POP3, false, true);
     me_item *it;
-    h_s(&h, "+OK ready\r\n");
-    h_c(&h, "USER a\r\n");
-    h_s(&h, "+OK\r\n");
-    h_c(&h, "PASS b\r\n");
-    h_s(&h, "+OK\r\n");
+    h_pop3_login(&h);
     h_c(&h, "RETR 1\r\n");
     it = h_s(&h, "+OK 12 octets\r\nbody\r");
     CHECK(it->next && it->next->explain == TXT_POP3_MESSAGE_DATA && it->next->data_len == 5);

@@ -66,11 +66,7 @@ static void bodies_are_not_cut(void)
     for (i = 0; i < 3000; i++)
         memcpy(body + 6 * i, "line\r\n", 6);
     memcpy(body + 6 * 3000, ".\r\n", 3);
-    h_s(&h, "+OK ready\r\n");
-    h_c(&h, "USER a\r\n");
-    h_s(&h, "+OK\r\n");
-    h_c(&h, "PASS b\r\n");
-    h_s(&h, "+OK\r\n");
+    h_pop3_login(&h);
     h_c(&h, "RETR 1\r\n");
     h_s(&h, "+OK message follows\r\n");
     it = h_feed(&h, ME_SERVER, body, sizeof body);
@@ -207,11 +203,7 @@ static void pending_ring(void)
     uint32_t noop_frame[70];
     me_item *it;
     int i;
-    h_s(&h, "+OK ready\r\n");
-    h_c(&h, "USER a\r\n");
-    h_s(&h, "+OK\r\n");
-    h_c(&h, "PASS b\r\n");
-    h_s(&h, "+OK\r\n");
+    h_pop3_login(&h);
     for (i = 0; i < 70; i++) {
         it = h_c(&h, "NOOP\r\n");
         noop_frame[i] = it ? it->frame : 0;
