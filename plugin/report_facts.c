@@ -423,13 +423,15 @@ static void text_counts(me_buf *b, const rep_session *s, me_lang lang)
                             : "; AUTH %s; messages %u; recipients accepted %zu, refused %u\n",
                       s->nlogins ? yes : no, f->messages, s->rcpt_ok.n, f->rcpt_refused);
     } else {
-        me_buf_puts(b, id ? "mailbox " : "mailboxes ");
+        me_buf_puts(b, id ? "kotak surat " : "mailboxes ");
         text_strs(b, &s->mailboxes);
         me_buf_puts(b, id ? "; diambil (FETCH) " : "; fetched ");
         text_strs(b, &f->fetched);
-        me_buf_printf(b, id ? "; \\Seen dipasang %u; \\Deleted dipasang %u; EXPUNGE %u, CLOSE %u, "
+        /* what STORE set (the schema's seen_set): a FETCH of BODY[] sets
+         * \Seen by itself (RFC 9051 §6.4.5), which this count leaves out */
+        me_buf_printf(b, id ? "; STORE memasang \\Seen %u, \\Deleted %u; EXPUNGE %u, CLOSE %u, "
                               "dihapus permanen %u\n"
-                            : "; \\Seen set %u; \\Deleted set %u; EXPUNGE %u, CLOSE %u, expunged %u\n",
+                            : "; STORE set \\Seen %u, \\Deleted %u; EXPUNGE %u, CLOSE %u, expunged %u\n",
                       f->seen_set, f->deleted_set, f->expunge_cmds, f->close_cmds, f->expunged);
     }
 }

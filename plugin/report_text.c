@@ -11,7 +11,7 @@ typedef enum {
     L_NOT_DECRYPTED, L_OFFERED, L_SKIPPED, L_REFUSED, L_REFUSED_SKIPPED, L_FRAMES, L_PASSWORD, L_TOKEN, L_SUCCESS, L_FAILURE,
     L_BYTES_TLS, L_BYTES_DUP, L_BYTES_DATA,
     L_WHY_CREDENTIALS, L_WHY_AUTHORIZATION, L_WHY_REFUSED, L_WHY_CANCELLED, /* me_failure order */
-    L_NO_REPLY, L_COUNT
+    L_NO_REPLY, L_TLS_NONE, L_COUNT
 } lab_id;
 
 static void frame_or_dash(me_buf *out, const char *before, uint32_t frame)
@@ -54,6 +54,7 @@ static const char *label(lab_id id, me_lang lang)
         {"the client cancelled the login", "klien membatalkan login"},
         {"no reply from the server in the capture (the connection closed or the capture ended first)",
          "tidak ada balasan server di capture (koneksi ditutup atau capture berakhir lebih dulu)"},
+        {"none", "tidak ada"},
     };
     return t[id][lang == ME_LANG_ID ? 1 : 0];
 }
@@ -257,7 +258,9 @@ static void session_header(const rep_session *s, const me_rep_opts *o, me_buf *o
     me_buf_utf8(out, rep_endpoint(ep, sizeof ep, s->client, s->cport));
     me_buf_printf(out, " -> %s ", label(L_SERVER, o->lang));
     me_buf_utf8(out, rep_endpoint(ep, sizeof ep, s->server, s->sport));
-    me_buf_printf(out, "\nTLS: %s%s%s%s", rep_tls_mode(s),
+    /* the mode as the JSON names it; "none" is a word of the heading's language */
+    me_buf_printf(out, "\nTLS: %s%s%s%s",
+                  strcmp(rep_tls_mode(s), "none") ? rep_tls_mode(s) : label(L_TLS_NONE, o->lang),
                   s->any_tls ? label(s->decrypted ? L_DECRYPTED : L_NOT_DECRYPTED, o->lang) : "",
                   s->offered ? label(L_OFFERED, o->lang) : "",
                   refused(s) ? label(s->skipped ? L_REFUSED_SKIPPED : L_REFUSED, o->lang)

@@ -18,6 +18,7 @@ class View:
     def __init__(self, lang="en"):
         self.lang, self.sessions, self.filter_counts = lang, [], {}
         self.answers, self.answers_error = None, None
+        self.show_secrets = False  # --show-passwords: digests too are shown
 
 
 def _of(view, proto):
@@ -81,22 +82,29 @@ def _attempts(view, p):
     return out
 
 
-def _login_ev(L, s, a):
+def _login_ev(L, s, a, show_secrets=False):
+    """A login attempt as evidence.  An APOP or CRAM-MD5 digest is no password
+    but lets anyone try passwords offline (RFC 1939 §7, RFC 2195 §5), so it is
+    masked as passwords are unless the teacher asked to see secrets."""
     res = {"success": "success", "failure": "failure"}.get(a.get("result"), "noreply")
-    secret = a.get("password") if a.get("password") is not None else (a.get("token") or a.get("digest") or "-")
+    secret = a.get("password") if a.get("password") is not None else a.get("token")
+    key = "login_ev"
+    if secret is None and a.get("digest"):
+        key, secret = "login_ev_digest", a["digest"] if show_secrets else "********"
     end = a.get("result_frame") or a.get("secret_frame") or a.get("start_frame")
     result = tr(L, res)
     if res == "failure" and a.get("failure") in ("credentials", "authorization", "refused", "cancelled"):
         result += " (" + tr(L, "fail_" + a["failure"]) + ")"
-    text = tr(L, "login_ev", n=a.get("attempt"), stream=s.get("stream"), mech=a.get("mechanism"),
-              user=a.get("username"), pw=secret, result=result, start=a.get("start_frame"), end=end)
+    text = tr(L, key, n=a.get("attempt"), stream=s.get("stream"), mech=a.get("mechanism"),
+              user=a.get("username"), pw=secret if secret is not None else "-", result=result,
+              start=a.get("start_frame"), end=end)
     return _ev(s, a.get("start_frame"), text, 4)
 
 
 def check_login(view, p):
     """Login outcome p['outcome'] among the protocol's attempts (failure_then_success: 0.5 for one of them)."""
     L, atts = view.lang, _attempts(view, p)
-    ev = [_login_ev(L, s, a) for s, a in atts[:6]]
+    ev = [_login_ev(L, s, a, view.show_secrets) for s, a in atts[:6]]
     ok = [i for i, (_, a) in enumerate(atts) if a.get("result") == "success"]
     # the lab's failed login is a wrong password: a mechanism refused, a cancel
     # or a right password for a locked mailbox is not one ("failure" absent: an
@@ -228,19 +236,42 @@ def check_warning(view, p):
 # line with the new one, so a student who names the reply that made the change
 # read the RFC right, and the grader accepts both frames.
 LOGIN_ENTERS = {"pop3": "transaction", "imap": "authenticated"}
+# The same for the other IMAP commands whose success changes the state
+# (RFC 9051 §3.3, §6.3.2, §6.3.3, §6.4.1, RFC 3691): their tagged OK.
+IMAP_ENTERS = {"SELECT": "selected", "EXAMINE": "selected", "CLOSE": "authenticated",
+               "UNSELECT": "authenticated"}
+
+
+def _imap_oks(s, phase):
+    """Frames of the tagged OKs that completed an IMAP command entering `phase`."""
+    waiting, out = set(), []
+    for l in s.get("lines", []):
+        w = (l.get("text") or "").split()
+        if len(w) < 2:
+            continue
+        if l.get("dir") == "C" and l.get("kind") == "command":
+            (waiting.add if IMAP_ENTERS.get(w[1].upper()) == phase else waiting.discard)(w[0])
+        elif l.get("dir") == "S" and w[0] in waiting and w[0] != "*":
+            waiting.discard(w[0])
+            if w[1].upper() == "OK" and isinstance(l.get("frame"), int):
+                out.append(l["frame"])
+    return out
 
 
 def _entering_replies(s, phase):
-    """Frames of the successful-login replies after which `phase` begins (in
-    session s of the sessions report), for an answer of where that phase starts."""
-    if LOGIN_ENTERS.get(s.get("protocol")) != phase:
-        return []
+    """Frames of the success replies after which `phase` begins (in session s
+    of the sessions report), for an answer of where that phase starts: a
+    reply counts when the next phase mailedu marks after it is `phase`."""
+    cands = []
+    if LOGIN_ENTERS.get(s.get("protocol")) == phase:
+        cands += [a.get("result_frame") for a in s.get("logins", []) if a.get("result") == "success"]
+    if s.get("protocol") == "imap":
+        cands += _imap_oks(s, phase)
     starts = sorted((ph.get("frame"), ph.get("phase")) for ph in s.get("phases", [])
                     if isinstance(ph.get("frame"), int))
     out = []
-    for a in s.get("logins", []):
-        r = a.get("result_frame")
-        if a.get("result") != "success" or not isinstance(r, int):
+    for r in cands:
+        if not isinstance(r, int) or r in out:
             continue
         after = next((ph for f, ph in starts if f > r), None)
         if after == phase:
@@ -295,7 +326,7 @@ def check_answer(view, p):
     if view.answers_error:
         return 0.0, [], tr(L, "ans_bad", err=view.answers_error), None
     if view.answers is None:
-        return 0.0, [], tr(L, "ans_none"), None
+        return 0.0, [], tr(L, "ans_none", key=key), None
     if key not in view.answers:
         return 0.0, [], tr(L, "ans_no_key", key=key), None
     given, known = view.answers[key], facts(view, p)

@@ -25,40 +25,51 @@ def esc(v):
 
 
 def histogram(results, max_points, lang):
-    """SVG bar chart of graded scores in 10 bins of the maximum."""
+    """SVG bar chart of graded scores in 10 bins of the maximum (the last one
+    holds 100 %), labelled at the bins' edges as a histogram's axis is: a
+    score of 50 % stands between the 50 % and 60 % marks."""
     bins = [0] * 10
     for r in results:
         if r["score"] is not None and max_points:
             bins[min(9, int(10 * r["score"] / max_points))] += 1
     top, w, h = max(bins) or 1, 40, 120
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" role="img" aria-label="%s">'
-             % (10 * w + 20, h + 40, esc(tr(lang, "h_hist")))]
+             % (10 * w + 40, h + 40, esc(tr(lang, "h_hist")))]
     for i, n in enumerate(bins):
         bh = int(h * n / top)
-        x = 10 + i * w
+        x = 20 + i * w
         parts.append('<rect x="%d" y="%d" width="%d" height="%d" fill="#4a7bd0"><title>%d–%d%%: %d</title></rect>'
                      % (x + 2, 10 + h - bh, w - 4, bh, i * 10, i * 10 + 10, n))
         parts.append('<text x="%d" y="%d" font-size="11" text-anchor="middle">%d</text>' % (x + w // 2, 8 + h - bh, n) if n else "")
-        parts.append('<text x="%d" y="%d" font-size="10" text-anchor="middle">%d%%</text>' % (x + w // 2, h + 25, i * 10 + 10))
+    for i in range(11):  # the edges between bins
+        x = 20 + i * w
+        parts.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#888"/>' % (x, 10 + h, x, 14 + h))
+        parts.append('<text x="%d" y="%d" font-size="10" text-anchor="middle">%d%%</text>' % (x, h + 26, i * 10))
     parts.append("</svg>")
     return "".join(parts)
 
 
+LABEL_W = 270  # room for an item's title (40 characters at 12 px) before its bar
+
+
 def pass_rates(rubric, results, lang):
-    """SVG horizontal bars: share of graded submissions passing each item."""
+    """SVG horizontal bars: share of graded submissions passing each item,
+    each named by its title in the report's language."""
     graded = [r for r in results if r["score"] is not None]
-    rows, bw = [], 300
+    rows, bw = [], 240
     for k, it in enumerate(rubric.items):
         n = sum(1 for r in graded for i in r["items"] if i["id"] == it.id and i["passed"])
         rate = n / len(graded) if graded else 0.0
         y = 5 + k * 22
-        rows.append('<text x="0" y="%d" font-size="12">%s</text>' % (y + 13, esc(it.id)))
-        rows.append('<rect x="160" y="%d" width="%d" height="16" fill="#ddd"/>' % (y, bw))
-        rows.append('<rect x="160" y="%d" width="%d" height="16" fill="#2e9e4f"><title>%s: %d/%d</title></rect>'
-                    % (y, int(bw * rate), esc(it.title.get(lang, it.title["en"])), n, len(graded)))
-        rows.append('<text x="%d" y="%d" font-size="12">%d%%</text>' % (170 + bw, y + 13, round(100 * rate)))
-    return ('<svg xmlns="http://www.w3.org/2000/svg" width="520" height="%d" role="img" aria-label="%s">%s</svg>'
-            % (10 + 22 * len(rubric.items), esc(tr(lang, "h_pass")), "".join(rows)))
+        title = it.title.get(lang, it.title["en"])
+        short = title if len(title) <= 40 else title[:39].rstrip() + "…"  # the whole title in the tooltip
+        rows.append('<text x="0" y="%d" font-size="12">%s<title>%s</title></text>' % (y + 13, esc(short), esc(title)))
+        rows.append('<rect x="%d" y="%d" width="%d" height="16" fill="#ddd"/>' % (LABEL_W, y, bw))
+        rows.append('<rect x="%d" y="%d" width="%d" height="16" fill="#2e9e4f"><title>%s: %d/%d</title></rect>'
+                    % (LABEL_W, y, int(bw * rate), esc(title), n, len(graded)))
+        rows.append('<text x="%d" y="%d" font-size="12">%d%%</text>' % (LABEL_W + 10 + bw, y + 13, round(100 * rate)))
+    return ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" role="img" aria-label="%s">%s</svg>'
+            % (LABEL_W + bw + 60, 10 + 22 * len(rubric.items), esc(tr(lang, "h_pass")), "".join(rows)))
 
 
 def _grades_table(results, lang):

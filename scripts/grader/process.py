@@ -66,10 +66,13 @@ def _stage_copy(ctx, data, name, ext):
 
 
 def _classify(res, kind, scan, sessions, L):
-    """Status and reason of a file whose report was read."""
+    """Status and reason of a file whose report was read.  A file cut short
+    is told as such first: the mail may be in the part that is missing."""
     if not sessions:
         if kind not in ("pcap", "pcapng"):
             return "not_a_capture", tr(L, "r_not_capture", what="")
+        if scan is not None and scan.truncated:
+            return "truncated", tr(L, "r_truncated_no_mail", n=scan.packets)
         return "no_mail", tr(L, "r_no_mail")
     if scan is not None and scan.truncated:
         return "truncated", tr(L, "r_truncated", n=scan.packets)
@@ -139,8 +142,9 @@ def _run_tshark(res, path, keylog, kind, scan, ctx):
     res["status"], res["reason"] = _classify(res, kind, scan, res["sessions"], ctx.lang)
 
 
-def load_answers(path):
-    """(answers dict, None) or (None, error text) of an answers.toml; (None, None) without one."""
+def load_answers(path, L="en"):
+    """(answers dict, None) or (None, error text in language L) of an
+    answers.toml; (None, None) without one."""
     if not path:
         return None, None
     try:
@@ -150,8 +154,8 @@ def load_answers(path):
         return None, e.strerror or str(e)
     except UnicodeDecodeError as e:  # tomllib lets it through; it is a bad answers file, not a grader error
         return None, "not UTF-8 text (byte 0x%02x at offset %d); save it as UTF-8" % (e.object[e.start], e.start)
-    except tomllib.TOMLDecodeError as e:
-        return None, str(e)
+    except tomllib.TOMLDecodeError as e:  # most often text without quotes: say how it is written
+        return None, str(e) + tr(L, "ans_toml_hint")
 
 
 def _status(sub, files, L):
@@ -187,8 +191,13 @@ def grade_submission(sub, ctx, index):
             view.sessions += f["sessions"]
             for k, v in f["filter_counts"].items():
                 view.filter_counts[k] = view.filter_counts.get(k, 0) + v
-        view.answers, view.answers_error = load_answers(sub.answers)
+        view.answers, view.answers_error = load_answers(sub.answers, ctx.lang)
+        view.show_secrets = ctx.runner.show_passwords
         result["items"], result["score"] = checks.grade(ctx.rubric, view)
+        if status == "encrypted":  # nothing failed: it could not be seen
+            for it in result["items"]:
+                if not it["passed"]:
+                    it["missing"] = tr(ctx.lang, "enc_missing")
         result["sessions"] = [_session_summary(s) for s in view.sessions]
         result["_main"] = main_session(view.sessions, ctx.rubric)
     return result

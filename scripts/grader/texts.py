@@ -24,6 +24,8 @@ T = {
                  "fase {phase} dimulai di frame {frame} (stream {stream})"),
     "phase_missing": ("phase {phase} never reached; phases seen: {seen}",
                       "fase {phase} tidak pernah tercapai; fase yang terlihat: {seen}"),
+    "login_ev_digest": ("login attempt {n} (stream {stream}): {mech}, user {user}, digest {pw}, {result} (frames {start}–{end})",
+                        "percobaan login {n} (stream {stream}): {mech}, pengguna {user}, digest {pw}, {result} (frame {start}–{end})"),
     "login_ev": ("login attempt {n} (stream {stream}): {mech}, user {user}, secret {pw}, {result} (frames {start}–{end})",
                  "percobaan login {n} (stream {stream}): {mech}, pengguna {user}, rahasia {pw}, {result} (frame {start}–{end})"),
     "success": ("success", "berhasil"), "failure": ("failure", "gagal"), "noreply": ("no reply", "tanpa balasan"),
@@ -69,7 +71,12 @@ T = {
     "warn_ev": ("expert item {name} at frame {frame}", "item expert {name} di frame {frame}"),
     "warn_missing": ("no expert item {name}", "tidak ada item expert {name}"),
     "warn_none_ev": ("no expert item {name} in {n} session(s)", "tidak ada item expert {name} di {n} sesi"),
-    "ans_none": ("no answers.toml was submitted", "tidak ada answers.toml yang dikumpulkan"),
+    "ans_none": ("no answers.toml was submitted (next to the capture, a line such as {key} = ...)",
+                 "tidak ada answers.toml yang dikumpulkan (di samping capture, sebuah baris seperti {key} = ...)"),
+    "ans_toml_hint": (" — write each answer on its own line as key = value: text in double quotes "
+                      "(username = \"alice\"), numbers without (auth_frame = 4)",
+                      " — tulis setiap jawaban di barisnya sendiri sebagai kunci = nilai: teks di antara tanda kutip "
+                      "(username = \"alice\"), angka tanpa tanda kutip (auth_frame = 4)"),
     "ans_bad": ("answers.toml cannot be read: {err}", "answers.toml tidak dapat dibaca: {err}"),
     "ans_no_key": ("answers.toml has no answer {key}", "answers.toml tidak berisi jawaban {key}"),
     "ans_ok": ("answer {key} = {value} matches the capture", "jawaban {key} = {value} sesuai dengan capture"),
@@ -92,6 +99,12 @@ T = {
                       "bukan berkas capture (pcap atau pcapng) yang dapat dibaca tshark{what}"),
     "r_truncated": ("the capture is cut in the middle of a packet after {n} packet(s); graded on what was read",
                     "capture terpotong di tengah paket setelah {n} paket; dinilai dari bagian yang terbaca"),
+    "r_truncated_no_mail": ("the capture is cut in the middle of a packet after {n} packet(s), before any POP3, SMTP or "
+                            "IMAP traffic: submit the whole file again",
+                            "capture terpotong di tengah paket setelah {n} paket, sebelum ada lalu lintas POP3, SMTP, "
+                            "atau IMAP: kumpulkan lagi berkas yang utuh"),
+    "enc_missing": ("cannot be checked: the session is encrypted (TLS) and no key log was given",
+                    "tidak dapat diperiksa: sesi terenkripsi (TLS) dan tidak ada key log"),
     "r_no_mail": ("no POP3, SMTP or IMAP traffic in the capture", "tidak ada lalu lintas POP3, SMTP, atau IMAP di capture"),
     "r_encrypted": ("every mail session is encrypted (TLS) and no key log was given: nothing inside can be checked",
                     "semua sesi email terenkripsi (TLS) dan tidak ada key log: isinya tidak dapat diperiksa"),

@@ -91,6 +91,8 @@ def make_class(root):
     truncated_copy(cap("pop3-split-commands.pcapng"), os.path.join(d, "Kartika.pcap"), 14)
     put(os.path.join(d, "Lestari.pcap"), b"\xd4\xc3\xb2\xa1" + b"\0" * 700000)
     put(os.path.join(d, "Made.pcapng"), src=cap("negative-http.pcapng"))
+    # cut in the third frame, before the greeting: damaged, not "no mail"
+    truncated_copy(cap("pop3-rfc1939.pcapng"), os.path.join(d, "Lina.pcap"), 2)
     os.symlink("/nonexistent/capture.pcapng", os.path.join(d, "Nanda.pcapng"))
     return d, {
         "Budi Santoso": (11, "graded"),   # 1+2+1+2+1+1 + 3 right answers
@@ -104,6 +106,7 @@ def make_class(root):
         "Indra": (None, "empty"), "Joko": (None, "not_a_capture"),
         "Kartika": (5, "truncated"),      # frames 1-14: login done (+OK at 14), STAT (16) cut
         "Lestari": (None, "too_large"), "Made": (0, "no_mail"), "Nanda": (None, "unreadable"),
+        "Lina": (0, "truncated"),
     }
 
 
@@ -146,6 +149,17 @@ def check_class(out, want):
     c.check(any(e.get("frame") == 4 for e in budi["answer-auth-frame"]["evidence"]), "evidence names frame 4")
     c.check(any(l["text"].startswith("USER alice") for e in budi["login-ok"]["evidence"] for l in e["lines"]),
             "login evidence has the USER line")
+    c.check("before any POP3, SMTP or IMAP" in subs["Lina"]["reason"],
+            "a capture cut before its mail says so: %r" % subs["Lina"]["reason"])
+    # Dewi's IMAP is inside TLS without keys: an item it fails could not be seen
+    dewi = [i for i in subs["Dewi"]["items"] if not i["passed"]]
+    c.check(dewi and all(i["missing"].startswith("cannot be checked: the session is encrypted") for i in dewi),
+            "an encrypted submission's items say they cannot be checked: %r" % [i["missing"] for i in dewi][:2])
+    # Ani's APOP (RFC 1939 §7: the digest of the greeting's timestamp and the
+    # password) lets anyone try passwords offline: masked as a password is
+    ani = " ".join(e["text"] for i in subs["Ani"]["items"] for e in i["evidence"])
+    c.check("APOP, user alice, digest ********" in ani and "1ec38741b5d9155c5a99c7e6a693a432" not in ani,
+            "Ani's APOP digest is masked in the evidence: %r" % ani[:300])
 
 
 def check_ladders(out):

@@ -263,6 +263,18 @@ def test_answer_rules(root):
         v = verdicts(grade(["--check", os.path.join(d, "capture.pcapng")])[1])
         c.eq(v.get(user), want_user, "answers %r: the user name" % answers)
         c.eq(v.get(frame), want, "answers %r: the frame" % answers)
+    # IMAP (imap-login-atoms): SELECT at 12, its tagged OK [READ-WRITE] at 14,
+    # FETCH (the first line in Selected) at 15.  RFC 9051 §6.3.2: a successful
+    # SELECT enters Selected, so 14 is right as 15 is; the SELECT (12) and
+    # the untagged lines before the OK (13) are not, nor the LOGIN's OK (11).
+    sel = "Answer: the frame where the Selected state starts"
+    for n, (frame_given, want) in enumerate(((15, True), (14, True), (12, False), (13, False), (11, False))):
+        d = os.path.join(root, "rules-imap%d" % n)
+        put(os.path.join(d, "capture.pcapng"), src=cap("imap-login-atoms.pcapng"))
+        put(os.path.join(d, "answers.toml"), "selected_frame = %d\n" % frame_given)
+        os.chmod(d, 0o755)
+        v = verdicts(grade(["--check", os.path.join(d, "capture.pcapng")], rubric="imap-read")[1])
+        c.eq(v.get(sel), want, "imap-login-atoms selected_frame = %d" % frame_given)
     public = os.path.join(PUBLIC, "pop3-userpass-fail-then-ok.pcap")
     if os.path.exists(public):  # the tester's case: test@tt.com failed, test logged in (another session)
         d = os.path.join(root, "rules-public")

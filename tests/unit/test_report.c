@@ -119,7 +119,7 @@ static void transcript_and_table(void)
         me_rep_opts o = EN;
         o.lang = ME_LANG_ID;
         me_report_transcript(r, &o, &b);
-        CHECK(has(&b, "Sesi 3: POP3  klien 198.51.100.7:40000 -> server 192.0.2.1:110\nTLS: none"));
+        CHECK(has(&b, "Sesi 3: POP3  klien 198.51.100.7:40000 -> server 192.0.2.1:110\nTLS: tidak ada"));
         CHECK(has(&b, "   frame 1-11\n"));
         CHECK(has(&b, "--- fase otorisasi (AUTHORIZATION) - auth ---\n       1 S: +OK POP3 server ready"));
         CHECK(has(&b, ">> percobaan login 1: pengguna=mrose kata sandi=wrong\n"));
