@@ -31,7 +31,44 @@ static bool is_atom_char(char c)
 static const char *const imap_cmds[] = {
     "CAPABILITY", "LOGIN", "AUTHENTICATE", "STARTTLS", "SELECT", "EXAMINE", "NOOP",
     "LOGOUT", "ID", "ENABLE", "LSUB", "FETCH", "UID", "STATUS", "NAMESPACE", "IDLE",
-    "APPEND", "STORE", "SEARCH", "EXPUNGE", "CLOSE", NULL};
+    "APPEND", "STORE", "SEARCH", "EXPUNGE", "CLOSE", "LIST", "CREATE", "DELETE", "RENAME",
+    "SUBSCRIBE", "UNSUBSCRIBE", "COPY", "MOVE", "UNSELECT", "CHECK", NULL};
+
+/* Untagged server data (RFC 9051 §7.2-§7.5) a capture begun mid-session may
+ * start with: "* WORD ..." or "* n WORD" (n a message number). */
+static const char *const imap_data[] = {"FLAGS", "LIST", "LSUB", "STATUS", "SEARCH", "ESEARCH",
+                                        "NAMESPACE", "ENABLED", "BYE", NULL};
+static const char *const imap_numbered[] = {"EXISTS", "RECENT", "EXPUNGE", "FETCH", NULL};
+
+static bool in_words(const char *w, size_t wl, const char *const *words)
+{
+    size_t k;
+    for (k = 0; words[k]; k++)
+        if (me_ieq(w, wl, words[k]))
+            return true;
+    return false;
+}
+
+/* "* WORD" or "* n WORD" with WORD one of IMAP's untagged responses. */
+static bool imap_untagged(const char *l, size_t n)
+{
+    size_t i = 2, w;
+    if (n < 4 || l[0] != '*' || l[1] != ' ')
+        return false;
+    if (l[i] >= '0' && l[i] <= '9') {
+        while (i < n && l[i] >= '0' && l[i] <= '9')
+            i++;
+        if (i >= n || l[i] != ' ')
+            return false;
+        i++;
+        for (w = i; w < n && l[w] != ' '; w++)
+            ;
+        return in_words(l + i, w - i, imap_numbered);
+    }
+    for (w = i; w < n && l[w] != ' '; w++)
+        ;
+    return w < n && in_words(l + i, w - i, imap_data); /* a word and something after it */
+}
 
 me_proto me_guess_protocol(const uint8_t *data, size_t len, bool *from_server, bool *maybe_smtp)
 {
@@ -49,7 +86,7 @@ me_proto me_guess_protocol(const uint8_t *data, size_t len, bool *from_server, b
     if (n > 4 && memcmp(l, "+OK ", 4) == 0)
         return ME_PROTO_POP3;
     if (me_iprefix(l, n, "* OK") || me_iprefix(l, n, "* PREAUTH") ||
-        me_iprefix(l, n, "* CAPABILITY ") || (me_iprefix(l, n, "* ") && me_ifind(l, n, " EXISTS") > 0))
+        me_iprefix(l, n, "* CAPABILITY ") || imap_untagged(l, n))
         return ME_PROTO_IMAP;
     if (n >= 4 && memcmp(l, "220", 3) == 0 && (l[3] == ' ' || l[3] == '-')) {
         if (me_ifind(l, n, "FTP") >= 0)
@@ -81,12 +118,11 @@ me_proto me_guess_protocol(const uint8_t *data, size_t len, bool *from_server, b
         ;
     if (i > 0 && i < n && l[i] == ' ' && !(i == 1 && l[0] == '*')) {
         const char *c = l + i + 1;
-        size_t cl = n - i - 1, k, w = 0;
+        size_t cl = n - i - 1, w = 0;
         while (w < cl && c[w] != ' ')
             w++;
-        for (k = 0; imap_cmds[k]; k++)
-            if (me_ieq(c, w, imap_cmds[k]))
-                return ME_PROTO_IMAP;
+        if (in_words(c, w, imap_cmds))
+            return ME_PROTO_IMAP;
     }
     return ME_PROTO_NONE;
 }

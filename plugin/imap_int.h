@@ -101,6 +101,7 @@ typedef struct imap_state {
     bool srv_synced;
     bool login_disabled; /* LOGINDISABLED announced before login, not in TLS */
     bool logout_sent;
+    bool mailbox_closed; /* an untagged [CLOSED] since the last SELECT/EXAMINE reply (RFC 9051 §7.1) */
     bool authed;         /* a LOGIN or AUTHENTICATE was answered OK */
     bool in_sasl;        /* AUTHENTICATE exchange running */
     const char *sasl_tag;

@@ -181,6 +181,28 @@ static void srv_logged_in(me_session *s, imap_state *st, me_item *it, me_phase g
     me_mark_inferred(s, it, guess);
 }
 
+/* A command valid only once logged in completed OK while a LOGIN or
+ * AUTHENTICATE sent before it still waits for its reply: a server finishes a
+ * login before it runs the commands behind it (RFC 9051 §5.5) and refuses
+ * them in Not Authenticated (§3, §6.2), so the login succeeded and its reply
+ * was lost.  That attempt gets its verdict on IT, the reply that proves it,
+ * and Authenticated opens there as a guess. */
+static void login_reply_lost(me_session *s, imap_state *st, me_item *it)
+{
+    me_pending *w = me_pend_newest(s, (1ull << CMD_LOGIN) | (1ull << CMD_AUTHENTICATE));
+    me_pending lp;
+    if (!w || !w->tag || !me_pend_take_tag(s, w->tag, &lp))
+        return;
+    if (lp.cred)
+        me_cred_result_of(s, lp.cred, it, ME_RESULT_SUCCESS, ME_FAIL_NONE);
+    me_pend_release(s, &lp);
+    if (lp.cmd == CMD_AUTHENTICATE)
+        st->in_sasl = false;
+    st->authed = true;
+    if (me_imap_rank(s->phase) < me_imap_rank(ME_PHASE_AUTHENTICATED))
+        me_infer_after_loss(s, it, ME_PHASE_AUTHENTICATED);
+}
+
 static void after_tls(imap_state *st)
 {
     me_imap_reset_lines(st);
@@ -277,13 +299,16 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
             s->mailbox = pc->arg;
             if (s->phase != ME_PHASE_LOGOUT) /* RFC 9051 §3: no way back from Logout */
                 me_set_phase(s, ME_PHASE_SELECTED);
-        } else if (!it->bad) {
-            /* RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected */
+        } else if (!it->bad || st->mailbox_closed) {
+            /* RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected;
+             * a BAD too once the server said [CLOSED] (§7.1): the old
+             * mailbox is closed and no new one opened */
             it->explain = TXT_IMAP_SELECT_NO;
             if (s->phase == ME_PHASE_SELECTED)
                 me_set_phase(s, ME_PHASE_AUTHENTICATED);
             s->mailbox = NULL;
         }
+        st->mailbox_closed = false;
         break;
     case CMD_CLOSE:
     case CMD_UNSELECT:
@@ -399,6 +424,8 @@ static void tagged(me_session *s, imap_state *st, const char *l, size_t n)
         /* a late reply to a pipelined command shows its command's state,
          * starting no phase the session has left */
         command_state(s, it, pc.aux);
+        if (status == ME_STATUS_OK && !st->authed && pc.cmd >= 0 && !(cmd_phases[pc.cmd] & PH_N))
+            login_reply_lost(s, st, it);
         reply_for(s, st, it, &pc, status, code);
         me_pend_release(s, &pc);
         return;
@@ -417,6 +444,17 @@ static void tagged(me_session *s, imap_state *st, const char *l, size_t n)
     }
 }
 
+/* The server's BYE opens Logout on its own line (RFC 9051 §3.4).  A state
+ * entered by a reply just before (a login's or a pipelined EXAMINE's OK,
+ * whose next line would have shown it) is kept as passed through, so the
+ * reports list every state the session reached. */
+static void enter_logout(me_session *s, me_item *it)
+{
+    if (it->phase_start && it->phase != ME_PHASE_LOGOUT && it->phase != s->prev_shown)
+        it->passed = it->phase;
+    me_set_phase_now(s, it, ME_PHASE_LOGOUT);
+}
+
 /* "* OK/NO/BAD/BYE/PREAUTH text" (RFC 9051 §7.1). */
 static void untagged_status(me_session *s, imap_state *st, me_item *it, const char *w, size_t wl,
                             const char *rest, size_t rl)
@@ -432,6 +470,8 @@ static void untagged_status(me_session *s, imap_state *st, me_item *it, const ch
               false);
     if (me_ieq(w, wl, "OK")) {
         it->explain = TXT_IMAP_UNTAGGED_OK;
+        if (code_is(code, TXT_IMAP_CODE_CLOSED))
+            st->mailbox_closed = true;
     } else if (me_ieq(w, wl, "NO")) {
         it->explain = TXT_IMAP_UNTAGGED_NO;
     } else if (me_ieq(w, wl, "BAD")) {
@@ -442,12 +482,14 @@ static void untagged_status(me_session *s, imap_state *st, me_item *it, const ch
     } else if (st->logout_sent) {
         it->explain = TXT_IMAP_BYE_LOGOUT;
         if (s->phase != ME_PHASE_LOGOUT) /* a pipelined LOGOUT's effect */
-            me_set_phase_now(s, it, ME_PHASE_LOGOUT);
+            enter_logout(s, it);
     } else {
-        /* RFC 9051 §7.1.5: an unsolicited BYE ends the session */
+        /* RFC 9051 §7.1.5: an unsolicited BYE ends the session; §3.4: the
+         * server's own action enters Logout, so the BYE is its first line,
+         * as the BYE that answers a LOGOUT is (often no line comes after) */
         it->explain = TXT_IMAP_BYE;
         if (s->phase != ME_PHASE_LOGOUT)
-            me_set_phase(s, ME_PHASE_LOGOUT);
+            enter_logout(s, it);
     }
 }
 

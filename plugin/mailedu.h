@@ -179,6 +179,9 @@ struct me_item {
                             * carried out (RFC 9051 §7.1.3) */
     unsigned inflated : 1; /* read from bytes IMAP COMPRESS inflated (RFC 4978): the
                             * packet's bytes are not this line's text */
+    unsigned passed : 5;   /* me_phase, or ME_PHASE_NONE: a phase the session entered
+                            * and left before any line was in it (an IMAP login's OK
+                            * and then the server's BYE); the reports list it here */
 };
 
 typedef struct me_session me_session;

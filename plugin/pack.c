@@ -205,7 +205,7 @@ static uint32_t bits_of(const me_item *it)
            (uint32_t)it->tls << 15 | (uint32_t)it->cleartext << 16 |
            (uint32_t)it->tls_offered << 17 | (uint32_t)it->wrong_phase << 18 |
            (uint32_t)it->tls_refused << 23 | (uint32_t)it->bad << 24 |
-           (uint32_t)it->inflated << 25;
+           (uint32_t)it->inflated << 25 | (uint32_t)it->passed << 26;
 }
 
 static void set_bits(me_item *it, uint32_t b)
@@ -224,6 +224,7 @@ static void set_bits(me_item *it, uint32_t b)
     it->tls_refused = (b >> 23) & 1u;
     it->bad = (b >> 24) & 1u;
     it->inflated = (b >> 25) & 1u;
+    it->passed = (b >> 26) & 31u;
 }
 
 static uint32_t mask_of(const me_item *it, unsigned pos)

@@ -488,6 +488,11 @@ static void add_line(me_report *r, rep_session *s, const me_item *it)
 static void add_item(me_report *r, rep_session *s, const me_item *it)
 {
     unsigned i;
+    if (it->passed != ME_PHASE_NONE && (!s->nphases || s->phases[s->nphases - 1].phase != it->passed)) {
+        s->phases = rep_xgrow(s->phases, &s->capphases, s->nphases + 1, sizeof(*s->phases));
+        s->phases[s->nphases].phase = it->passed;
+        s->phases[s->nphases++].frame = it->frame;
+    }
     if (it->phase_start && (!s->nphases || s->phases[s->nphases - 1].phase != it->phase)) {
         s->phases = rep_xgrow(s->phases, &s->capphases, s->nphases + 1, sizeof(*s->phases));
         s->phases[s->nphases].phase = it->phase;

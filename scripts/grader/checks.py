@@ -112,6 +112,8 @@ def check_login(view, p):
     bad = [i for i, (_, a) in enumerate(atts)
            if a.get("result") == "failure" and a.get("failure", "credentials") == "credentials"]
     want = p["outcome"]
+    if p["protocol"] != "any" and not _of(view, p["protocol"]):  # a login in another protocol is not this one
+        return 0.0, [], tr(L, "no_session", proto=NAMES[p["protocol"]]), None
     if want == "any":
         return (1.0, ev, "", None) if atts else (0.0, ev, tr(L, "login_none"), None)
     if want == "success":

@@ -155,6 +155,10 @@ def check_class(out, want):
     dewi = [i for i in subs["Dewi"]["items"] if not i["passed"]]
     c.check(dewi and all(i["missing"].startswith("cannot be checked: the session is encrypted") for i in dewi),
             "an encrypted submission's items say they cannot be checked: %r" % [i["missing"] for i in dewi][:2])
+    # SMTP only, graded as POP3: its SMTP login is no POP3 login
+    other = {i["id"]: i for i in subs[HOSTILE]["items"]}
+    c.check(other["login-ok"]["missing"].startswith("no POP3 session in the capture"),
+            "a login of another protocol: %r" % other["login-ok"]["missing"])
     # Ani's APOP (RFC 1939 §7: the digest of the greeting's timestamp and the
     # password) lets anyone try passwords offline: masked as a password is
     ani = " ".join(e["text"] for i in subs["Ani"]["items"] for e in i["evidence"])

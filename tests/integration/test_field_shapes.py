@@ -161,8 +161,10 @@ c.eq([(a["password"], a["result"]) for a in sess["logins"]],
      [("wrong1", "failure"), ("wrong2", "failure"), ("alicepw", "success")],
      "imap pipelined logins: the report's attempts")
 c.eq(sess["user"], "alice", "imap pipelined logins: the session's user")
+# a4's OK (frame 7) entered Selected (§6.3.2) and the BYE left it before any
+# line was in it: the report lists it where the BYE is (helper 20)
 c.eq([(p["phase"], p["frame"]) for p in sess["phases"]],
-     [("auth", 4), ("authenticated", 7), ("logout", 8)],
+     [("auth", 4), ("authenticated", 7), ("selected", 8), ("logout", 8)],
      "imap pipelined logins: Logout begins with the BYE, after the SELECT")
 both_passes(imap, "imap pipelined logins")
 # A second LOGIN pipelined behind one that succeeded is refused as sent once
@@ -488,5 +490,30 @@ for shape, rewrite in SHAPES.items():
     c.eq(frames(path, "mailedu.gap || mailedu.malformed || mailedu.overlong"), [],
          shape + ": no gap, nothing malformed")
     both_passes(path, shape)
+
+# IMAP states the server's lines prove (helper 20).  RFC 9051 §3.4: the
+# server's own BYE enters Logout, on its line; the login's OK just before it
+# still counts as Authenticated reached.  Frames 4 greeting, 5 LOGIN, 6 OK, 7 BYE.
+imap = capture("imap-bye-after-login", 143, [
+    ("s", b"* OK ready\r\n"), ("c", b"a1 LOGIN alice pw\r\n"), ("s", b"a1 OK ok\r\n"),
+    ("s", b"* BYE Autologout; idle for too long\r\n")])
+c.eq(col(imap, "mailedu.phase", 7), "logout", "imap unsolicited BYE: in logout")
+for two in (False, True):
+    out = tshark(["-r", imap, "-q", "-z", "mailedu,sessions,json"] + (["-2"] if two else []))
+    c.eq([(p["phase"], p["frame"]) for p in json.loads(report_body(out))["sessions"][0]["phases"]],
+         [("auth", 4), ("authenticated", 7), ("logout", 7)],
+         "imap unsolicited BYE: authenticated reached, then logout (two_pass=%s)" % two)
+both_passes(imap, "imap unsolicited BYE")
+# The OK of a LOGIN lost, a SELECT behind it answered OK (§5.5: the login
+# completed first; §3: SELECT is refused before login).  Frames 4 greeting,
+# 5 LOGIN and SELECT, 6 the SELECT's data and OK.
+imap = capture("imap-login-ok-lost", 143, [
+    ("s", b"* OK ready\r\n"), ("c", b"a1 LOGIN alice secret\r\na2 SELECT INBOX\r\n"),
+    ("s", b"* 2 EXISTS\r\na2 OK [READ-WRITE] ok\r\n")])
+c.eq(col(imap, "mailedu.auth.result", 6), "success", "imap LOGIN OK lost: the SELECT's OK proves it")
+sess = json.loads(report_body(tshark(["-r", imap, "-q", "-z", "mailedu,sessions,json"])))["sessions"][0]
+c.eq((sess["user"], [(p["phase"], p["frame"]) for p in sess["phases"]], sess["phases_inferred"]),
+     ("alice", [("auth", 4), ("authenticated", 6)], True), "imap LOGIN OK lost: user, phases, a guess")
+both_passes(imap, "imap LOGIN OK lost")
 
 c.done()

@@ -410,6 +410,21 @@ static void select_fail(void)
     CHECK(it->explain == TXT_IMAP_UNSELECT_OK);
     it = h_c(&h, "a8 NOOP\r\n");
     CHECK(it->phase == ME_PHASE_AUTHENTICATED && it->mailbox == NULL);
+    /* a SELECT answered BAD is not carried out: the mailbox stays open ... */
+    h_c(&h, "a9 SELECT INBOX\r\n");
+    h_s(&h, "a9 OK [READ-WRITE] Select completed\r\n");
+    h_c(&h, "b1 SELECT\r\n");
+    h_s(&h, "b1 BAD Error in IMAP command SELECT: Invalid arguments\r\n");
+    it = h_c(&h, "b2 FETCH 1 FLAGS\r\n");
+    CHECK(it->phase == ME_PHASE_SELECTED && !(it->flags & ME_W_WRONG_PHASE));
+    h_s(&h, "b2 OK Fetch completed\r\n");
+    /* ... unless the server said [CLOSED] first (RFC 9051 §7.1; Dovecot):
+     * the old mailbox is closed and none opened (helper 20, real Dovecot) */
+    h_c(&h, "b3 SELECT\r\n");
+    h_s(&h, "* OK [CLOSED] Previous mailbox closed.\r\nb3 BAD Error in IMAP command SELECT: Invalid arguments\r\n");
+    it = h_c(&h, "b4 FETCH 1 FLAGS\r\n");
+    CHECK(it->phase == ME_PHASE_AUTHENTICATED && it->phase_start && it->mailbox == NULL);
+    CHECK((it->flags & ME_W_WRONG_PHASE) && it->wrong_phase == ME_PHASE_AUTHENTICATED);
 }
 
 static void append(void)
@@ -502,6 +517,58 @@ static void starttls(void)
     CHECK(it->auth && it->auth->result == ME_RESULT_SUCCESS && it->request_in == h.frame - 1);
 }
 
+/* The server's OK to LOGIN was lost (helper 20, editcap): a SELECT behind
+ * it completing OK proves the login (RFC 9051 §3, §5.5): success, and
+ * Authenticated opens there as a guess; a NO or a command valid before login
+ * proves nothing. */
+static void lost_login_reply(void)
+{
+    h_sess h = h_new(ME_PROTO_IMAP, false, true);
+    me_item *it;
+    h_s(&h, "* OK ready\r\n");
+    h_c(&h, "a1 LOGIN alice secret\r\n");
+    h_c(&h, "a0 CAPABILITY\r\n");
+    it = h_s(&h, "* CAPABILITY IMAP4rev1\r\na0 OK done\r\n");
+    CHECK(!h_nth(it, 1)->auth && h_nth(it, 1)->phase == ME_PHASE_AUTH);
+    h_c(&h, "a2 SELECT Missing\r\n");
+    it = h_s(&h, "a2 NO [NONEXISTENT] no such mailbox\r\n");
+    CHECK(!it->auth && it->phase == ME_PHASE_AUTH);
+    h_c(&h, "a3 SELECT INBOX\r\n");
+    it = h_s(&h, "* 2 EXISTS\r\na3 OK [READ-WRITE] ok\r\n");
+    it = h_nth(it, 1);
+    CHECK(it->auth && it->auth->result == ME_RESULT_SUCCESS);
+    CHECK_STR(it->auth ? it->auth->username : NULL, "alice");
+    CHECK(it->phase == ME_PHASE_AUTHENTICATED && it->inferred && it->phase_start);
+    CHECK(!(it->flags & ME_W_MIDSESSION));
+    it = h_c(&h, "a4 FETCH 1 FLAGS\r\n");
+    CHECK(it->phase == ME_PHASE_SELECTED && it->phase_start && !(it->flags & ME_W_WRONG_PHASE));
+    it = h_s(&h, "* 1 FETCH (FLAGS (\\Seen))\r\na4 OK done\r\n");
+    CHECK(it->phase == ME_PHASE_SELECTED); /* no more waiting behind the LOGIN */
+}
+
+/* A state entered by a reply and left by the server's BYE before any line
+ * was in it (helper 20): the BYE opens Logout (RFC 9051 §3.4) and carries the
+ * state passed through, for the reports' phase list. */
+static void passed_before_bye(void)
+{
+    h_sess h = logged_in(NULL);
+    me_item *it = h_s(&h, "* BYE Autologout; idle for too long\r\n");
+    CHECK(it->phase == ME_PHASE_LOGOUT && it->phase_start && it->passed == ME_PHASE_AUTHENTICATED);
+
+    h = logged_in(NULL);
+    h_c(&h, "a1 NOOP\r\n");
+    it = h_s(&h, "a1 OK done\r\n* BYE shutting down\r\n");
+    CHECK(h_nth(it, 1)->phase == ME_PHASE_LOGOUT && h_nth(it, 1)->passed == ME_PHASE_NONE);
+
+    /* EXAMINE, then LOGOUT, pipelined; both answered in one segment */
+    h = logged_in(NULL);
+    h_c(&h, "a2 EXAMINE INBOX\r\na3 LOGOUT\r\n");
+    it = h_s(&h, "* 1 EXISTS\r\na2 OK [READ-ONLY] Examine completed\r\n* BYE Logging out\r\n"
+                 "a3 OK Logout completed\r\n");
+    CHECK(h_nth(it, 1)->explain == TXT_IMAP_EXAMINE_OK);
+    CHECK(h_nth(it, 2)->phase == ME_PHASE_LOGOUT && h_nth(it, 2)->passed == ME_PHASE_SELECTED);
+}
+
 static void preauth_and_bye(void)
 {
     h_sess h = h_new(ME_PROTO_IMAP, false, true);
@@ -515,10 +582,11 @@ static void preauth_and_bye(void)
     it = h_c(&h, "a2 LOGIN x y\r\n");
     CHECK((it->flags & ME_W_WRONG_PHASE) && it->wrong_phase == ME_PHASE_SELECTED);
     h_s(&h, "a2 BAD Already logged in\r\n");
+    /* RFC 9051 §3.4: the server's BYE is where Logout begins */
     it = h_s(&h, "* BYE Autologout; idle for too long\r\n");
-    CHECK(it->phase == ME_PHASE_SELECTED && it->explain == TXT_IMAP_BYE);
+    CHECK(it->phase == ME_PHASE_LOGOUT && it->phase_start && it->explain == TXT_IMAP_BYE);
     it = h_c(&h, "a3 NOOP\r\n");
-    CHECK(it->phase == ME_PHASE_LOGOUT && it->phase_start);
+    CHECK(it->phase == ME_PHASE_LOGOUT && !it->phase_start);
     CHECK((it->flags & ME_W_WRONG_PHASE) && it->wrong_phase == ME_PHASE_LOGOUT);
 
     /* a greeting that refuses the connection */
@@ -905,6 +973,8 @@ int main(void)
     idle();
     starttls();
     preauth_and_bye();
+    lost_login_reply();
+    passed_before_bye();
     pipelining();
     mid_session();
     garbage();
