@@ -422,7 +422,7 @@ static void cmd_authenticate(me_session *s, imap_state *st, me_item *it, const c
 static void done_line(me_session *s, imap_state *st, const char *l, size_t n)
 {
     me_item *it = me_imap_new_item(s, st, ME_CLIENT, ME_KIND_COMMAND);
-    it->command = me_upper(s, l, n);
+    me_set_command(s, it, l, n);
     it->explain = TXT_IMAP_DONE;
     st->idle = false;
     st->done_item = me_ref_of(it);
@@ -481,7 +481,7 @@ static int uid_command(me_session *s, me_item *it, const char *l, const char *w,
     if (w2l && (sub == CMD_FETCH || sub == CMD_STORE || sub == CMD_COPY || sub == CMD_MOVE ||
                 sub == CMD_SEARCH || sub == CMD_EXPUNGE || sub == CMD_SORT ||
                 sub == CMD_THREAD)) {
-        it->command = me_upper(s, w, (size_t)(w2 + w2l - w));
+        me_set_command(s, it, w, (size_t)(w2 + w2l - w));
         it->explain = cmds[sub].text;
         it->explain2 = TXT_IMAP_UID;
         *argpos = (size_t)(r2 - l);
@@ -489,13 +489,13 @@ static int uid_command(me_session *s, me_item *it, const char *l, const char *w,
     }
     if (w2l && valid_verb(w2, w2l)) {
         /* an extension (UID REPLACE, ...): two words, not known here */
-        it->command = me_upper(s, w, (size_t)(w2 + w2l - w));
+        me_set_command(s, it, w, (size_t)(w2 + w2l - w));
         it->explain = TXT_IMAP_UNKNOWN_CMD;
         it->explain2 = TXT_IMAP_UID;
         *argpos = (size_t)(r2 - l);
         return CMD_UNKNOWN;
     }
-    it->command = me_upper(s, w, wl);
+    me_set_command(s, it, w, wl);
     it->flags |= ME_W_MALFORMED;
     return CMD_UID;
 }
@@ -608,7 +608,7 @@ static void command(me_session *s, imap_state *st)
     if (cmd == CMD_UID)
         pend_cmd = uid_command(s, it, l, w, wl, rest, rl, &argpos);
     else
-        it->command = me_upper(s, w, wl);
+        me_set_command(s, it, w, wl);
     if (argpos < n)
         it->argument = me_imap_disp(s, l + argpos, n - argpos);
     command_phase(s, st, it, cmd);

@@ -271,6 +271,11 @@ const char *me_strndup(me_session *s, const char *p, size_t n);
 const char *me_strdup(me_session *s, const char *p);
 /* Upper-case copy for a record's command (record allocation). */
 const char *me_upper(me_session *s, const char *p, size_t n);
+/* IT's command: the verb p[0..n) in upper case (mailedu.command, what the
+ * engines compare), and, when the client wrote it otherwise (commands are
+ * case-insensitive: RFC 9051 §9, RFC 5321 §2.4, RFC 1939 §3), the verb as
+ * sent in IT->verb, for the line as sent; both in the record's allocator. */
+void me_set_command(me_session *s, me_item *it, const char *p, size_t n);
 
 extern const me_engine me_pop3_engine;
 extern const me_engine me_smtp_engine;

@@ -29,7 +29,7 @@
 enum {
     P_EXPLAIN, P_COMMAND, P_ARGUMENT, P_SESSION_USER, P_MAILBOX, P_REQUEST_IN, P_DATA_LEN,
     P_FLAGS, P_TAG, P_MASKED, P_ENHANCED, P_DETAIL, P_AUTH, P_MAIL_FROM, P_RCPT,
-    P_REPLY_CODE, P_EXPLAIN2, P_INDEX,
+    P_REPLY_CODE, P_EXPLAIN2, P_INDEX, P_VERB,
     P_COUNT
 };
 
@@ -251,6 +251,7 @@ static uint32_t mask_of(const me_item *it, unsigned pos)
     HAS(P_REPLY_CODE, it->reply_code);
     HAS(P_EXPLAIN2, it->explain2);
     HAS(P_INDEX, it->index != pos);
+    HAS(P_VERB, it->verb);
 #undef HAS
     return m;
 }
@@ -292,6 +293,7 @@ bool me_keep(me_kept *k, uint32_t frame, const me_item *items)
         if (m & (1u << P_REPLY_CODE)) put_varint(k, it->reply_code);
         if (m & (1u << P_EXPLAIN2)) put_varint(k, it->explain2);
         if (m & (1u << P_INDEX)) put_varint(k, it->index);
+        if (m & (1u << P_VERB)) put_str(k, it->verb);
     }
     return true;
 }
@@ -395,6 +397,7 @@ me_item *me_kept_unpack(const me_kept *k, uint32_t frame, const me_alloc *a)
         if (m & (1u << P_REPLY_CODE)) it->reply_code = (uint16_t)get_varint(&p);
         if (m & (1u << P_EXPLAIN2)) it->explain2 = (uint16_t)get_varint(&p);
         if (m & (1u << P_INDEX)) it->index = (uint16_t)get_varint(&p);
+        if (m & (1u << P_VERB)) it->verb = get_str(&p);
         it->response_in = me_links_response_in(&k->links, frame, it->index);
     }
     return items;

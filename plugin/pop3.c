@@ -251,7 +251,7 @@ static void client_line(me_session *s, pop3_state *p, const char *line, size_t n
         p->in_sasl = false; /* the server's verdict was not captured */
     }
     it = me_item_new(s, ME_CLIENT, ME_KIND_COMMAND);
-    it->command = me_upper(s, w, wl);
+    me_set_command(s, it, w, wl);
     if (rl)
         it->argument = me_strndup(s, rest, rl);
     it->explain = cmds[cmd].text;

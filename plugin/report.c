@@ -414,7 +414,7 @@ char *me_line_text(const me_item *it, bool mask)
     case ME_KIND_COMMAND:
         if (it->tag)
             me_buf_printf(&b, "%s ", it->tag);
-        me_buf_puts(&b, it->command);
+        me_buf_puts(&b, it->verb ? it->verb : it->command); /* as sent */
         break;
     case ME_KIND_REPLY:
         reply_head(&b, it, arg);

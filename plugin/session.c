@@ -52,6 +52,15 @@ const char *me_upper(me_session *s, const char *p, size_t n)
     return r;
 }
 
+void me_set_command(me_session *s, me_item *it, const char *p, size_t n)
+{
+    size_t i;
+    it->command = me_upper(s, p, n);
+    for (i = 0; i < n && !(p[i] >= 'a' && p[i] <= 'z'); i++)
+        ;
+    it->verb = i < n ? me_rstrndup(s, p, n) : NULL;
+}
+
 /* me_item packs its enums into bit-fields (mailedu.h): they must fit. */
 _Static_assert(ME_PROTO_IMAP < 4 && ME_KIND_UNKNOWN < 8 && ME_STATUS_CONTINUE < 4,
                "me_item's proto, kind and status bit-fields are too narrow");

@@ -478,7 +478,7 @@ static void client_line(me_session *s, smtp_state *p, const char *line, size_t n
         return;
     }
     it = me_item_new(s, ME_CLIENT, ME_KIND_COMMAND);
-    it->command = me_upper(s, w, wl);
+    me_set_command(s, it, w, wl);
     if (rl)
         it->argument = me_smtp_clean_rec(s, rest, rl);
     it->explain = cmds[cmd].text;

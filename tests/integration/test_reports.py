@@ -252,7 +252,9 @@ f = os.path.join(PUBLIC, "pop3-userpass-authplain-5sess.pcap")
 one = tshark(["-n", "-r", f, "-q", "-z", "mailedu,transcript", "-z", "mailedu,sessions"])
 c.eq(one, tshark(["-n", "-r", f, "-q", "-2", "-z", "mailedu,transcript", "-z", "mailedu,sessions"]),
      "transcript and table identical with -2")
-c.check("--- TRANSACTION state - transaction ---" in one and "C: PASS pippozzo" in one, "transcript: phase heading and PASS line")
+# the client wrote "pass" (the bytes; commands are case-insensitive, RFC 1939
+# §3): the transcript prints the line as sent
+c.check("--- TRANSACTION state - transaction ---" in one and "C: pass pippozzo" in one, "transcript: phase heading and PASS line")
 # in Bahasa Indonesia: a STARTTLS session without keys (smtp-starttls-auth: frames 11-29
 # are TLS records after the 220 to STARTTLS at 10, tshark -x) counts its bytes in Indonesian
 tid = section(tshark(["-n", "-r", os.path.join(CAPTURES, "smtp-starttls-auth.pcapng"), "-q",

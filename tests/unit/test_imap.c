@@ -1,6 +1,7 @@
 /* test_imap.c - IMAP engine, fed as transcripts (RFC 9051 §8 dialogue and friends) */
 #include <zlib.h>
 #include "harness.h"
+#include "report.h"
 
 #include <stdlib.h>
 
@@ -569,6 +570,25 @@ static void passed_before_bye(void)
     CHECK(h_nth(it, 2)->phase == ME_PHASE_LOGOUT && h_nth(it, 2)->passed == ME_PHASE_SELECTED);
 }
 
+/* Commands are case-insensitive (RFC 9051 §9): mailedu.command is upper
+ * case, the line is shown as sent (helper 20: "a2 select inbox" read
+ * "a2 SELECT inbox" in mailedu.line and the transcript). */
+static void verb_as_sent(void)
+{
+    h_sess h = logged_in(NULL);
+    me_item *it = h_c(&h, "a2 select inbox\r\n");
+    char *t = me_line_text(it, false);
+    CHECK_STR(it->command, "SELECT");
+    CHECK_STR(it->verb, "select");
+    CHECK_STR(t, "a2 select inbox");
+    free(t);
+    it = h_c(&h, "a3 UID fetch 1 FLAGS\r\n");
+    CHECK_STR(it->command, "UID FETCH");
+    CHECK_STR(it->verb, "UID fetch");
+    it = h_c(&h, "a4 NOOP\r\n");
+    CHECK(it->verb == NULL); /* as sent already: nothing more kept */
+}
+
 static void preauth_and_bye(void)
 {
     h_sess h = h_new(ME_PROTO_IMAP, false, true);
@@ -975,6 +995,7 @@ int main(void)
     preauth_and_bye();
     lost_login_reply();
     passed_before_bye();
+    verb_as_sent();
     pipelining();
     mid_session();
     garbage();
