@@ -302,7 +302,8 @@ static const char *astring(me_session *s, const imap_cline *c, size_t *pos, size
     for (k = 0; k < c->nlit; k++) {
         if (c->lits[k].mark == i) {
             *pos = *e = c->lits[k].start + c->lits[k].kept;
-            return me_strndup(s, p + c->lits[k].start, c->lits[k].kept);
+            /* bytes never captured: the value is unknown, not what was kept */
+            return c->lits[k].lost ? NULL : me_strndup(s, p + c->lits[k].start, c->lits[k].kept);
         }
     }
     while (i < n && p[i] != ' ')
@@ -345,6 +346,16 @@ static bool literal_is_password(me_session *s, const imap_cline *c)
     return false;
 }
 
+/* Is the literal at buffer position B one whose bytes were lost? */
+static bool literal_lost(const imap_cline *c, size_t b)
+{
+    unsigned k;
+    for (k = 0; k < c->nlit; k++)
+        if (c->lits[k].mark == b)
+            return c->lits[k].lost;
+    return false;
+}
+
 static void cmd_login(me_session *s, imap_state *st, me_item *it, size_t argpos)
 {
     imap_cline *c = &st->c;
@@ -360,7 +371,8 @@ static void cmd_login(me_session *s, imap_state *st, me_item *it, size_t argpos)
     }
     user = astring(s, c, &pos, &ub, &ue, &bad);
     pass = astring(s, c, &pos, &pb, &pe, &bad);
-    if (astring(s, c, &pos, &xb, &xe, &bad) || !pass || bad)
+    /* a password literal whose bytes were lost is unknown, not missing */
+    if (astring(s, c, &pos, &xb, &xe, &bad) || (!pass && !literal_lost(c, pb)) || bad)
         it->flags |= ME_W_MALFORMED;
     me_cred_begin(s, "IMAP-LOGIN");
     s->cred->a.username = user;
@@ -657,6 +669,7 @@ static void piece(me_session *s, imap_state *st, const char *l, size_t n)
         c->bad_lit = false;
         c->tag = NULL;
         c->first = 0;
+        c->cut = false;
     }
     c->cur_lit = false;
     at = c->len;
@@ -682,6 +695,7 @@ static void piece(me_session *s, imap_state *st, const char *l, size_t n)
         L->start = c->len;
         L->kept = 0;
         L->frame = 0;
+        L->lost = false;
         c->cur_lit = true;
     }
     c->active = true;
@@ -761,6 +775,34 @@ static bool looks_like_command(const char *l, size_t n)
     return me_imap_valid_tag(tag, tl) && valid_verb(w, wl) && lookup(w, wl) != CMD_UNKNOWN;
 }
 
+/* The client's bytes were lost (me_engine.gap): a literal being read has an
+ * unknown value; a logical line whose bytes after a literal (or a literal
+ * not yet sent) were lost ends there, as a lost partial line does: the next
+ * line is a new command (helper 20: "a1 LOGIN alice {6}" whose literal
+ * segment was lost swallowed "a2 SELECT INBOX" as its password). */
+static void gap(me_session *s, me_dir dir, bool literal, bool line_lost)
+{
+    imap_state *st = s->st;
+    imap_cline *c = &st->c;
+    if (dir != ME_CLIENT || !(c->active || c->sync_wait))
+        return;
+    if (literal && c->cur_lit && c->nlit)
+        c->lits[c->nlit - 1].lost = true;
+    if (line_lost)
+        c->cut = true;
+}
+
+/* A logical line cut by lost bytes ends with what was seen: the command is
+ * read as far as it goes (a literal never seen reads as unknown). */
+static void end_cut_line(me_session *s, imap_state *st)
+{
+    imap_cline *c = &st->c;
+    if (c->sync_wait && c->nlit)
+        c->lits[c->nlit - 1].lost = true; /* its bytes never came */
+    c->active = c->sync_wait = c->cur_lit = c->cut = false;
+    command(s, st);
+}
+
 static void client_line(me_session *s, imap_state *st, const char *l, size_t n)
 {
     if (!st->greeted && !s->start_seen) {
@@ -769,6 +811,8 @@ static void client_line(me_session *s, imap_state *st, const char *l, size_t n)
         st->greeted = true;
         st->mid = true;
     }
+    if (st->c.cut && (st->c.active || st->c.sync_wait))
+        end_cut_line(s, st);
     if (st->c.sync_wait) {
         early_literal(s, st, l, n);
         return;
@@ -825,4 +869,4 @@ static void fini(me_session *s)
     s->a.free(s->a.ctx, st);
 }
 
-const me_engine me_imap_engine = {init, line, NULL, counted, fini}; /* no dot bodies */
+const me_engine me_imap_engine = {init, line, NULL, counted, fini, gap}; /* no dot bodies */

@@ -74,6 +74,7 @@ _Static_assert(CMD_DONE < 64, "IMAP command ids fit a 64-bit mask");
 typedef struct imap_lit {
     size_t mark, start, kept;
     uint32_t frame;
+    bool lost;         /* some of its bytes were never captured: its value is unknown */
 } imap_lit;
 
 /* The client's logical line being assembled. */
@@ -92,6 +93,7 @@ typedef struct imap_cline {
     uint64_t sync_n;
     const char *tag;   /* tag of the line, for a refused literal */
     uint32_t first;    /* frame of the line's first piece, 0 before it */
+    bool cut;          /* bytes of the line were lost: it ends where they were */
 } imap_cline;
 
 typedef struct imap_state {

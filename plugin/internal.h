@@ -85,6 +85,11 @@ typedef struct me_engine {
     void (*counted)(me_session *s, me_dir dir, const uint8_t *data, size_t len, bool done);
     /* Returns the engine's state and buffers to the allocator (me_session_free). */
     void (*fini)(me_session *s);
+    /* Bytes of DIR were lost (me_session_gap): LITERAL, some of the counted
+     * bytes being read; LINE, bytes after them or of a line (the logical line
+     * being assembled is cut).  Makes no record (the next line's does); may
+     * be NULL. */
+    void (*gap)(me_session *s, me_dir dir, bool literal, bool line);
 } me_engine;
 
 /* Commands answered: (frame, index) -> reply frame, sorted by command.  Apart

@@ -610,4 +610,4 @@ static void fini(me_session *s)
     s->a.free(s->a.ctx, s->st);
 }
 
-const me_engine me_pop3_engine = {init, line, NULL, NULL, fini};
+const me_engine me_pop3_engine = {init, line, NULL, NULL, fini, NULL};

@@ -1147,6 +1147,8 @@ void me_session_gap(me_session *s, me_dir dir, size_t len)
     }
     if (d->mode == ME_READ_COUNTED) {
         /* the count still tells where the literal ends */
+        if (s->eng->gap)
+            s->eng->gap(s, dir, true, len > d->count);
         if (len >= d->count) {
             d->count = 0;
             d->mode = ME_READ_LINES;
@@ -1168,6 +1170,8 @@ void me_session_gap(me_session *s, me_dir dir, size_t len)
     /* The partial line is incomplete: drop it.  Servers and clients write
      * whole lines, so the next segment most likely starts a line; the next
      * record is marked so the reader knows bytes are missing before it. */
+    if (s->eng->gap)
+        s->eng->gap(s, dir, false, true);
     d->len = d->part = 0;
     d->overflow = false;
     d->next_flags |= ME_W_GAP;

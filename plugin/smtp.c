@@ -1096,4 +1096,4 @@ static void fini(me_session *s)
     s->a.free(s->a.ctx, p);
 }
 
-const me_engine me_smtp_engine = {init, line, body_end, counted, fini};
+const me_engine me_smtp_engine = {init, line, body_end, counted, fini, NULL};

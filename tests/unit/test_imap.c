@@ -570,6 +570,38 @@ static void passed_before_bye(void)
     CHECK(h_nth(it, 2)->phase == ME_PHASE_LOGOUT && h_nth(it, 2)->passed == ME_PHASE_SELECTED);
 }
 
+/* The segment holding a LOGIN's password literal was lost (helper 20): the
+ * literal's value is unknown, the line ends at the gap, and the next line is
+ * a new command, not the password; the SELECT's OK later proves the login. */
+static void lost_literal(void)
+{
+    h_sess h = h_new(ME_PROTO_IMAP, false, true);
+    me_item *it;
+    h_s(&h, "* OK ready\r\n");
+    h_c(&h, "a1 LOGIN alice {6}\r\n");
+    h_s(&h, "+ go\r\n");
+    me_session_gap(h.s, ME_CLIENT, 8); /* "secret\r\n" */
+    h_s(&h, "a1 OK Logged in\r\n");
+    it = h_c(&h, "a2 SELECT INBOX\r\n");
+    CHECK(it && it->kind == ME_KIND_COMMAND && it->command && strcmp(it->command, "LOGIN") == 0);
+    CHECK(it && it->auth && !it->auth->password && !(it->flags & ME_W_MALFORMED));
+    CHECK_STR(it && it->auth ? it->auth->username : NULL, "alice");
+    CHECK(h_nth(it, 1) && h_nth(it, 1)->command && strcmp(h_nth(it, 1)->command, "SELECT") == 0);
+    CHECK_STR(h_nth(it, 1) ? h_nth(it, 1)->tag : NULL, "a2");
+    it = h_s(&h, "a2 OK [READ-WRITE] ok\r\n");
+    CHECK(it->auth && it->auth->result == ME_RESULT_SUCCESS && !it->auth->password);
+
+    /* a gap inside the literal, the line's end still to come: one command */
+    h = h_new(ME_PROTO_IMAP, false, true);
+    h_s(&h, "* OK ready\r\n");
+    h_c(&h, "a1 LOGIN {5}\r\n");
+    h_s(&h, "+ go\r\n");
+    me_session_gap(h.s, ME_CLIENT, 5); /* "alice" */
+    it = h_c(&h, " secret\r\n");
+    CHECK(it && it->command && strcmp(it->command, "LOGIN") == 0 && it->auth && !it->auth->username);
+    CHECK_STR(it && it->auth ? it->auth->password : NULL, "secret");
+}
+
 /* Commands are case-insensitive (RFC 9051 §9): mailedu.command is upper
  * case, the line is shown as sent (helper 20: "a2 select inbox" read
  * "a2 SELECT inbox" in mailedu.line and the transcript). */
@@ -996,6 +1028,7 @@ int main(void)
     lost_login_reply();
     passed_before_bye();
     verb_as_sent();
+    lost_literal();
     pipelining();
     mid_session();
     garbage();
