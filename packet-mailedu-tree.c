@@ -361,7 +361,9 @@ void mailedu_tree_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
                            me_phase_name(items->phase), lang_text(items->explain));
     mt = proto_item_add_subtree(ti, ett_mailedu);
     add_str(mt, hf_proto, tvb, me_proto_name(items->proto));
-    add_str(mt, hf_direction, tvb, me_dir_name(items->dir));
+    /* the packet's sender: its own lines come last (a command whose end was
+     * lost is completed by the reply that reveals it, records before it) */
+    add_str(mt, hf_direction, tvb, me_dir_name(last->dir));
     for (i = 0; i < nshown; i++)
         add_str(mt, hf_phase, tvb, me_phase_name(shown[i]));
     add_flag(mt, hf_phase_start, tvb, start);

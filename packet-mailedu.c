@@ -519,7 +519,7 @@ static void sink_data(void *ctx, const uint8_t *p, size_t n)
 static void sink_gap(void *ctx, uint64_t n)
 {
     feed_ctx *f = (feed_ctx *)ctx;
-    me_session_gap(f->mc->sess, f->dir, (size_t)n);
+    add_items(f, me_session_gap(f->mc->sess, f->dir, (size_t)n, f->pinfo->num));
 }
 
 /* The stream of one direction; it starts at the SYN's next byte when the

@@ -669,7 +669,6 @@ static void piece(me_session *s, imap_state *st, const char *l, size_t n)
         c->bad_lit = false;
         c->tag = NULL;
         c->first = 0;
-        c->cut = false;
     }
     c->cur_lit = false;
     at = c->len;
@@ -775,11 +774,23 @@ static bool looks_like_command(const char *l, size_t n)
     return me_imap_valid_tag(tag, tl) && valid_verb(w, wl) && lookup(w, wl) != CMD_UNKNOWN;
 }
 
+void me_imap_end_cut_line(me_session *s, imap_state *st)
+{
+    imap_cline *c = &st->c;
+    if ((c->sync_wait || c->cur_lit) && c->nlit)
+        c->lits[c->nlit - 1].lost = true; /* its bytes never came, or not all */
+    c->active = c->sync_wait = c->cur_lit = false;
+    command(s, st);
+    if (s->tail && s->tail->dir == ME_CLIENT)
+        s->tail->flags |= ME_W_GAP; /* bytes of it are missing */
+}
+
 /* The client's bytes were lost (me_engine.gap): a literal being read has an
  * unknown value; a logical line whose bytes after a literal (or a literal
- * not yet sent) were lost ends there, as a lost partial line does: the next
- * line is a new command (helper 20: "a1 LOGIN alice {6}" whose literal
- * segment was lost swallowed "a2 SELECT INBOX" as its password). */
+ * not yet sent) were lost ends there, as a lost partial line does, and now:
+ * its reply may be in the very frame that revealed the loss (helper 22), and
+ * the next line is a new command (helper 20: "a1 LOGIN alice {6}" whose
+ * literal segment was lost swallowed "a2 SELECT INBOX" as its password). */
 static void gap(me_session *s, me_dir dir, bool literal, bool line_lost)
 {
     imap_state *st = s->st;
@@ -789,18 +800,7 @@ static void gap(me_session *s, me_dir dir, bool literal, bool line_lost)
     if (literal && c->cur_lit && c->nlit)
         c->lits[c->nlit - 1].lost = true;
     if (line_lost)
-        c->cut = true;
-}
-
-/* A logical line cut by lost bytes ends with what was seen: the command is
- * read as far as it goes (a literal never seen reads as unknown). */
-static void end_cut_line(me_session *s, imap_state *st)
-{
-    imap_cline *c = &st->c;
-    if (c->sync_wait && c->nlit)
-        c->lits[c->nlit - 1].lost = true; /* its bytes never came */
-    c->active = c->sync_wait = c->cur_lit = c->cut = false;
-    command(s, st);
+        me_imap_end_cut_line(s, st);
 }
 
 static void client_line(me_session *s, imap_state *st, const char *l, size_t n)
@@ -811,8 +811,6 @@ static void client_line(me_session *s, imap_state *st, const char *l, size_t n)
         st->greeted = true;
         st->mid = true;
     }
-    if (st->c.cut && (st->c.active || st->c.sync_wait))
-        end_cut_line(s, st);
     if (st->c.sync_wait) {
         early_literal(s, st, l, n);
         return;

@@ -93,7 +93,6 @@ typedef struct imap_cline {
     uint64_t sync_n;
     const char *tag;   /* tag of the line, for a refused literal */
     uint32_t first;    /* frame of the line's first piece, 0 before it */
-    bool cut;          /* bytes of the line were lost: it ends where they were */
 } imap_cline;
 
 typedef struct imap_state {
@@ -138,6 +137,10 @@ bool me_imap_login_pending(const me_session *s);
 #define AUX_INFERRED 0x10000u
 /* Forgets partial lines and literals (after STARTTLS). */
 void me_imap_reset_lines(imap_state *st);
+/* A logical line cut by lost bytes ends with what was seen: the command is
+ * read as far as it goes (a literal whose bytes were lost reads as unknown)
+ * and its record made now. */
+void me_imap_end_cut_line(me_session *s, imap_state *st);
 /* Order of the phases, for "a deeper phase" (Not Authenticated = 1 ... Logout = 4). */
 int me_imap_rank(me_phase p);
 /* A complete server line (imap_server.c). */

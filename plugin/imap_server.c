@@ -245,7 +245,7 @@ static void command_state(me_session *s, me_item *it, uint32_t aux)
 static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pending *pc,
                       me_status status, int code)
 {
-    bool ok = status == ME_STATUS_OK, late, was_authed;
+    bool ok = status == ME_STATUS_OK, late, was_authed, others;
     switch (pc->cmd) {
     case CMD_LOGIN:
     case CMD_AUTHENTICATE:
@@ -291,6 +291,9 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
         break;
     case CMD_SELECT:
     case CMD_EXAMINE:
+        /* another SELECT/EXAMINE still waiting may be the one the [CLOSED]
+         * belongs to (replies can come out of order, helper 22) */
+        others = me_pend_any(s, (1ull << CMD_SELECT) | (1ull << CMD_EXAMINE));
         if (ok) {
             it->explain = pc->cmd == CMD_SELECT && !code_is(code, TXT_IMAP_CODE_READ_ONLY)
                               ? TXT_IMAP_SELECT_OK
@@ -299,7 +302,7 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
             s->mailbox = pc->arg;
             if (s->phase != ME_PHASE_LOGOUT) /* RFC 9051 §3: no way back from Logout */
                 me_set_phase(s, ME_PHASE_SELECTED);
-        } else if (!it->bad || st->mailbox_closed) {
+        } else if (!it->bad || (st->mailbox_closed && !others)) {
             /* RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected;
              * a BAD too once the server said [CLOSED] (§7.1): the old
              * mailbox is closed and no new one opened */
@@ -308,7 +311,8 @@ static void reply_for(me_session *s, imap_state *st, me_item *it, const me_pendi
                 me_set_phase(s, ME_PHASE_AUTHENTICATED);
             s->mailbox = NULL;
         }
-        st->mailbox_closed = false;
+        if (!others)
+            st->mailbox_closed = false;
         break;
     case CMD_CLOSE:
     case CMD_UNSELECT:
@@ -397,6 +401,14 @@ static void tagged(me_session *s, imap_state *st, const char *l, size_t n)
             it->argument = me_imap_disp(s, l, n);
         return;
     }
+    /* The server completes a command the client's side is still assembling
+     * (RFC 9051 §2.2.2: a server answers whole commands): the rest of the
+     * client's line was lost, and the gap is not known yet on that side (an
+     * acknowledgement that runs ahead waits for the client's next segment).
+     * The command ends here, before its reply (helper 22). */
+    if (st->c.active && !st->c.sync_wait && st->c.tag && strlen(st->c.tag) == tl &&
+        memcmp(st->c.tag, tag, tl) == 0 && !me_pend_with_tag(s, st->c.tag))
+        me_imap_end_cut_line(s, st);
     it = me_imap_new_item(s, st, ME_SERVER, ME_KIND_REPLY);
     it->tag = me_rstrndup(s, tag, tl);
     it->status = status;

@@ -217,8 +217,11 @@ me_item *me_session_feed(me_session *s, me_dir dir, const uint8_t *data, size_t 
                          uint32_t frame, bool decrypted);
 
 /* Tells the session that `len` bytes of a direction were lost (capture gap or
- * snaplen); the next record gets ME_W_GAP and the partial line is dropped. */
-void me_session_gap(me_session *s, me_dir dir, size_t len);
+ * snaplen); the next record gets ME_W_GAP and the partial line is dropped.
+ * Returns the records the loss completes, made for `frame` (the frame that
+ * revealed it), or NULL: an IMAP command whose literal or line end was lost
+ * ends there, so that its reply, in the same frame or later, finds it. */
+me_item *me_session_gap(me_session *s, me_dir dir, size_t len, uint32_t frame);
 
 /* The peer acknowledged len bytes of direction dir that the capture never
  * showed (me_stream_unseen): that side was sent but not captured, at least

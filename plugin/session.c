@@ -1133,11 +1133,14 @@ void me_session_seen(me_session *s, me_dir dir)
     s->side_seen[dir] = true;
 }
 
-void me_session_gap(me_session *s, me_dir dir, size_t len)
+me_item *me_session_gap(me_session *s, me_dir dir, size_t len, uint32_t frame)
 {
     me_dirstate *d = &s->d[dir];
+    s->head = s->tail = NULL;
+    s->watch = NULL; /* records of earlier feeds may be gone */
+    s->frame = frame;
     if (s->tls && !s->decrypted)
-        return;
+        return NULL;
     s->lost[dir] = true;
     if (d->zin && !d->zin->broken) {
         /* a DEFLATE stream cannot skip bytes: the rest cannot be inflated */
@@ -1152,11 +1155,11 @@ void me_session_gap(me_session *s, me_dir dir, size_t len)
         if (len >= d->count) {
             d->count = 0;
             d->mode = ME_READ_LINES;
-            d->next_flags |= ME_W_GAP;
         } else {
             d->count -= len;
         }
-        return;
+        d->next_flags |= ME_W_GAP; /* the next record tells bytes are missing before it */
+        return s->head;
     }
     if (d->mode == ME_READ_DOTBODY) {
         /* the body goes on (its closing line is still to come), and the
@@ -1165,7 +1168,7 @@ void me_session_gap(me_session *s, me_dir dir, size_t len)
         d->body_midline = true;
         d->len = d->part = 0;
         d->next_flags |= ME_W_GAP;
-        return;
+        return s->head;
     }
     /* The partial line is incomplete: drop it.  Servers and clients write
      * whole lines, so the next segment most likely starts a line; the next
@@ -1175,6 +1178,7 @@ void me_session_gap(me_session *s, me_dir dir, size_t len)
     d->len = d->part = 0;
     d->overflow = false;
     d->next_flags |= ME_W_GAP;
+    return s->head;
 }
 
 me_item *me_session_note(me_session *s, me_dir dir, size_t len, uint32_t frame, me_text_id what)

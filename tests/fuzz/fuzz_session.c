@@ -3,7 +3,7 @@
  *
  * Input: one byte of session flags (bit 0 implicit TLS, bit 1 handshake seen),
  * then operations until the input ends, each one byte (bit 0 direction, bit 1
- * decrypted, bits 2-3: 0/1 feed, 2 gap, 3 note) and a chunk (fz_chunk): the
+ * decrypted, bits 2-3: 0/1 feed, 2 gap (its records too), 3 note) and a chunk (fz_chunk): the
  * bytes to feed, or whose length is the gap / the note's size.  Every
  * operation is a new frame; every record is read back (fz_walk), the frame's
  * records now and all of them at the end (response_in is written later). */
@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         frame++;
         switch ((op >> 2) & 3) {
         case 2:
-            me_session_gap(s, dir, n);
+            head = me_session_gap(s, dir, n, frame);
             break;
         case 3:
             head = me_session_note(s, dir, n, frame, TXT_OUT_OF_ORDER);

@@ -172,7 +172,7 @@ static void lost_client_bytes(void)
     h_c(&h, "USER alice\r\n");
     h_s(&h, "+OK\r\n");
     h_s(&h, "+OK Logged in.\r\n");
-    me_session_gap(h.s, ME_CLIENT, 15); /* "PASS alicepw\r\n" */
+    me_session_gap(h.s, ME_CLIENT, 15, h.frame); /* "PASS alicepw\r\n" */
     it = h_c(&h, "UIDL\r\n");
     CHECK(PH(it, TRANSACTION) && it->phase_start && it->inferred && !(it->flags & ME_W_WRONG_PHASE));
     CHECK(!(it->flags & ME_W_MIDSESSION));
@@ -188,7 +188,7 @@ static void lost_client_bytes(void)
     h = h_new(ME_PROTO_IMAP, false, true);
     h_s(&h, "* OK ready\r\n");
     h_s(&h, "a1 OK LOGIN completed\r\n");
-    me_session_gap(h.s, ME_CLIENT, 24); /* "a1 LOGIN alice secret\r\n" */
+    me_session_gap(h.s, ME_CLIENT, 24, h.frame); /* "a1 LOGIN alice secret\r\n" */
     it = h_c(&h, "a2 SELECT INBOX\r\n");
     CHECK(PH(it, AUTHENTICATED) && it->inferred && !(it->flags & ME_W_WRONG_PHASE));
 
@@ -246,12 +246,12 @@ static void smtp_lost_client_bytes(void)
     h_s(&h, "354 go\r\n");
     it = h_c(&h, "Subject: x\r\n");
     CHECK(it && !(it->flags & ME_W_GAP));
-    me_session_gap(h.s, ME_CLIENT, 40);
+    me_session_gap(h.s, ME_CLIENT, 40, h.frame);
     it = h_c(&h, "more\r\n");
     CHECK(it && it->explain == TXT_SMTP_MESSAGE_DATA && (it->flags & ME_W_GAP));
     h_c(&h, ".\r\n");
     h_s(&h, "250 queued\r\n");
-    me_session_gap(h.s, ME_CLIENT, 29); /* "MAIL FROM:<c@example.test>\r\n" */
+    me_session_gap(h.s, ME_CLIENT, 29, h.frame); /* "MAIL FROM:<c@example.test>\r\n" */
     it = h_s(&h, "250 2.1.0 Ok\r\n");
     CHECK(it && PH(it, ENVELOPE) && it->inferred && it->phase_start);
 }

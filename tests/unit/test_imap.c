@@ -426,6 +426,19 @@ static void select_fail(void)
     it = h_c(&h, "b4 FETCH 1 FLAGS\r\n");
     CHECK(it->phase == ME_PHASE_AUTHENTICATED && it->phase_start && it->mailbox == NULL);
     CHECK((it->flags & ME_W_WRONG_PHASE) && it->wrong_phase == ME_PHASE_AUTHENTICATED);
+    h_s(&h, "b4 BAD No mailbox selected\r\n");
+    /* two SELECTs pipelined, the BAD first: the [CLOSED] was the other's
+     * (helper 22); B opens, nothing drops to Authenticated */
+    h_c(&h, "b5 SELECT INBOX\r\n");
+    h_s(&h, "b5 OK [READ-WRITE] done\r\n");
+    h_c(&h, "b6 SELECT B\r\nb7 SELECT\r\n");
+    it = h_s(&h, "* OK [CLOSED] Previous mailbox closed.\r\nb7 BAD Invalid arguments\r\n"
+                 "b6 OK [READ-WRITE] Select completed\r\n");
+    CHECK(h_nth(it, 1)->phase == ME_PHASE_SELECTED && h_nth(it, 2)->phase == ME_PHASE_SELECTED);
+    CHECK(!h_nth(it, 2)->phase_start);
+    it = h_c(&h, "b8 FETCH 1 FLAGS\r\n");
+    CHECK(it->phase == ME_PHASE_SELECTED && !(it->flags & ME_W_WRONG_PHASE));
+    CHECK_STR(it->mailbox, "B");
 }
 
 static void append(void)
@@ -580,26 +593,57 @@ static void lost_literal(void)
     h_s(&h, "* OK ready\r\n");
     h_c(&h, "a1 LOGIN alice {6}\r\n");
     h_s(&h, "+ go\r\n");
-    me_session_gap(h.s, ME_CLIENT, 8); /* "secret\r\n" */
-    h_s(&h, "a1 OK Logged in\r\n");
-    it = h_c(&h, "a2 SELECT INBOX\r\n");
+    /* the server's OK acknowledges "secret\r\n", never captured: the gap is
+     * known in the OK's frame, and the LOGIN ends there, before its reply */
+    it = me_session_gap(h.s, ME_CLIENT, 8, ++h.frame);
     CHECK(it && it->kind == ME_KIND_COMMAND && it->command && strcmp(it->command, "LOGIN") == 0);
     CHECK(it && it->auth && !it->auth->password && !(it->flags & ME_W_MALFORMED));
     CHECK_STR(it && it->auth ? it->auth->username : NULL, "alice");
-    CHECK(h_nth(it, 1) && h_nth(it, 1)->command && strcmp(h_nth(it, 1)->command, "SELECT") == 0);
-    CHECK_STR(h_nth(it, 1) ? h_nth(it, 1)->tag : NULL, "a2");
-    it = h_s(&h, "a2 OK [READ-WRITE] ok\r\n");
-    CHECK(it->auth && it->auth->result == ME_RESULT_SUCCESS && !it->auth->password);
+    it = me_session_feed(h.s, ME_SERVER, (const uint8_t *)"a1 OK Logged in\r\n", 17, h.frame, false);
+    CHECK(it && it->auth && it->auth->result == ME_RESULT_SUCCESS && !it->auth->password);
+    CHECK(it && it->explain == TXT_IMAP_LOGIN_OK);
+    it = h_c(&h, "a2 SELECT INBOX\r\n");
+    CHECK(it && it->command && strcmp(it->command, "SELECT") == 0 && !it->next);
+    CHECK(it && it->phase == ME_PHASE_AUTHENTICATED && !(it->flags & ME_W_WRONG_PHASE));
 
-    /* a gap inside the literal, the line's end still to come: one command */
+    /* the same, refused, and nothing after: the attempt is still there */
+    h = h_new(ME_PROTO_IMAP, false, true);
+    h_s(&h, "* OK ready\r\n");
+    h_c(&h, "a1 LOGIN alice {6}\r\n");
+    h_s(&h, "+ go\r\n");
+    it = me_session_gap(h.s, ME_CLIENT, 8, ++h.frame);
+    CHECK(it && it->auth && !it->auth->password);
+    it = me_session_feed(h.s, ME_SERVER, (const uint8_t *)"a1 NO [AUTHENTICATIONFAILED] no\r\n", 33,
+                         h.frame, false);
+    CHECK(it && it->auth && it->auth->result == ME_RESULT_FAILURE);
+
+    /* the gap not known yet when the OK comes (its acknowledgement ran ahead
+     * of the data, helper 22): the OK itself ends the command, before it */
+    h = h_new(ME_PROTO_IMAP, false, true);
+    h_s(&h, "* OK ready\r\n");
+    h_c(&h, "a1 LOGIN alice {6}\r\n");
+    h_s(&h, "+ go\r\n");
+    it = h_s(&h, "a1 OK welcome\r\n");
+    CHECK(it && it->dir == ME_CLIENT && it->command && strcmp(it->command, "LOGIN") == 0);
+    CHECK(it && (it->flags & ME_W_GAP) && it->auth && !it->auth->password);
+    CHECK(h_nth(it, 1) && h_nth(it, 1)->dir == ME_SERVER && h_nth(it, 1)->auth &&
+          h_nth(it, 1)->auth->result == ME_RESULT_SUCCESS);
+    /* the client's next segment shows the gap; its line is a new command */
+    CHECK(me_session_gap(h.s, ME_CLIENT, 8, ++h.frame) == NULL);
+    it = h_c(&h, "a2 LIST \"\" *\r\n");
+    CHECK(it && it->command && strcmp(it->command, "LIST") == 0 && it->phase == ME_PHASE_AUTHENTICATED);
+
+    /* a gap inside the literal, the line's end still to come: one command,
+     * the literal unknown, the gap flagged on what follows it */
     h = h_new(ME_PROTO_IMAP, false, true);
     h_s(&h, "* OK ready\r\n");
     h_c(&h, "a1 LOGIN {5}\r\n");
     h_s(&h, "+ go\r\n");
-    me_session_gap(h.s, ME_CLIENT, 5); /* "alice" */
+    CHECK(me_session_gap(h.s, ME_CLIENT, 5, ++h.frame) == NULL); /* "alice" */
     it = h_c(&h, " secret\r\n");
     CHECK(it && it->command && strcmp(it->command, "LOGIN") == 0 && it->auth && !it->auth->username);
     CHECK_STR(it && it->auth ? it->auth->password : NULL, "secret");
+    CHECK(it && (it->flags & ME_W_GAP));
 }
 
 /* Commands are case-insensitive (RFC 9051 §9): mailedu.command is upper
@@ -973,7 +1017,7 @@ static void compress_deflate(void)
           strcmp(it->command, "FETCH") == 0);
     /* bytes of the server's stream lost: nothing after can be inflated */
     (void)deflated(&zs, "* 1 FETCH (FLAGS ())\r\n", buf, sizeof buf);
-    me_session_gap(h.s, ME_SERVER, 10);
+    me_session_gap(h.s, ME_SERVER, 10, h.frame);
     n = deflated(&zs, "a4 OK done\r\n", buf, sizeof buf);
     it = h_feed(&h, ME_SERVER, buf, n);
     CHECK(it->kind == ME_KIND_DATA && it->explain == TXT_COMPRESSED_LOST && it->data_len == n &&

@@ -78,7 +78,7 @@ int main(void)
                 n = (unsigned)(o - pos);
             switch (rnd(&state) % 20) {
             case 0:
-                me_session_gap(h.s, dir, rnd(&state) % 30);
+                me_session_gap(h.s, dir, rnd(&state) % 30, h.frame);
                 break;
             case 1:
                 check_records(me_session_note(h.s, dir, n, ++h.frame, TXT_DUPLICATE), 1);
