@@ -586,13 +586,20 @@ static void passed_before_bye(void)
 /* The segment holding a LOGIN's password literal was lost (helper 20): the
  * literal's value is unknown, the line ends at the gap, and the next line is
  * a new command, not the password; the SELECT's OK later proves the login. */
-static void lost_literal(void)
+/* A session where "a1 LOGIN alice {6}" got its "+": the literal is next. */
+static h_sess login_literal_sent(void)
 {
     h_sess h = h_new(ME_PROTO_IMAP, false, true);
-    me_item *it;
     h_s(&h, "* OK ready\r\n");
     h_c(&h, "a1 LOGIN alice {6}\r\n");
     h_s(&h, "+ go\r\n");
+    return h;
+}
+
+static void lost_literal(void)
+{
+    h_sess h = login_literal_sent();
+    me_item *it;
     /* the server's OK acknowledges "secret\r\n", never captured: the gap is
      * known in the OK's frame, and the LOGIN ends there, before its reply */
     it = me_session_gap(h.s, ME_CLIENT, 8, ++h.frame);
@@ -607,10 +614,7 @@ static void lost_literal(void)
     CHECK(it && it->phase == ME_PHASE_AUTHENTICATED && !(it->flags & ME_W_WRONG_PHASE));
 
     /* the same, refused, and nothing after: the attempt is still there */
-    h = h_new(ME_PROTO_IMAP, false, true);
-    h_s(&h, "* OK ready\r\n");
-    h_c(&h, "a1 LOGIN alice {6}\r\n");
-    h_s(&h, "+ go\r\n");
+    h = login_literal_sent();
     it = me_session_gap(h.s, ME_CLIENT, 8, ++h.frame);
     CHECK(it && it->auth && !it->auth->password);
     it = me_session_feed(h.s, ME_SERVER, (const uint8_t *)"a1 NO [AUTHENTICATIONFAILED] no\r\n", 33,
@@ -619,10 +623,7 @@ static void lost_literal(void)
 
     /* the gap not known yet when the OK comes (its acknowledgement ran ahead
      * of the data, helper 22): the OK itself ends the command, before it */
-    h = h_new(ME_PROTO_IMAP, false, true);
-    h_s(&h, "* OK ready\r\n");
-    h_c(&h, "a1 LOGIN alice {6}\r\n");
-    h_s(&h, "+ go\r\n");
+    h = login_literal_sent();
     it = h_s(&h, "a1 OK welcome\r\n");
     CHECK(it && it->dir == ME_CLIENT && it->command && strcmp(it->command, "LOGIN") == 0);
     CHECK(it && (it->flags & ME_W_GAP) && it->auth && !it->auth->password);
