@@ -375,7 +375,7 @@ static me_status status_word(const char *w, size_t wl)
 static void tagged(me_session *s, imap_state *st, const char *l, size_t n)
 {
     const char *tag, *after, *w, *rest;
-    size_t tl, al, wl, rl;
+    size_t tl, al, wl, rl, i;
     me_status status;
     me_pending pc;
     me_item *it;
@@ -413,6 +413,10 @@ static void tagged(me_session *s, imap_state *st, const char *l, size_t n)
     it->tag = me_rstrndup(s, tag, tl);
     it->status = status;
     it->bad = me_ieq(w, wl, "BAD");
+    for (i = 0; i < wl && !(w[i] >= 'a' && w[i] <= 'z'); i++)
+        ;
+    if (i < wl) /* "a2 ok": the line as sent (helper 22) */
+        it->verb = me_rstrndup(s, w, wl);
     it->explain = status == ME_STATUS_OK          ? TXT_IMAP_TAGGED_OK
                   : me_ieq(w, wl, "NO")            ? TXT_IMAP_TAGGED_NO
                                                    : TXT_IMAP_TAGGED_BAD;

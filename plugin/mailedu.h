@@ -144,8 +144,9 @@ typedef struct me_item me_item;
 struct me_item {
     me_item *next;         /* next record of the same frame */
     const char *command;   /* verb, upper case ("UID FETCH") */
-    const char *verb;      /* the verb as sent when that is not upper case ("uid fetch"), else
-                            * NULL: mailedu.line and the reports show the line as sent */
+    const char *verb;      /* the verb as sent when that is not upper case ("uid fetch"), or an
+                            * IMAP tagged reply's status word so ("ok"), else NULL:
+                            * mailedu.line and the reports show the line as sent */
     const char *argument;  /* raw arguments, unmasked */
     const char *masked;    /* arguments with secrets replaced, if any secret */
     const char *tag;       /* IMAP tag */

@@ -391,7 +391,7 @@ static void reply_head(me_buf *b, const me_item *it, const char *arg)
         break;
     default:
         if (it->tag)
-            me_buf_printf(b, "%s %s", it->tag, imap_word(it));
+            me_buf_printf(b, "%s %s", it->tag, it->verb ? it->verb : imap_word(it)); /* as sent */
         else
             me_buf_puts(b, "*");
         break;

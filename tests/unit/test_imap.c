@@ -664,6 +664,14 @@ static void verb_as_sent(void)
     CHECK_STR(it->verb, "UID fetch");
     it = h_c(&h, "a4 NOOP\r\n");
     CHECK(it->verb == NULL); /* as sent already: nothing more kept */
+    /* a tagged status word too (helper 22): "a4 ok" stays "ok", status ok */
+    it = h_s(&h, "a4 ok done\r\n");
+    t = me_line_text(it, false);
+    CHECK(it->status == ME_STATUS_OK);
+    CHECK_STR(t, "a4 ok done");
+    free(t);
+    it = h_s(&h, "a3 OK done\r\n");
+    CHECK(it->verb == NULL);
 }
 
 static void preauth_and_bye(void)
